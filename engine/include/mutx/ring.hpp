@@ -1,0 +1,110 @@
+// The I/O backend: an io_uring ring joined to the one io_context, or plain
+// syscalls where io_uring is unavailable.
+//
+// The ring's eventfd (io_uring_register_eventfd) is watched by an asio
+// posix::stream_descriptor, so ring completions, timers and signals share one
+// loop. Each in-flight operation is an op_base whose address rides in the
+// SQE's user_data; completions are mapped to error codes in one place
+// (complete_from_result).
+#pragma once
+
+#include "mutx/error.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+struct io_uring;
+struct io_uring_sqe;
+
+namespace mutx {
+
+enum class io_mode { automatic, uring, syscalls };
+
+// Parses "auto", "uring", "syscalls"; throws mutx::error otherwise.
+io_mode parse_io_mode(const std::string& text);
+// The mode MUTX_IO asks for (automatic when unset or empty).
+io_mode io_mode_from_env();
+
+namespace detail {
+
+// One operation: what to do (filled by ops.hpp) and how to finish.
+// complete() is called exactly once, from the loop.
+struct op_base {
+  enum class kind { read, write, splice, fsync, fdatasync, sync_range };
+  virtual ~op_base() = default;
+  virtual void complete(error_code ec, std::size_t n) = 0;
+
+  kind what = kind::read;
+  int fd = -1;          // read/write/sync: the file; splice: the input
+  int fd_out = -1;      // splice: the output
+  void* buf = nullptr;  // read/write
+  std::size_t len = 0;
+  std::int64_t off = -1;      // -1: the current file position
+  std::int64_t off_out = -1;  // splice: output offset
+  unsigned flags = 0;         // sync_range flags
+
+  op_base* prev = nullptr;
+  op_base* next = nullptr;
+};
+
+}  // namespace detail
+
+class ring {
+ public:
+  // Probes io_uring unless `mode` is syscalls. With `automatic` a failing
+  // probe (EPERM in containers, kernel.io_uring_disabled, ENOSYS, ENOMEM,
+  // EINVAL, or a missing opcode) selects syscalls; with `uring` it throws.
+  ring(boost::asio::io_context& ctx, io_mode mode);
+  ~ring();
+  ring(const ring&) = delete;
+  ring& operator=(const ring&) = delete;
+
+  boost::asio::io_context& context() noexcept { return ctx_; }
+  bool uring_active() const noexcept { return uring_ != nullptr; }
+  // "io_uring" or "syscalls", and why the fallback was taken (or empty).
+  std::string backend() const { return uring_ ? "io_uring" : "syscalls"; }
+  const std::string& fallback_reason() const noexcept { return fallback_reason_; }
+
+  // Cancel every operation in flight (reads from pipes can wait forever);
+  // they complete with operation_aborted. Used on SIGINT/SIGTERM/SIGHUP.
+  void cancel_all();
+
+  // Start `op` (used by ops.hpp): an SQE on the ring, or the syscall. On
+  // the syscall path a read or splice from a pipe, tty or socket first waits
+  // on the loop until the descriptor is readable, so it never blocks signals.
+  void start(detail::op_base* op);
+
+  std::size_t inflight() const noexcept { return inflight_count_; }
+
+ private:
+  void start_uring(detail::op_base* op);
+  void start_syscall(detail::op_base* op);
+  static long perform(detail::op_base* op);
+  void post_result(detail::op_base* op, long res);
+  void arm();
+  void drain();
+  void link(detail::op_base* op);
+  void unlink(detail::op_base* op);
+
+  boost::asio::io_context& ctx_;
+  std::unique_ptr<io_uring> uring_;
+  boost::asio::posix::stream_descriptor event_;
+  bool armed_ = false;
+  detail::op_base* inflight_ = nullptr;
+  std::size_t inflight_count_ = 0;
+  std::string fallback_reason_;
+  // Syscall path: descriptors we wait on, by fd; nullptr where the fd cannot
+  // be polled (regular files).
+  std::map<int, std::unique_ptr<boost::asio::posix::stream_descriptor>> pollers_;
+};
+
+// Map a raw result (>= 0: bytes; < 0: -errno) to (error_code, bytes).
+// -ECANCELED and -EINTR from a cancelled request become operation_aborted.
+void complete_from_result(detail::op_base* op, long res);
+
+}  // namespace mutx

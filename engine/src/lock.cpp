@@ -1,0 +1,162 @@
+#include "mutx/lock.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+
+namespace mutx {
+
+namespace asio = boost::asio;
+
+namespace {
+
+[[noreturn]] void refuse_lock(const std::string& display, const char* what) {
+  throw error(failure_kind::io, "lock file " + display + " is " + what + "; refusing to use it",
+              "Remove it or choose another with --lock-file.");
+}
+
+void check_lock_stat(const struct stat& st, const std::string& display) {
+  if (S_ISLNK(st.st_mode)) refuse_lock(display, "a symbolic link");
+  if (S_ISDIR(st.st_mode)) refuse_lock(display, "a directory");
+  if (!S_ISREG(st.st_mode)) refuse_lock(display, "not a regular file");
+}
+
+std::string format_seconds(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", s);
+  return buf;
+}
+
+}  // namespace
+
+lock_file::attempt lock_file::try_acquire(int dfd, const std::string& name, mode_t mode, bool create,
+                                          const std::string& display, unique_fd* busy_fd) {
+  release();
+  // Look before opening: opening a device or FIFO can have side effects.
+  struct stat pre;
+  if (::fstatat(dfd, name.c_str(), &pre, AT_SYMLINK_NOFOLLOW) == 0) {
+    check_lock_stat(pre, display);
+  } else if (errno != ENOENT || !create) {
+    throw_errno("cannot inspect lock file", display);
+  }
+  int flags = O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | (create ? O_CREAT : 0);
+  unique_fd lfd(::openat(dfd, name.c_str(), flags, mode));
+  if (!lfd) {
+    int err = errno;
+    if (err == ELOOP) refuse_lock(display, "a symbolic link");
+    if (err == EISDIR) refuse_lock(display, "a directory");
+    throw_errno("cannot open lock file", display, err);
+  }
+  struct stat held;
+  if (::fstat(lfd.get(), &held) != 0) throw_errno("cannot inspect lock file", display);
+  check_lock_stat(held, display);
+
+  if (::flock(lfd.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK || errno == EINTR) {
+      if (busy_fd) *busy_fd = std::move(lfd);
+      return attempt::busy;
+    }
+    throw_errno("cannot lock", display);
+  }
+  // The inode check: the name must still point at the inode we locked. A
+  // previous holder may have unlinked it (and someone may have created a new
+  // one) between our open and our flock.
+  struct stat now;
+  if (::fstatat(dfd, name.c_str(), &now, AT_SYMLINK_NOFOLLOW) != 0 || now.st_dev != held.st_dev ||
+      now.st_ino != held.st_ino) {
+    // Stale: not a wait, just go round the loop again at once.
+    return try_acquire(dfd, name, mode, create, display, busy_fd);
+  }
+  dfd_ = dfd;
+  name_ = name;
+  fd_ = std::move(lfd);
+  return attempt::acquired;
+}
+
+void lock_file::release() noexcept {
+  if (!fd_) return;
+  ::unlinkat(dfd_, name_.c_str(), 0);
+  fd_.reset();
+}
+
+asio::awaitable<lock_file> acquire_lock(int dfd, std::string name, mode_t mode, std::string display,
+                                        std::string target, lock_wait wait, stop_source& stop,
+                                        std::function<void()> on_wait) {
+  using namespace asio::experimental::awaitable_operators;
+  using clock = std::chrono::steady_clock;
+  constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+  auto ex = co_await asio::this_coro::executor;
+  lock_file lock;
+  unique_fd watched;
+  if (lock.try_acquire(dfd, name, mode, true, display, &watched) == lock_file::attempt::acquired)
+    co_return lock;
+
+  auto locked_error = [&](std::string why) {
+    return error(failure_kind::locked, why, "The lock file is " + display + "; see who holds it with: fuser -v " + display);
+  };
+  if (wait.how == lock_wait::policy::no_wait)
+    throw locked_error(target + " is locked by another process");
+  if (stop.stop_requested()) throw error(failure_kind::interrupted, "Interrupted");
+
+  const auto start = clock::now();
+  const auto deadline = wait.how == lock_wait::policy::timeout
+                            ? start + std::chrono::duration_cast<clock::duration>(wait.timeout)
+                            : clock::time_point::max();
+  if (on_wait) on_wait();
+
+  // inotify on the lock file's inode: a holder that closes or unlinks it wakes
+  // us within microseconds, about as fast as the kernel hands a blocked
+  // flock(1) its lock. Where inotify is unavailable the timer alone works.
+  unique_fd ino(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+  asio::posix::stream_descriptor ino_desc(ex);
+  if (ino) ino_desc.assign(ino.release());
+  asio::steady_timer timer(ex);
+  auto cancel_all = stop.on_stop([&] {
+    timer.cancel();
+    if (ino_desc.is_open()) ino_desc.cancel();
+  });
+
+  auto backoff = std::chrono::milliseconds(1);
+  for (;;) {
+    if (ino_desc.is_open() && watched) {
+      std::string proc = "/proc/self/fd/" + std::to_string(watched.get());
+      ::inotify_add_watch(ino_desc.native_handle(), proc.c_str(),
+                          IN_CLOSE | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF);
+      watched.reset();
+    }
+    auto now = clock::now();
+    if (now >= deadline)
+      throw locked_error("timed out after " + format_seconds(wait.timeout.count()) +
+                         "s waiting for the lock on " + target);
+    timer.expires_at(std::min(deadline, now + backoff));
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(50));
+    if (ino_desc.is_open()) {
+      co_await (timer.async_wait(use_tuple) || ino_desc.async_wait(asio::posix::descriptor_base::wait_read, use_tuple));
+      // Drain the events; which one it was does not matter.
+      char buf[4096];
+      while (::read(ino_desc.native_handle(), buf, sizeof buf) > 0) {
+      }
+    } else {
+      co_await timer.async_wait(use_tuple);
+    }
+    if (stop.stop_requested()) throw error(failure_kind::interrupted, "Interrupted");
+    if (lock.try_acquire(dfd, name, mode, true, display, &watched) == lock_file::attempt::acquired) {
+      co_return lock;
+    }
+  }
+}
+
+}  // namespace mutx
