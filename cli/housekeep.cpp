@@ -2,13 +2,184 @@
 
 #include "app.hpp"
 
+#include "mutx/housekeep.hpp"
+
+#include <boost/json.hpp>
+#include <boost/program_options.hpp>
+
+#include <chrono>
+#include <cstdio>
 #include <iostream>
+#include <optional>
+#include <string>
 
 namespace mutx::cli {
 
-int housekeep_main(const std::vector<std::string>&) {
-  std::cerr << "Error: housekeep is not implemented yet\n";
+namespace po = boost::program_options;
+
+namespace {
+
+constexpr const char* usage =
+    "Usage: mutx housekeep [OPTIONS] [DIR]\n"
+    "\n"
+    "Remove what mutx writers leave behind in DIR (default: .): orphaned lock\n"
+    "files, temp files of crashed writers and old backups. Held locks, non-empty\n"
+    "*.lock files of other programs (Cargo.lock, yarn.lock) and symbolic links are\n"
+    "never touched. Prints one line per path deleted (or, with --dry-run, that\n"
+    "would be).\n";
+
+constexpr const char* duration_help =
+    "use a whole number with a unit: 30s 15m 2h 7d 1w; a bare number is hours for locks and temps, days for backups";
+
+int fail(const std::string& message, const std::string& hint = {}) {
+  std::cerr << "Error: " << message << '\n';
+  if (!hint.empty()) std::cerr << "Hint: " << hint << '\n';
   return exit_error;
+}
+
+std::optional<std::uint64_t> parse_count(const std::string& s) {
+  if (s.empty() || s.size() > 18 || s.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+  return std::stoull(s);
+}
+
+const char* kind_name(housekeep_kind kind) {
+  switch (kind) {
+    case housekeep_kind::lock: return "lock";
+    case housekeep_kind::temp: return "temp";
+    case housekeep_kind::backup: return "backup";
+    case housekeep_kind::directory: return "directory";
+  }
+  return "";
+}
+
+std::string plural(std::uint64_t n, const char* word) {
+  return std::to_string(n) + ' ' + word + (n == 1 ? "" : "s");
+}
+
+}  // namespace
+
+int housekeep_main(const std::vector<std::string>& args) {
+  housekeep_options opts;
+  bool all = false, verbose = false, json = false, help = false;
+  std::string older_than, keep_newest, dir = ".";
+
+  po::options_description ops("Operations (at least one)");
+  ops.add_options()
+      ("clean-locks", po::bool_switch(&opts.locks), "delete empty *.lock files that no process holds")
+      ("clean-temps", po::bool_switch(&opts.temps), "delete .NAME.mutx-* temp files while holding NAME.lock")
+      ("clean-backups", po::bool_switch(&opts.backups), "thin NAME[.YYYYMMDD-HHMMSS[_NNN]].backup files")
+      ("all", po::bool_switch(&all), "all three");
+  po::options_description rest("Options");
+  rest.add_options()
+      ("recursive,r", po::bool_switch(&opts.recursive), "descend into subdirectories (never through symlinks or into other filesystems)")
+      ("older-than", po::value(&older_than)->value_name("DURATION"),
+       "only files older than DURATION (30s 15m 2h 7d 1w; a bare number is hours for locks and temps, days for "
+       "backups); temps default to 1h")
+      ("keep-newest", po::value(&keep_newest)->value_name("N"), "keep the N newest backups of each file (default 1 "
+       "unless --older-than is given)")
+      ("backup-suffix", po::value(&opts.backup_suffix)->value_name("S"), "backup suffix (default .backup)")
+      ("dry-run,n", po::bool_switch(&opts.dry_run), "change nothing; list what would be deleted")
+      ("verbose,v", po::bool_switch(&verbose), "say on stderr what is kept and why, and a summary")
+      ("json", po::bool_switch(&json), "one JSON object per line on stdout, then a summary object")
+      ("help,h", po::bool_switch(&help), "show this help");
+  po::options_description hidden;
+  hidden.add_options()("dir", po::value<std::vector<std::string>>());
+  po::options_description all_options;
+  all_options.add(ops).add(rest).add(hidden);
+  po::positional_options_description positional;
+  positional.add("dir", -1);
+
+  po::variables_map vm;
+  try {
+    const int style = po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
+    po::store(po::command_line_parser(args).options(all_options).positional(positional).style(style).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    return fail(e.what(), "mutx housekeep --help lists the options.");
+  }
+  if (help) {
+    po::options_description shown;
+    shown.add(ops).add(rest);
+    std::cout << usage << shown;
+    return exit_ok;
+  }
+  if (vm.count("dir")) {
+    const auto& dirs = vm["dir"].as<std::vector<std::string>>();
+    if (dirs.size() > 1) return fail("housekeep takes one DIR, got " + std::to_string(dirs.size()));
+    dir = dirs.front();
+  }
+  if (all) opts.locks = opts.temps = opts.backups = true;
+  if (!opts.locks && !opts.temps && !opts.backups)
+    return fail("Specify at least one operation (--clean-locks, --clean-backups, --clean-temps or --all)");
+  if (vm.count("older-than")) {
+    opts.older_than = parse_age_limit(older_than);
+    if (!opts.older_than) return fail("invalid duration '" + older_than + "' for --older-than (" + duration_help + ")");
+  }
+  if (vm.count("keep-newest")) {
+    opts.keep_newest = parse_count(keep_newest);
+    if (!opts.keep_newest) return fail("invalid --keep-newest '" + keep_newest + "' (expected a non-negative integer)");
+  }
+  if (opts.backup_suffix.empty() || opts.backup_suffix.find('/') != std::string::npos)
+    return fail("invalid --backup-suffix '" + opts.backup_suffix + "' (expected a non-empty file name ending)");
+  opts.report_skipped = verbose;
+
+  const auto start = std::chrono::steady_clock::now();
+  auto on_event = [&](const housekeep_event& ev) {
+    switch (ev.what) {
+      case housekeep_event::type::deleted:
+        if (json) {
+          boost::json::object o;
+          o["action"] = opts.dry_run ? "would_delete" : "delete";
+          o["kind"] = kind_name(ev.kind);
+          o["path"] = ev.path;
+          o["bytes"] = ev.bytes;
+          std::string line = boost::json::serialize(o);
+          line += '\n';
+          std::fwrite(line.data(), 1, line.size(), stdout);
+        } else {
+          std::fwrite(ev.path.data(), 1, ev.path.size(), stdout);
+          std::fputc('\n', stdout);
+        }
+        break;
+      case housekeep_event::type::skipped:
+        std::cerr << "Skipped " << ev.path << ": " << ev.message << '\n';
+        break;
+      case housekeep_event::type::failed:
+        std::cerr << "Error: " << ev.message << '\n';
+        break;
+    }
+  };
+
+  housekeep_result result;
+  try {
+    result = housekeep(dir, opts, on_event);
+  } catch (const error& e) {
+    return fail(e.what(), e.hint());
+  }
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+
+  if (json) {
+    boost::json::object o;
+    o["summary"] = true;
+    o["locks"] = result.locks;
+    o["temps"] = result.temps;
+    o["backups"] = result.backups;
+    o["bytes_freed"] = result.bytes_freed;
+    o["errors"] = result.errors;
+    o["duration_ms"] = ms.count();
+    o["dry_run"] = opts.dry_run;
+    std::string line = boost::json::serialize(o);
+    line += '\n';
+    std::fwrite(line.data(), 1, line.size(), stdout);
+  }
+  if (std::fflush(stdout) != 0 || std::ferror(stdout)) return fail("cannot write to standard output");
+  if (verbose) {
+    std::cerr << (opts.dry_run ? "Would delete " : "Deleted ") << plural(result.locks, "lock") << ", "
+              << plural(result.temps, "temp") << ", " << plural(result.backups, "backup") << " ("
+              << result.bytes_freed << " bytes) in " << ms.count() << " ms"
+              << (result.errors ? ", " + plural(result.errors, "error") : std::string()) << '\n';
+  }
+  return result.errors ? exit_error : exit_ok;
 }
 
 }  // namespace mutx::cli
