@@ -1,18 +1,80 @@
 #include "app.hpp"
 
 #include "housekeep.hpp"
+#include "options.hpp"
+#include "progress.hpp"
+#include "report.hpp"
+
+#include <signal.h>
+#include <unistd.h>
 
 #include <iostream>
+#include <new>
 #include <string>
 #include <vector>
 
+#ifndef MUTX_VERSION
+#define MUTX_VERSION "unknown"
+#endif
+
 namespace mutx::cli {
 
+namespace {
+
+int run_write(const std::vector<std::string>& args) {
+  cli_options c;
+  try {
+    c = parse_command_line(args);
+  } catch (const mutx::error& e) {
+    bool json = false;
+    for (const auto& a : args) json = json || a == "--json";
+    return reporter(0, json).on_error(e);
+  }
+  if (c.help) {
+    std::cout << help_text();
+    return exit_ok;
+  }
+  if (c.version) {
+    std::cout << "mutx " << MUTX_VERSION << "\n";
+    return exit_ok;
+  }
+  reporter report(c.verbosity, c.json);
+  progress_line progress(c.progress == cli_options::progress_mode::on ||
+                         (c.progress == cli_options::progress_mode::automatic && c.write.stream &&
+                          !c.json && c.verbosity >= 0 && ::isatty(STDERR_FILENO)));
+  write_hooks hooks;
+  hooks.on_event = [&](const event& e) {
+    progress.clear();
+    report.on_event(e);
+  };
+  if (progress.enabled()) hooks.on_progress = [&](std::uint64_t n, std::optional<std::uint64_t> total) { progress.update(n, total); };
+  try {
+    mutx::write(c.write, hooks);
+    progress.clear();
+    return exit_ok;
+  } catch (const mutx::error& e) {
+    progress.clear();
+    return report.on_error(e);
+  } catch (const std::bad_alloc&) {
+    progress.clear();
+    return report.on_error("out of memory", "Use --stream for input larger than memory.");
+  }
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  if (argc > 1 && std::string(argv[1]) == "housekeep")
-    return housekeep_main(std::vector<std::string>(argv + 2, argv + argc));
-  std::cerr << "Error: not implemented yet\n";
-  return exit_error;
+  // A closed stdout or stderr must give EPIPE and an exit code, not a
+  // silent death by SIGPIPE.
+  ::signal(SIGPIPE, SIG_IGN);
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (!args.empty() && args[0] == "housekeep") return housekeep_main(std::vector<std::string>(args.begin() + 1, args.end()));
+  try {
+    return run_write(args);
+  } catch (const std::exception& e) {
+    std::cerr << "Error: " << e.what() << "\n";
+    return exit_error;
+  }
 }
 
 }  // namespace mutx::cli

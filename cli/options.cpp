@@ -1,0 +1,277 @@
+#include "options.hpp"
+
+#include <boost/program_options/parsers.hpp>
+#include <boost/program_options/variables_map.hpp>
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+namespace mutx::cli {
+
+namespace po = boost::program_options;
+
+namespace {
+
+const char* const usage =
+    "Usage: mutx [OPTIONS] OUTPUT [-- COMMAND [ARG...]]\n"
+    "       mutx housekeep [OPTIONS] [DIR]\n"
+    "\n"
+    "Replace OUTPUT atomically and durably with standard input (or --input, or\n"
+    "the output of COMMAND, which gets OUTPUT's current content on its stdin),\n"
+    "under OUTPUT's lock file. Readers see the old content or the new, never a mix.\n";
+
+const char* const epilogue =
+    "\n"
+    "Exit status: 0 success; 1 error; 2 lock not acquired (--no-wait or\n"
+    "--timeout); 3 interrupted before the commit point.\n"
+    "Environment: MUTX_IO=auto|uring|syscalls selects the I/O path.\n"
+    "Config: $XDG_CONFIG_HOME/mutx/config (else ~/.config/mutx/config), lines\n"
+    "such as 'backup = true'; the command line wins; --no-config skips it.\n"
+    "See mutx(1) and 'mutx housekeep --help'.\n";
+
+}  // namespace
+
+po::options_description option_table() {
+  po::options_description input("Input and mode");
+  input.add_options()
+      ("input,i", po::value<std::string>()->value_name("FILE"), "read input from FILE instead of stdin")
+      ("stream", po::bool_switch(), "lock first, then write input to disk as it arrives (constant memory)")
+      ("append", po::bool_switch(), "new content = old content + input, published atomically")
+      ("allow-empty", po::bool_switch(), "accept empty input (otherwise refused, target untouched)");
+
+  po::options_description meta("Target and metadata");
+  meta.add_options()
+      ("mode,m", po::value<std::string>()->value_name("OCTAL"), "mode of the new file (default: the old file's)")
+      ("no-preserve-mode", po::bool_switch(), "give the new file 0666 & ~umask instead of the old mode")
+      ("preserve-owner", po::bool_switch(), "keep the old owner and group; fail if not permitted")
+      ("try-preserve-owner", po::bool_switch(), "keep the old owner and group where permitted")
+      ("symlinks", po::value<std::string>()->value_name("follow|replace|refuse"),
+       "a symlinked OUTPUT: write the file it points to (follow, default), replace the link, or refuse")
+      ("parents,p", po::bool_switch(), "create missing parent directories")
+      ("no-sync", po::bool_switch(), "skip the file and directory syncs (faster, not durable)");
+
+  po::options_description backup("Backups");
+  backup.add_options()
+      ("backup,b", po::bool_switch(), "keep the old content as OUTPUT.backup")
+      ("backup-suffix", po::value<std::string>()->value_name("SUFFIX"), "backup suffix (default .backup)")
+      ("backup-dir", po::value<std::string>()->value_name("DIR"), "put backups in DIR (must exist)")
+      ("backup-timestamp", po::bool_switch(), "name backups OUTPUT.YYYYMMDD-HHMMSS.backup (implies --backup)")
+      ("backup-mode", po::value<std::string>()->value_name("OCTAL"), "mode of the backup (default: the old file's)");
+
+  po::options_description lock("Locking");
+  lock.add_options()
+      ("wait", po::bool_switch(), "wait for the lock without limit (default)")
+      ("timeout,t", po::value<std::string>()->value_name("SECONDS"), "wait at most SECONDS (fractions allowed), then exit 2")
+      ("no-wait", po::bool_switch(), "exit 2 at once if the lock is held")
+      ("lock-file", po::value<std::string>()->value_name("PATH"), "lock PATH instead of OUTPUT.lock")
+      ("lock-mode", po::value<std::string>()->value_name("OCTAL"), "mode of a new lock file (default 0644)");
+
+  po::options_description out("Output");
+  out.add_options()
+      ("verbose,v", "more detail on stderr (-vv: debug, names the I/O path)")
+      ("quiet,q", po::bool_switch(), "print nothing but errors")
+      ("json", po::bool_switch(), "one JSON object per line on stderr")
+      ("progress", po::bool_switch(), "show a progress line for --stream even when stderr is not a terminal")
+      ("no-progress", po::bool_switch(), "never show a progress line")
+      ("io", po::value<std::string>()->value_name("auto|uring|syscalls"), "force the I/O path (default auto)")
+      ("no-config", po::bool_switch(), "ignore the config file")
+      ("help,h", "show this help and exit")
+      ("version,V", "show the version and exit");
+
+  po::options_description all;
+  all.add(input).add(meta).add(backup).add(lock).add(out);
+  return all;
+}
+
+std::string help_text() {
+  std::ostringstream os;
+  os << usage << "\n" << option_table() << epilogue;
+  return os.str();
+}
+
+mode_t parse_mode(const std::string& text, const std::string& option) {
+  bool ok = !text.empty() && text.size() <= 5;
+  unsigned long v = 0;
+  for (char c : text) {
+    if (c < '0' || c > '7') ok = false;
+    else v = v * 8 + static_cast<unsigned long>(c - '0');
+  }
+  if (!ok || v > 07777)
+    throw error(failure_kind::io, "invalid mode '" + text + "' for --" + option,
+                "Give an octal mode such as 0644 or 600.");
+  return static_cast<mode_t>(v);
+}
+
+namespace {
+
+double parse_seconds(const std::string& text) {
+  char* end = nullptr;
+  errno = 0;
+  double v = std::strtod(text.c_str(), &end);
+  if (text.empty() || *end != '\0' || errno == ERANGE || !std::isfinite(v) || v < 0 || v > 1e9)
+    throw error(failure_kind::io, "invalid timeout '" + text + "'",
+                "Give a number of seconds such as 5 or 0.5.");
+  return v;
+}
+
+// Config lines are checked here first so a bad one is reported with its
+// file and line, which Program_options' own parser does not tell.
+void check_config(const std::string& path, std::istream& in, const po::options_description& table) {
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    auto first = line.find_first_not_of(" \t\r");
+    if (first == std::string::npos || line[first] == '#' || line[first] == ';') continue;
+    auto bad = [&](const std::string& why) {
+      throw error(failure_kind::io, path + ":" + std::to_string(number) + ": " + why,
+                  "Lines are 'long-option = value', e.g. 'backup = true' or 'timeout = 5'.");
+    };
+    auto eq = line.find('=');
+    if (eq == std::string::npos) bad("expected 'name = value'");
+    std::string name = line.substr(first, eq - first);
+    name.erase(name.find_last_not_of(" \t") + 1);
+    std::string value = line.substr(eq + 1);
+    value.erase(0, value.find_first_not_of(" \t"));
+    value.erase(value.find_last_not_of(" \t\r") + 1);
+    const po::option_description* d = table.find_nothrow(name, false);
+    if (!d || name == "help" || name == "version" || name == "input" || name == "no-config" || name == "verbose")
+      bad("unknown option '" + name + "'");
+    if (d->semantic()->max_tokens() == 0 &&
+        value != "true" && value != "false" && value != "yes" && value != "no" && value != "1" && value != "0")
+      bad("'" + name + "' takes true or false, not '" + value + "'");
+  }
+}
+
+}  // namespace
+
+std::string config_path() {
+  if (const char* x = std::getenv("XDG_CONFIG_HOME"); x && *x == '/') return std::string(x) + "/mutx/config";
+  if (const char* h = std::getenv("HOME"); h && *h) return std::string(h) + "/.config/mutx/config";
+  return {};
+}
+
+cli_options parse_command_line(const std::vector<std::string>& argv) {
+  cli_options c;
+  std::vector<std::string> args;
+  bool has_command = false;
+  for (std::size_t i = 0; i < argv.size(); ++i) {
+    const std::string& a = argv[i];
+    if (a == "--") {
+      c.write.command.assign(argv.begin() + static_cast<std::ptrdiff_t>(i) + 1, argv.end());
+      has_command = true;
+      break;
+    }
+    // -v, -vv, -vvv and --verbose count; Program_options cannot.
+    if (a == "--verbose" || (a.size() >= 2 && a[0] == '-' && a.find_first_not_of('v', 1) == std::string::npos)) {
+      c.verbosity += a == "--verbose" ? 1 : static_cast<int>(a.size() - 1);
+      continue;
+    }
+    args.push_back(a);
+  }
+  if (has_command && c.write.command.empty())
+    throw error(failure_kind::io, "no command given after --", "Usage: mutx OUTPUT -- COMMAND [ARG...]");
+
+  po::options_description table = option_table();
+  po::options_description hidden;
+  hidden.add_options()("output", po::value<std::vector<std::string>>());
+  po::options_description everything;
+  everything.add(table).add(hidden);
+  po::positional_options_description pos;
+  pos.add("output", -1);
+
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(args)
+                  .options(everything)
+                  .positional(pos)
+                  .style(po::command_line_style::default_style & ~po::command_line_style::allow_guessing)
+                  .run(),
+              vm);
+    if (!vm.count("help") && !vm.count("version") && !vm["no-config"].as<bool>()) {
+      std::string path = config_path();
+      std::ifstream f(path);
+      if (!path.empty() && f) {
+        check_config(path, f, table);
+        f.clear();
+        f.seekg(0);
+        po::store(po::parse_config_file(f, table, false), vm);
+      }
+    }
+    po::notify(vm);
+  } catch (const error&) {
+    throw;
+  } catch (const po::error& e) {
+    throw error(failure_kind::io, e.what(), "See 'mutx --help'.");
+  }
+
+  c.help = vm.count("help") > 0;
+  c.version = vm.count("version") > 0;
+  if (c.help || c.version) return c;
+
+  auto flag = [&](const char* name) { return vm[name].as<bool>(); };
+  auto text = [&](const char* name) -> std::optional<std::string> {
+    if (!vm.count(name)) return std::nullopt;
+    return vm[name].as<std::string>();
+  };
+
+  if (!vm.count("output"))
+    throw error(failure_kind::io, "missing OUTPUT", "Usage: mutx [OPTIONS] OUTPUT; see 'mutx --help'.");
+  auto outputs = vm["output"].as<std::vector<std::string>>();
+  if (outputs.size() > 1)
+    throw error(failure_kind::io, "more than one OUTPUT given ('" + outputs[0] + "', '" + outputs[1] + "')",
+                "To run a command on OUTPUT, put it after --: mutx OUTPUT -- COMMAND [ARG...]");
+  write_options& w = c.write;
+  w.output = outputs[0];
+  w.input = text("input");
+  if (w.input && w.input->empty()) throw error(failure_kind::io, "--input needs a file name");
+  if (w.input && !w.command.empty())
+    throw error(failure_kind::io, "--input cannot be combined with a command",
+                "The command reads OUTPUT's current content on its stdin.");
+  w.stream = flag("stream");
+  w.append = flag("append");
+  w.allow_empty = flag("allow-empty");
+  if (auto m = text("mode")) w.metadata.mode = parse_mode(*m, "mode");
+  w.metadata.preserve_mode = !flag("no-preserve-mode");
+  if (flag("preserve-owner") && flag("try-preserve-owner"))
+    throw error(failure_kind::io, "--preserve-owner and --try-preserve-owner exclude each other");
+  if (flag("preserve-owner")) w.metadata.owner = owner_policy::preserve;
+  if (flag("try-preserve-owner")) w.metadata.owner = owner_policy::try_preserve;
+  if (auto s = text("symlinks")) w.symlinks = parse_symlink_policy(*s);
+  w.parents = flag("parents");
+  w.sync = !flag("no-sync");
+  w.backup.sync = w.sync;
+
+  w.backup.timestamp = flag("backup-timestamp");
+  w.backup.enabled = flag("backup") || w.backup.timestamp;
+  if (auto s = text("backup-suffix")) {
+    if (s->empty() || s->find('/') != std::string::npos)
+      throw error(failure_kind::io, "invalid backup suffix '" + *s + "'", "A suffix is non-empty and has no '/'.");
+    w.backup.suffix = *s;
+  }
+  w.backup.dir = text("backup-dir");
+  if (auto m = text("backup-mode")) w.backup.mode = parse_mode(*m, "backup-mode");
+
+  int waits = flag("wait") + flag("no-wait") + (vm.count("timeout") ? 1 : 0);
+  if (waits > 1) throw error(failure_kind::io, "--wait, --no-wait and --timeout exclude each other");
+  if (flag("no-wait")) w.wait.how = lock_wait::policy::no_wait;
+  if (auto t = text("timeout")) {
+    w.wait.how = lock_wait::policy::timeout;
+    w.wait.timeout = std::chrono::duration<double>(parse_seconds(*t));
+  }
+  w.lock_file = text("lock-file");
+  if (w.lock_file && w.lock_file->empty()) throw error(failure_kind::io, "--lock-file needs a path");
+  if (auto m = text("lock-mode")) w.lock_mode = parse_mode(*m, "lock-mode");
+
+  if (flag("quiet")) c.verbosity = -1;
+  c.json = flag("json");
+  if (flag("progress")) c.progress = cli_options::progress_mode::on;
+  if (flag("no-progress")) c.progress = cli_options::progress_mode::off;
+  w.io = io_mode_from_env();
+  if (auto s = text("io")) w.io = parse_io_mode(*s);
+  w.handle_signals = true;
+  return c;
+}
+
+}  // namespace mutx::cli

@@ -1,0 +1,28 @@
+// Human and JSON output on stderr. Errors are "Error: CONTEXT: REASON"
+// plus an optional "Hint: ..."; --json writes one object per line instead.
+#pragma once
+
+#include "mutx/error.hpp"
+#include "mutx/writer.hpp"
+
+#include <string>
+
+namespace mutx::cli {
+
+class reporter {
+ public:
+  reporter(int verbosity, bool json) : verbosity_(verbosity), json_(json) {}
+
+  void on_event(const event& e) const;
+  // Prints the error; returns the exit code for it.
+  int on_error(const mutx::error& e) const;
+  int on_error(const std::string& message, const std::string& hint = {}) const;
+  bool json() const noexcept { return json_; }
+
+ private:
+  bool shown(event::level lvl) const;
+  int verbosity_;
+  bool json_;
+};
+
+}  // namespace mutx::cli

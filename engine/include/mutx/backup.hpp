@@ -1,0 +1,54 @@
+// Keeping the old content (DESIGN section 6).
+//
+// The old target is hard-linked to a temp name beside the backup and
+// renamed onto the backup name: atomic, no data copied, same inode. Where
+// links are refused or the backup directory is on another filesystem
+// (EXDEV), or --backup-mode asks for another mode than the old file's, the
+// old content is copied (reflink / copy_file_range / reads and writes) into
+// a staged file there, synced and renamed. Either way the backup is whole
+// and durable before the new content is published.
+#pragma once
+
+#include "mutx/fd.hpp"
+
+#include <sys/stat.h>
+
+#include <ctime>
+#include <optional>
+#include <string>
+
+namespace mutx {
+
+struct backup_options {
+  bool enabled = false;
+  bool timestamp = false;  // NAME.YYYYMMDD-HHMMSS[_NNN]SUFFIX, never overwritten
+  std::string suffix = ".backup";
+  std::optional<std::string> dir;  // must exist and be writable
+  std::optional<mode_t> mode;
+  bool sync = true;
+};
+
+// Where backups go, opened and checked before anything changes: a missing
+// or unwritable --backup-dir is an error (exit 1) with the target untouched.
+struct backup_location {
+  unique_fd dir;
+  std::string display;  // "" for the current directory
+};
+backup_location open_backup_location(const backup_options& opts, int target_dir,
+                                     const std::string& target_dir_display);
+
+// The backup name for target `name` at time `when`, generation `counter`
+// (0: the plain timestamp; 1+: _001, _002, ... which sort after it).
+std::string backup_name(const backup_options& opts, const std::string& name, std::time_t when, int counter);
+
+struct backup_result {
+  std::string path;
+  bool copied = false;  // true when the content was copied, not linked
+};
+
+// Back up the current target `name` in `target_dir` (open as `old_fd`,
+// `old` its stat). Throws mutx::error; on failure no partial backup remains.
+backup_result make_backup(const backup_options& opts, const backup_location& where, int target_dir,
+                          const std::string& name, int old_fd, const struct stat& old);
+
+}  // namespace mutx

@@ -1,0 +1,40 @@
+// The child of `mutx OUTPUT -- COMMAND [ARG...]`: run under the lock with
+// the current content on stdin, its stdout piped back to us, its stderr
+// passed through. Waited for on the loop through a pidfd.
+#pragma once
+
+#include "mutx/fd.hpp"
+
+#include <boost/asio/awaitable.hpp>
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+namespace mutx {
+
+class child_process {
+ public:
+  // Start `argv` with `stdin_fd` as its stdin; `stdout_pipe` receives the
+  // read end of its stdout. Throws mutx::error if it cannot be started.
+  child_process(const std::vector<std::string>& argv, int stdin_fd, unique_fd& stdout_pipe);
+  ~child_process();  // kills and reaps a child still running
+  child_process(const child_process&) = delete;
+  child_process& operator=(const child_process&) = delete;
+
+  // Wait for the exit on the loop; returns the waitpid status.
+  boost::asio::awaitable<int> wait();
+  void kill(int signo) noexcept;
+  pid_t pid() const noexcept { return pid_; }
+
+ private:
+  pid_t pid_ = -1;
+  unique_fd pidfd_;
+  bool reaped_ = false;
+};
+
+// "exited with status 3", "was killed by signal 9 (Killed)".
+std::string describe_wait_status(int status);
+
+}  // namespace mutx

@@ -1,0 +1,43 @@
+// What the replaced file keeps: owner, mode, extended attributes (which
+// carry POSIX ACLs as system.posix_acl_access and the SELinux label as
+// security.selinux). Applied to the staged fd before it has a name
+// (DESIGN section 3, step 4): fchown first, since it clears set-id bits,
+// then fchmod, then xattrs.
+#pragma once
+
+#include <sys/stat.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mutx {
+
+enum class owner_policy {
+  caller,        // the new file belongs to the caller (default)
+  preserve,      // keep uid/gid; failing is an error (--preserve-owner)
+  try_preserve,  // keep them where permitted (--try-preserve-owner)
+};
+
+struct metadata_options {
+  std::optional<mode_t> mode;  // -m/--mode: wins over everything
+  bool preserve_mode = true;   // else 0666 & ~umask
+  owner_policy owner = owner_policy::caller;
+};
+
+// The final mode: --mode, else the old file's (when preserving), else
+// 0666 & ~umask.
+mode_t final_mode(const metadata_options& opts, const struct stat* old);
+
+// Apply owner, mode and xattrs to `staged`, copying from `old_fd` (-1 when
+// there is no old file). Throws mutx::error when --preserve-owner cannot be
+// honoured. Returns warnings (attributes the filesystem refused).
+std::vector<std::string> apply_metadata(int staged, int old_fd, const struct stat* old,
+                                        const metadata_options& opts, const std::string& display);
+
+// Copy every extended attribute from `from` to `to`. Returns warnings for
+// those the destination refused; a destination that supports none is only a
+// warning when the source had some.
+std::vector<std::string> copy_xattrs(int from, int to, const std::string& display);
+
+}  // namespace mutx

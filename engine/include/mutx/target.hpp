@@ -1,0 +1,51 @@
+// Finding the file to replace: OUTPUT split into an open directory and a
+// name, symlinks resolved by policy, missing parents created on request.
+// Everything after this works relative to `dir` (DESIGN section 3, step 1).
+#pragma once
+
+#include "mutx/fd.hpp"
+
+#include <sys/stat.h>
+
+#include <optional>
+#include <string>
+
+namespace mutx {
+
+enum class symlink_policy {
+  follow,   // write the file the link points to, keep the link (default)
+  replace,  // replace the link itself with a regular file
+  refuse,   // error out if OUTPUT is a symlink
+};
+
+symlink_policy parse_symlink_policy(const std::string& text);
+
+struct target {
+  unique_fd dir;            // O_RDONLY|O_DIRECTORY of the real target's directory
+  std::string dir_display;  // that directory as a path, for messages ("" = ".")
+  std::string name;         // the last component
+  std::string display;      // dir_display + name
+  std::optional<struct stat> existing;  // the current file, if any (lstat)
+  bool via_symlink = false;
+};
+
+// Resolve `output`. With `parents`, missing directories are created (0777
+// before umask, like install -D) and each new one is synced into its parent
+// unless `sync` is false. Throws mutx::error with a plain-words reason and a
+// hint (a missing directory names -p/--parents).
+target resolve_target(const std::string& output, symlink_policy policy, bool parents, bool sync);
+
+// Refuse an existing target we must not replace: a directory, something
+// other than a regular file, or a file the caller may not write
+// (faccessat(W_OK, AT_EACCESS): a writable directory must not defeat a
+// read-only file's mode; on a read-only mount this says read-only).
+void check_replaceable(const target& t);
+
+// Open a directory path, creating missing components when `create` (syncing
+// each new one into its parent when `sync`). Used for OUTPUT's directory and
+// --backup-dir.
+unique_fd open_directory(const std::string& path, bool create, bool sync);
+
+std::string join_path(const std::string& dir, const std::string& name);
+
+}  // namespace mutx

@@ -1,0 +1,87 @@
+// Replace a file atomically and durably, under its lock: the whole commit
+// protocol of DESIGN section 3 in one call. This is the engine's front door,
+// for cli/ and for programs linking the library (see mutx/mutx.hpp).
+#pragma once
+
+#include "mutx/backup.hpp"
+#include "mutx/lock.hpp"
+#include "mutx/metadata.hpp"
+#include "mutx/ring.hpp"
+#include "mutx/target.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace mutx {
+
+struct write_options {
+  std::string output;
+
+  // Input: `data` when set (library buffer writes), else `input` (a path),
+  // else the descriptor `input_fd` (stdin by default).
+  std::optional<std::span<const std::byte>> data;
+  std::optional<std::string> input;
+  int input_fd = 0;
+  // `mutx OUTPUT -- COMMAND [ARG...]`: run it under the lock with the
+  // current content on stdin, commit its stdout if it exits 0.
+  std::vector<std::string> command;
+
+  bool stream = false;       // lock first, then write as input arrives
+  bool append = false;       // new content = old content + input
+  bool allow_empty = false;  // else empty input is refused
+  bool sync = true;          // fsync file and directory (--no-sync: neither)
+  bool parents = false;      // create missing parent directories
+  bool direct = true;        // allow O_DIRECT for durable streams
+  symlink_policy symlinks = symlink_policy::follow;
+  metadata_options metadata;
+  backup_options backup;
+
+  bool lock = true;
+  lock_wait wait;
+  std::optional<std::string> lock_file;  // default: NAME.lock beside the target
+  mode_t lock_mode = 0644;
+
+  io_mode io = io_mode::automatic;
+  // Handle SIGINT/SIGTERM/SIGHUP on the loop (exit 3 semantics). The CLI
+  // sets it; a library caller usually leaves signals to its program.
+  bool handle_signals = false;
+};
+
+// Something worth telling the user; cli/ decides how (human or JSON).
+struct event {
+  enum class level { warning, notice, info, debug };
+  using value = std::variant<std::string, std::int64_t, double, bool>;
+  level lvl = level::info;
+  std::string name;     // "lock_wait", "backend", "committed", ...
+  std::string message;  // human words
+  std::vector<std::pair<std::string, value>> fields;
+};
+
+struct write_report {
+  std::uint64_t bytes = 0;
+  std::string backend;   // io_uring or syscalls
+  std::string strategy;  // direct, splice, clone, copy_file_range, buffered...
+  std::string staging;   // O_TMPFILE or named temp
+  std::string target;    // the file that was replaced (symlinks resolved)
+  std::optional<std::string> backup;
+  std::string lock_file;
+  double lock_wait_ms = 0;
+  double duration_ms = 0;
+  std::vector<std::string> warnings;
+};
+
+struct write_hooks {
+  std::function<void(const event&)> on_event;
+  // Bytes written so far during a stream, and the input size if known.
+  std::function<void(std::uint64_t, std::optional<std::uint64_t>)> on_progress;
+};
+
+// Throws mutx::error (kind() tells lock failures and interrupts apart).
+write_report write(const write_options& opts, const write_hooks& hooks = {});
+
+}  // namespace mutx

@@ -1,0 +1,116 @@
+#include "mutx/backup.hpp"
+
+#include "mutx/error.hpp"
+#include "mutx/pump.hpp"
+#include "mutx/staging.hpp"
+#include "mutx/target.hpp"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+
+namespace mutx {
+
+backup_location open_backup_location(const backup_options& opts, int target_dir,
+                                     const std::string& target_dir_display) {
+  backup_location loc;
+  if (!opts.dir) {
+    loc.dir.reset(::fcntl(target_dir, F_DUPFD_CLOEXEC, 0));
+    if (!loc.dir) throw_errno("cannot open directory", target_dir_display.empty() ? "." : target_dir_display);
+    loc.display = target_dir_display;
+    return loc;
+  }
+  loc.display = *opts.dir;
+  loc.dir.reset(::open(opts.dir->c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!loc.dir) {
+    int err = errno;
+    throw error(errno_code(err), "cannot use backup directory", *opts.dir)
+        .with_hint(err == ENOENT ? "--backup-dir must exist; create it first." : "Check the backup directory.");
+  }
+  if (::faccessat(loc.dir.get(), ".", W_OK | X_OK, AT_EACCESS) != 0)
+    throw_errno("cannot use backup directory", *opts.dir);
+  return loc;
+}
+
+std::string backup_name(const backup_options& opts, const std::string& name, std::time_t when, int counter) {
+  if (!opts.timestamp) return name + opts.suffix;
+  std::tm tm{};
+  ::localtime_r(&when, &tm);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+  std::string out = name + "." + stamp;
+  if (counter > 0) {
+    // '_' sorts after '.', so NAME.T_001.backup comes after NAME.T.backup
+    // and before the next second's NAME.T'.backup.
+    char gen[16];
+    std::snprintf(gen, sizeof gen, "_%03d", counter);
+    out += gen;
+  }
+  return out + opts.suffix;
+}
+
+namespace {
+
+// Put `tmp` (a name in `bdir`) onto the backup name: replacing the previous
+// plain backup, or, for timestamped generations, never overwriting one.
+std::string place(const backup_options& opts, const backup_location& where, const std::string& name,
+                  const std::string& tmp) {
+  std::time_t now = std::time(nullptr);
+  for (int counter = 0; counter < 1000; ++counter) {
+    std::string final_name = backup_name(opts, name, now, counter);
+    int rc = opts.timestamp
+                 ? ::renameat2(where.dir.get(), tmp.c_str(), where.dir.get(), final_name.c_str(), RENAME_NOREPLACE)
+                 : ::renameat(where.dir.get(), tmp.c_str(), where.dir.get(), final_name.c_str());
+    if (rc == 0) {
+      if (opts.sync && ::fsync(where.dir.get()) != 0)
+        throw_errno("cannot sync backup directory", where.display.empty() ? "." : where.display);
+      return join_path(where.display, final_name);
+    }
+    if (errno == EEXIST && opts.timestamp) continue;
+    int err = errno;
+    ::unlinkat(where.dir.get(), tmp.c_str(), 0);
+    throw_errno("cannot create backup", join_path(where.display, final_name), err);
+  }
+  ::unlinkat(where.dir.get(), tmp.c_str(), 0);
+  throw_errno("cannot create backup of", name, EEXIST);
+}
+
+}  // namespace
+
+backup_result make_backup(const backup_options& opts, const backup_location& where, int target_dir,
+                          const std::string& name, int old_fd, const struct stat& old) {
+  backup_result result;
+  bool same_mode = !opts.mode || (*opts.mode & 07777) == (old.st_mode & 07777);
+  if (same_mode) {
+    std::string tmp = temp_name(name);
+    if (::linkat(target_dir, name.c_str(), where.dir.get(), tmp.c_str(), 0) == 0) {
+      // The name still points at old_fd's inode: we hold the target's lock.
+      result.path = place(opts, where, name, tmp);
+      return result;
+    }
+    if (errno != EXDEV && errno != EPERM && errno != EMLINK && errno != EOPNOTSUPP)
+      throw_errno("cannot link backup of", name);
+  }
+  // Copy: a staged file in the backup directory with the backup's mode,
+  // filled, synced, linked under a temp name and renamed.
+  staged_file staged(where.dir.get(), name, where.display);
+  if (::fchmod(staged.fd(), opts.mode ? (*opts.mode & 07777) : (old.st_mode & 07777)) != 0)
+    throw_errno("cannot set the mode of backup of", name);
+  copy_file_contents(old_fd, 0, staged.fd(), 0, name, "backup of " + name);
+  if (opts.sync && ::fsync(staged.fd()) != 0) throw_errno("cannot sync backup of", name);
+  // Publish under a temp name first so place() can apply the same
+  // replace-or-never-overwrite rule as for links.
+  std::string tmp = temp_name(name);
+  std::string proc = "/proc/self/fd/" + std::to_string(staged.fd());
+  if (::linkat(staged.fd(), "", where.dir.get(), tmp.c_str(), AT_EMPTY_PATH) != 0 &&
+      ::linkat(AT_FDCWD, proc.c_str(), where.dir.get(), tmp.c_str(), AT_SYMLINK_FOLLOW) != 0)
+    throw_errno("cannot create backup of", name);
+  result.path = place(opts, where, name, tmp);
+  result.copied = true;
+  return result;
+}
+
+}  // namespace mutx

@@ -1,0 +1,100 @@
+#include "mutx/command.hpp"
+
+#include "mutx/error.hpp"
+
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/as_tuple.hpp>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+extern char** environ;
+
+namespace mutx {
+
+namespace asio = boost::asio;
+
+child_process::child_process(const std::vector<std::string>& argv, int stdin_fd, unique_fd& stdout_pipe) {
+  if (argv.empty()) throw error(failure_kind::io, "no command given after --");
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC) != 0) throw_errno("cannot create a pipe for", argv[0]);
+  unique_fd rd(p[0]), wr(p[1]);
+
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, stdin_fd, STDIN_FILENO);
+  posix_spawn_file_actions_adddup2(&fa, wr.get(), STDOUT_FILENO);
+  // The child starts with default signal handling and an empty mask, as a
+  // shell would give it, whatever the loop has installed.
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  int rc = ::posix_spawnp(&pid_, args[0], &fa, &attr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  if (rc != 0) {
+    pid_ = -1;
+    throw error(errno_code(rc), "cannot run command", argv[0]);
+  }
+  pidfd_.reset(static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0)));
+  stdout_pipe = std::move(rd);
+}
+
+child_process::~child_process() {
+  if (pid_ > 0 && !reaped_) {
+    ::kill(pid_, SIGKILL);
+    int status;
+    while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+  }
+}
+
+void child_process::kill(int signo) noexcept {
+  if (pid_ > 0 && !reaped_) ::kill(pid_, signo);
+}
+
+asio::awaitable<int> child_process::wait() {
+  int status = 0;
+  if (pidfd_) {
+    // A pidfd becomes readable when the child exits: wait on the loop, so a
+    // signal to mutx is still handled while the command runs.
+    asio::posix::stream_descriptor d(co_await asio::this_coro::executor);
+    int dup = ::fcntl(pidfd_.get(), F_DUPFD_CLOEXEC, 0);
+    if (dup >= 0) {
+      d.assign(dup);
+      co_await d.async_wait(asio::posix::descriptor_base::wait_read, asio::as_tuple(asio::use_awaitable));
+    }
+  }
+  while (::waitpid(pid_, &status, 0) < 0) {
+    if (errno != EINTR) throw_errno("cannot wait for command");
+  }
+  reaped_ = true;
+  co_return status;
+}
+
+std::string describe_wait_status(int status) {
+  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status))
+    return "was killed by signal " + std::to_string(WTERMSIG(status)) + " (" + strsignal(WTERMSIG(status)) + ")";
+  return "ended with wait status " + std::to_string(status);
+}
+
+}  // namespace mutx

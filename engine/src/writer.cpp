@@ -1,0 +1,324 @@
+#include "mutx/writer.hpp"
+
+#include "mutx/command.hpp"
+#include "mutx/ops.hpp"
+#include "mutx/pump.hpp"
+#include "mutx/staging.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+
+namespace mutx {
+
+namespace asio = boost::asio;
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+double ms_since(clock_type::time_point t) {
+  return std::chrono::duration<double, std::milli>(clock_type::now() - t).count();
+}
+
+[[noreturn]] void interrupted() {
+  throw error(failure_kind::interrupted, "Interrupted");
+}
+
+[[noreturn]] void no_input() {
+  throw error(failure_kind::io, "No input provided",
+              "The target was left as it was; pass --allow-empty to write an empty file.");
+}
+
+// One write in progress: the options, the loop's pieces, what we report.
+struct job {
+  const write_options& o;
+  const write_hooks& hooks;
+  ring& r;
+  stop_source& stop;
+  bool& committed;
+  write_report& rep;
+
+  void emit(event::level lvl, std::string name, std::string message,
+            std::vector<std::pair<std::string, event::value>> fields = {}) const {
+    if (hooks.on_event) hooks.on_event(event{lvl, std::move(name), std::move(message), std::move(fields)});
+  }
+
+  // A crashed writer on a filesystem without O_TMPFILE (or one killed
+  // between linkat and rename) leaves `.NAME.mutx-*`; we hold NAME's lock,
+  // so no live writer of NAME can own one.
+  void sweep_stale_temps(int dfd, const std::string& dir_display, const std::string& name) const {
+    int dup = ::openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dup < 0) return;
+    DIR* d = ::fdopendir(dup);
+    if (!d) {
+      ::close(dup);
+      return;
+    }
+    const std::string prefix = temp_prefix(name);
+    while (dirent* e = ::readdir(d)) {
+      if (std::strncmp(e->d_name, prefix.c_str(), prefix.size()) != 0) continue;
+      struct stat st;
+      if (::fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) continue;
+      if (::unlinkat(dfd, e->d_name, 0) == 0)
+        emit(event::level::info, "stale_temp_removed", "Removed stale temporary file " + join_path(dir_display, e->d_name),
+             {{"path", join_path(dir_display, e->d_name)}});
+    }
+    ::closedir(d);
+  }
+
+  asio::awaitable<lock_file> take_lock(const target& t) {
+    unique_fd custom_dir;
+    int ldfd = t.dir.get();
+    std::string lname = t.name + ".lock";
+    std::string ldisplay = join_path(t.dir_display, lname);
+    if (o.lock_file) {
+      const std::string& p = *o.lock_file;
+      std::size_t slash = p.rfind('/');
+      lname = slash == std::string::npos ? p : p.substr(slash + 1);
+      if (lname.empty() || lname == "." || lname == "..")
+        throw error(failure_kind::io, "invalid lock file path '" + p + "'", "Name a file, not a directory.");
+      custom_dir = open_directory(slash == std::string::npos ? "" : (slash == 0 ? "/" : p.substr(0, slash)), false, false);
+      ldfd = custom_dir.get();
+      ldisplay = p;
+    }
+    rep.lock_file = ldisplay;
+    auto start = clock_type::now();
+    lock_file lk = co_await acquire_lock(ldfd, lname, o.lock_mode, ldisplay, o.output, o.wait, stop, [&] {
+      emit(event::level::notice, "lock_wait", "Waiting for lock on " + o.output + "...", {{"lock_file", ldisplay}});
+    });
+    rep.lock_wait_ms = ms_since(start);
+    emit(event::level::info, "lock_acquired", "Locked " + ldisplay,
+         {{"lock_file", ldisplay}, {"wait_time_ms", rep.lock_wait_ms}});
+    // The lock must live in a directory that outlives `custom_dir`: the
+    // lock_file keeps only the fd number, so hand the directory over.
+    if (custom_dir) lock_dirs.push_back(std::move(custom_dir));
+    co_return lk;
+  }
+  std::vector<unique_fd> lock_dirs;
+
+  asio::awaitable<void> run() {
+    auto started = clock_type::now();
+    rep.backend = r.backend();
+    emit(event::level::debug, "backend",
+         "I/O backend: " + r.backend() + (r.fallback_reason().empty() ? "" : " (" + r.fallback_reason() + ")"),
+         {{"backend", r.backend()}, {"reason", r.fallback_reason()}});
+
+    target t = resolve_target(o.output, o.symlinks, o.parents, o.sync);
+    check_replaceable(t);
+    rep.target = t.display;
+    std::optional<backup_location> backup_dir;
+    if (o.backup.enabled) backup_dir = open_backup_location(o.backup, t.dir.get(), t.dir_display);
+
+    // Input.
+    unique_fd owned_in;
+    int in = o.input_fd;
+    std::string in_name = "standard input";
+    if (o.input) {
+      owned_in.reset(::open(o.input->c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+      if (!owned_in) throw_errno("cannot open input", *o.input);
+      in = owned_in.get();
+      in_name = *o.input;
+    }
+    bool input_is_file = false;
+    if (!o.data && o.command.empty()) {
+      struct stat ist;
+      if (::fstat(in, &ist) != 0) throw_errno("cannot read", in_name);
+      if (S_ISDIR(ist.st_mode)) throw_error(errno_code(EISDIR), "cannot read", in_name);
+      input_is_file = S_ISREG(ist.st_mode);
+      if (input_is_file && !o.allow_empty) {
+        off_t pos = ::lseek(in, 0, SEEK_CUR);
+        if (ist.st_size <= (pos < 0 ? 0 : pos)) no_input();
+      }
+    }
+    if (o.data && o.data->empty() && !o.allow_empty) no_input();
+
+    // Simple mode reads everything before taking the lock, so a slow
+    // producer never holds up other writers.
+    std::optional<memory_input> mem;
+    if (!o.data && o.command.empty() && !o.stream && !input_is_file) {
+      mem = co_await read_all(r, in, in_name);
+      if (mem->size == 0 && !o.allow_empty) no_input();
+    }
+    if (stop.stop_requested()) interrupted();
+
+    lock_file lk;
+    if (o.lock) lk = co_await take_lock(t);
+    sweep_stale_temps(t.dir.get(), t.dir_display, t.name);
+
+    // The target as it is now, under the lock.
+    std::optional<struct stat> old;
+    unique_fd old_fd;
+    {
+      struct stat st;
+      if (::fstatat(t.dir.get(), t.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+          (S_ISREG(st.st_mode) || o.symlinks != symlink_policy::replace)) {
+        t.existing = st;
+        check_replaceable(t);
+        old = st;
+        old_fd.reset(::openat(t.dir.get(), t.name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY));
+        if (!old_fd && (o.append || !o.command.empty() || o.backup.enabled))
+          throw_errno("cannot read current content of", t.display);
+      } else if (errno != ENOENT && !(S_ISLNK(st.st_mode))) {
+        throw_errno("cannot inspect", t.display);
+      }
+    }
+
+    staged_file staged(t.dir.get(), t.name, t.dir_display);
+    rep.staging = staged.kind();
+    emit(event::level::debug, "staged", std::string("Staged with ") + staged.kind() + " in " + (t.dir_display.empty() ? "." : t.dir_display),
+         {{"staging", rep.staging}});
+    rep.warnings = apply_metadata(staged.fd(), old_fd.get(), old ? &*old : nullptr, o.metadata, t.display);
+    for (const auto& w : rep.warnings) emit(event::level::warning, "metadata", w);
+
+    std::uint64_t start = 0;
+    if (o.append && old_fd) {
+      const char* how = "";
+      start = copy_file_contents(old_fd.get(), 0, staged.fd(), 0, t.display, t.display, &how);
+      emit(event::level::debug, "append", "Copied " + std::to_string(start) + " old bytes by " + how,
+           {{"bytes", static_cast<std::int64_t>(start)}, {"strategy", std::string(how)}});
+    }
+
+    pump_options po;
+    po.sync = o.sync;
+    po.allow_direct = o.direct;
+    po.output_name = t.display;
+    std::optional<std::uint64_t> total;
+    if (input_is_file) {
+      struct stat ist;
+      if (::fstat(in, &ist) == 0) total = static_cast<std::uint64_t>(ist.st_size);
+    }
+    if (hooks.on_progress) po.on_progress = [&](std::uint64_t n) { hooks.on_progress(n, total); };
+
+    pump_result moved;
+    if (o.data) {
+      if (error_code ec = co_await write_all(r, staged.fd(), o.data->data(), o.data->size(), static_cast<std::int64_t>(start)))
+        throw_error(ec, "cannot write", t.display);
+      moved = {o.data->size(), "buffered"};
+    } else if (mem) {
+      moved = co_await write_memory(r, *mem, staged.fd(), start, po);
+    } else if (!o.command.empty()) {
+      unique_fd child_in(old_fd ? ::fcntl(old_fd.get(), F_DUPFD_CLOEXEC, 0) : ::open("/dev/null", O_RDONLY | O_CLOEXEC));
+      if (!child_in) throw_errno("cannot prepare input for", o.command[0]);
+      unique_fd out_pipe;
+      child_process child(o.command, child_in.get(), out_pipe);
+      child_in.reset();
+      auto forward = stop.on_stop([&] { child.kill(stop.signal() ? stop.signal() : SIGTERM); });
+      std::exception_ptr pump_failure;
+      try {
+        moved = co_await pump(r, out_pipe.get(), o.command[0], staged.fd(), start, po, stop);
+      } catch (...) {
+        pump_failure = std::current_exception();
+      }
+      out_pipe.reset();
+      int status = co_await child.wait();
+      if (stop.stop_requested()) interrupted();
+      if (pump_failure) std::rethrow_exception(pump_failure);
+      if (status != 0)
+        throw error(failure_kind::io, "command '" + o.command[0] + "' " + describe_wait_status(status),
+                    "The target was left as it was.");
+      if (moved.bytes == 0 && !o.allow_empty)
+        throw error(failure_kind::io, "command '" + o.command[0] + "' produced no output",
+                    "The target was left as it was; pass --allow-empty to write an empty file.");
+    } else {
+      moved = co_await pump(r, in, in_name, staged.fd(), start, po, stop);
+      if (moved.bytes == 0 && !o.allow_empty) no_input();
+    }
+    rep.bytes = start + moved.bytes;
+    rep.strategy = moved.strategy;
+    emit(event::level::debug, "pumped", "Wrote " + std::to_string(moved.bytes) + " bytes by " + moved.strategy,
+         {{"bytes", static_cast<std::int64_t>(moved.bytes)}, {"strategy", rep.strategy}});
+    if (stop.stop_requested()) interrupted();
+
+    if (o.sync) {
+      // Never retry a failed fsync: the kernel may have dropped the dirty
+      // pages and a second fsync would "succeed" over lost data.
+      auto [ec, n] = co_await async_fsync(r, staged.fd(), use_tuple);
+      (void)n;
+      if (stop.stop_requested()) interrupted();
+      if (ec) throw_error(ec, "cannot sync (fsync) new content of", t.display);
+    }
+
+    if (o.backup.enabled && old) {
+      backup_result b = make_backup(o.backup, *backup_dir, t.dir.get(), t.name, old_fd.get(), *old);
+      rep.backup = b.path;
+      emit(event::level::info, "backup", "Backup: " + b.path + (b.copied ? " (copied)" : " (linked)"),
+           {{"backup", b.path}, {"copied", b.copied}});
+    }
+
+    if (stop.stop_requested()) interrupted();
+    // The commit point. From here on a signal no longer turns this write
+    // into a failure.
+    committed = true;
+    staged.publish();
+    if (o.sync && ::fsync(t.dir.get()) != 0)
+      throw_errno("the new content is in place but not confirmed durable: cannot sync directory",
+                  t.dir_display.empty() ? "." : t.dir_display);
+    rep.duration_ms = ms_since(started);
+    emit(event::level::info, "committed",
+         "Wrote " + std::to_string(rep.bytes) + " bytes to " + t.display,
+         {{"bytes", static_cast<std::int64_t>(rep.bytes)}, {"duration_ms", rep.duration_ms},
+          {"strategy", rep.strategy}, {"backend", rep.backend}, {"staging", rep.staging}});
+  }
+};
+
+}  // namespace
+
+write_report write(const write_options& o, const write_hooks& hooks) {
+  asio::io_context ctx(1);
+  ring r(ctx, o.io);
+  stop_source stop;
+  bool committed = false;
+  write_report rep;
+  std::exception_ptr failure;
+
+  std::optional<asio::signal_set> signals;
+  std::function<void()> arm_signals;
+  if (o.handle_signals) {
+    signals.emplace(ctx, SIGINT, SIGTERM, SIGHUP);
+    arm_signals = [&] {
+      signals->async_wait([&](error_code ec, int signo) {
+        if (ec) return;
+        // Before the commit point: cancel everything and unwind. After it:
+        // finish the write and succeed.
+        if (!committed) {
+          stop.request_stop(signo);
+          r.cancel_all();
+        }
+        arm_signals();
+      });
+    };
+    arm_signals();
+  }
+
+  job j{o, hooks, r, stop, committed, rep, {}};
+  asio::co_spawn(ctx, j.run(), [&](std::exception_ptr e) {
+    failure = e;
+    if (signals) signals->cancel();
+  });
+  ctx.run();
+  if (failure) {
+    if (stop.stop_requested() && !committed) {
+      try {
+        std::rethrow_exception(failure);
+      } catch (const error& e) {
+        if (e.kind() == failure_kind::interrupted) throw;
+      } catch (...) {
+      }
+      interrupted();
+    }
+    std::rethrow_exception(failure);
+  }
+  return rep;
+}
+
+}  // namespace mutx

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# mutx housekeep: argument checking, --help, durations, counts, bad DIRs.
+source "$(dirname "$0")/housekeep_lib.bash"
+cd "$tree"
+touch a.lock
+
+# No operation named.
+hk
+expect_rc 1
+expect_out
+expect_err "Error: Specify at least one operation (--clean-locks, --clean-backups, --clean-temps or --all)"
+hk -r -n "$tree"
+expect_rc 1
+expect_err "Error: Specify at least one operation (--clean-locks, --clean-backups, --clean-temps or --all)"
+exists a.lock
+
+# --help lists every long option and exits 0; -h is the same.
+for h in --help -h; do
+  hk "$h"
+  expect_rc 0
+  for opt in --clean-locks --clean-backups --clean-temps --all --recursive --older-than --keep-newest \
+    --dry-run --verbose --json --backup-suffix --help; do
+    [[ $out == *"$opt"* ]] || fail "$h does not list $opt"
+  done
+done
+
+# Bad durations, as a separate word and after '='.
+for bad in abc -5 5x '' 99999999999999999999 106751991167301d 1.5h 2H ' 5' 5hh; do
+  hk --clean-locks --older-than "$bad"
+  expect_rc 1
+  expect_out
+  [[ $err == "Error: invalid duration '$bad' "* ]] || fail "--older-than '$bad': $err"
+  hk --clean-locks "--older-than=$bad"
+  expect_rc 1
+done
+exists a.lock
+
+# Good ones (the lock is new, so nothing goes).
+for good in 30s 15m 2h 7d 1w 3; do
+  hk --all --older-than "$good"
+  expect_rc 0
+  expect_out
+done
+exists a.lock
+
+# --keep-newest wants a non-negative integer.
+for bad in abc -1 1.5 '' 1e3 99999999999999999999; do
+  hk --clean-backups --keep-newest "$bad"
+  expect_rc 1
+  expect_out
+  expect_err "Error: invalid --keep-newest '$bad' (expected a non-negative integer)"
+done
+hk --clean-backups --keep-newest 0
+expect_rc 0
+
+# DIR: missing, a file, a symlink to a directory, two of them.
+hk --clean-locks "$base/missing"
+expect_rc 1
+expect_err "Error: cannot open directory $base/missing: No such file or directory"
+hk --clean-locks a.lock
+expect_rc 1
+expect_err "Error: a.lock is not a directory"
+ln -s "$outside" "$base/link"
+touch "$outside/o.lock"
+hk --clean-locks "$base/link"
+expect_rc 1
+expect_err_has "Error: $base/link is a symbolic link; housekeep never follows links"
+exists "$outside/o.lock"
+hk --clean-locks . "$outside"
+expect_rc 1
+expect_err "Error: housekeep takes one DIR, got 2"
+exists a.lock "$outside/o.lock"
+
+# Unknown and abbreviated options are refused.
+hk --clean-locks --frobnicate
+expect_rc 1
+expect_err_has "Error: unrecognised option '--frobnicate'"
+hk --clean-lock
+expect_rc 1
+hk --clean-backups --backup-suffix ''
+expect_rc 1
+exists a.lock
+
+# A DIR that starts with a dash, after --.
+mkdir -- -d
+touch -- -d/x.lock
+hk --clean-locks -- -d
+expect_rc 0
+expect_out "-d/x.lock"
+echo "ok"

@@ -1,0 +1,99 @@
+# Shared helpers for tests/cli/housekeep_*.sh (sourced, not run).
+#
+# Each script gets a fresh $base (removed on exit) holding the tree under
+# test in $tree and anything that must stay outside it in $outside. Run
+# mutx with `hk ARGS...` (after the word "housekeep"); it sets $out, $err
+# and $rc and never stops the script.
+set -euo pipefail
+
+: "${MUTX:?set MUTX to the mutx binary}"
+
+base=$(mktemp -d "${TMPDIR:-/tmp}/mutx-housekeep.XXXXXX")
+tree=$base/tree
+outside=$base/outside
+mkdir "$tree" "$outside"
+holder_pids=()
+
+housekeep_cleanup() {
+  local pid
+  for pid in "${holder_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  chmod -R u+rwx "$base" 2>/dev/null || true
+  rm -rf "$base"
+}
+trap housekeep_cleanup EXIT
+
+fail() {
+  echo "FAIL (line ${BASH_LINENO[0]}): $*" >&2
+  exit 1
+}
+
+skip() {
+  echo "SKIP: $*" >&2
+  exit 77
+}
+
+hk() {
+  set +e
+  out=$("$MUTX" housekeep "$@" 2>"$base/stderr")
+  rc=$?
+  set -e
+  err=$(<"$base/stderr")
+}
+
+# expect_out LINE... : stdout is exactly these lines, in this order.
+expect_out() {
+  local want
+  want=$(printf '%s\n' "$@")
+  [[ $out == "$want" ]] || fail "stdout differs"$'\n'"--- want:"$'\n'"$want"$'\n'"--- got:"$'\n'"$out"$'\n'"--- stderr:"$'\n'"$err"
+}
+
+expect_err() {
+  local want
+  want=$(printf '%s\n' "$@")
+  [[ $err == "$want" ]] || fail "stderr differs"$'\n'"--- want:"$'\n'"$want"$'\n'"--- got:"$'\n'"$err"
+}
+
+expect_err_has() {
+  [[ $err == *"$1"* ]] || fail "stderr lacks '$1'"$'\n'"--- got:"$'\n'"$err"
+}
+
+expect_rc() {
+  [[ $rc == "$1" ]] || fail "exit code $rc, want $1"$'\n'"--- stdout:"$'\n'"$out"$'\n'"--- stderr:"$'\n'"$err"
+}
+
+exists() {
+  local p
+  for p in "$@"; do [[ -e $p || -L $p ]] || fail "$p is gone"; done
+}
+
+gone() {
+  local p
+  for p in "$@"; do [[ ! -e $p && ! -L $p ]] || fail "$p is still there"; done
+}
+
+# hold_lock FILE: hold an flock on FILE from this shell (fd in $held_fd)
+# until release_lock. mutx opens its own descriptor, so the lock conflicts
+# even though mutx inherits this one.
+hold_lock() {
+  exec {held_fd}>>"$1"
+  flock -n "$held_fd" || fail "could not lock $1"
+}
+
+release_lock() {
+  exec {held_fd}>&-
+}
+
+# hold_lock_bg FILE: hold FILE with `flock FILE sleep` in the background,
+# returning once it is held (the pid goes to $holder_pid). Blocking flock,
+# not -n: our own probe below may hold the lock for a moment.
+hold_lock_bg() {
+  flock "$1" sleep 60 &
+  holder_pid=$!
+  holder_pids+=("$holder_pid")
+  local i
+  for ((i = 0; i < 200; i++)); do
+    flock -n "$1" true || return 0
+    sleep 0.05
+  done
+  fail "background flock on $1 never took the lock"
+}
