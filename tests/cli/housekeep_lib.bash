@@ -83,11 +83,16 @@ release_lock() {
   exec {held_fd}>&-
 }
 
-# hold_lock_bg FILE: hold FILE with `flock FILE sleep` in the background,
-# returning once it is held (the pid goes to $holder_pid). Blocking flock,
+# hold_lock_bg FILE: hold FILE with `flock -F FILE sleep` in the background
+# (-F: no fork, so $holder_pid is the process holding it; a lock held with
+# hold_lock is not inherited), returning once it is held. Blocking flock,
 # not -n: our own probe below may hold the lock for a moment.
 hold_lock_bg() {
-  flock "$1" sleep 60 &
+  if [[ -n ${held_fd:-} ]]; then
+    flock -F "$1" sleep 60 {held_fd}>&- &
+  else
+    flock -F "$1" sleep 60 &
+  fi
   holder_pid=$!
   holder_pids+=("$holder_pid")
   local i
@@ -96,4 +101,9 @@ hold_lock_bg() {
     sleep 0.05
   done
   fail "background flock on $1 never took the lock"
+}
+
+release_lock_bg() {
+  kill "$holder_pid"
+  wait "$holder_pid" 2>/dev/null || true
 }

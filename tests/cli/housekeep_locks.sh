@@ -51,8 +51,7 @@ expect_out
 
 # Released locks are orphans on the next run.
 release_lock
-kill "$holder_pid"
-wait "$holder_pid" 2>/dev/null || true
+release_lock_bg
 hk --clean-locks
 expect_rc 0
 expect_out ./bg.lock ./held.lock

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# mutx housekeep --json: one object per path, then a summary; parses with jq.
+source "$(dirname "$0")/housekeep_lib.bash"
+command -v jq >/dev/null || skip "jq is not installed"
+cd "$tree"
+
+touch orphan.lock held.lock
+printf '12345' >.data.mutx-abcdefabcdef
+touch -d '2 hours ago' .data.mutx-abcdefabcdef
+printf 'old' >data.20240101-000000.backup
+printf 'newer' >data.20240102-000000.backup
+mkdir sub
+printf 'x' >sub/s.20240101-000000.backup
+printf 'xy' >sub/s.20240102-000000.backup
+: >'sub/we"ird	name.lock'
+hold_lock held.lock
+
+hk --all --json --dry-run -r
+expect_rc 0
+jq -e . <<<"$out" >/dev/null || fail "not JSON: $out"
+[[ $(jq -s length <<<"$out") == 6 ]] || fail "want 6 objects: $out"
+# Compact (jq -c) form of each line, in order: per directory temps, locks,
+# backups, then subdirectories.
+want=(
+  '{"action":"would_delete","kind":"temp","path":"./.data.mutx-abcdefabcdef","bytes":5}'
+  '{"action":"would_delete","kind":"lock","path":"./orphan.lock","bytes":0}'
+  '{"action":"would_delete","kind":"backup","path":"./data.20240101-000000.backup","bytes":3}'
+  '{"action":"would_delete","kind":"lock","path":"./sub/we\"ird\tname.lock","bytes":0}'
+  '{"action":"would_delete","kind":"backup","path":"./sub/s.20240101-000000.backup","bytes":1}'
+)
+got=$(jq -c . <<<"$out")
+mapfile -t lines <<<"$got"
+for i in "${!want[@]}"; do
+  [[ ${lines[$i]} == "${want[$i]}" ]] || fail "line $i: ${lines[$i]}"$'\n'"want ${want[$i]}"
+done
+summary=$(tail -n1 <<<"$out")
+jq -e '.summary == true and .locks == 2 and .temps == 1 and .backups == 2 and .bytes_freed == 9
+       and .errors == 0 and .dry_run == true and (.duration_ms | type) == "number"' <<<"$summary" >/dev/null ||
+  fail "summary: $summary"
+exists orphan.lock .data.mutx-abcdefabcdef data.20240101-000000.backup sub/s.20240101-000000.backup
+
+# The real run says "delete" and the same summary, dry_run false.
+hk --all --json -r
+expect_rc 0
+[[ $(jq -r 'select(.action) | .action' <<<"$out" | sort -u) == delete ]] || fail "actions: $out"
+jq -e 'select(.summary) | .locks == 2 and .temps == 1 and .backups == 2 and .bytes_freed == 9 and .dry_run == false' \
+  <<<"$out" >/dev/null || fail "summary: $out"
+gone orphan.lock .data.mutx-abcdefabcdef data.20240101-000000.backup sub/s.20240101-000000.backup
+exists held.lock data.20240102-000000.backup sub/s.20240102-000000.backup
+
+# Nothing to do: only the summary.
+hk --all --json
+expect_rc 0
+jq -e '.summary and .locks == 0 and .temps == 0 and .backups == 0 and .errors == 0' <<<"$out" >/dev/null ||
+  fail "summary: $out"
+[[ $(wc -l <<<"$out") == 1 ]] || fail "want only the summary: $out"
+echo "ok"
