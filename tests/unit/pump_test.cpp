@@ -1,0 +1,140 @@
+#include "mutx/pump.hpp"  // first: the header stands alone
+
+#define BOOST_TEST_MODULE pump
+#include "test_support.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+
+#include <boost/test/unit_test.hpp>
+
+#include <random>
+#include <thread>
+
+namespace asio = boost::asio;
+using namespace mutx;
+using mutx::test::temp_dir;
+
+namespace {
+
+std::string random_bytes(std::size_t n, unsigned seed) {
+  std::mt19937 gen(seed);
+  std::string s(n, '\0');
+  for (auto& c : s) c = static_cast<char>(gen());
+  return s;
+}
+
+// Feed `data` through a pipe from a thread (as a producer process would)
+// and pump it into a fresh file; returns the strategy used.
+std::string pump_through_pipe(const std::string& data, const std::string& out, bool sync, bool direct,
+                              std::uint64_t start = 0) {
+  int p[2];
+  BOOST_REQUIRE(::pipe2(p, O_CLOEXEC) == 0);
+  std::thread producer([&] {
+    std::size_t off = 0;
+    while (off < data.size()) {
+      ssize_t n = ::write(p[1], data.data() + off, std::min<std::size_t>(data.size() - off, 100000));
+      if (n <= 0) break;
+      off += static_cast<std::size_t>(n);
+    }
+    ::close(p[1]);
+  });
+  int fd = ::open(out.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  asio::io_context ctx;
+  ring r(ctx, test::mode_under_test());
+  stop_source stop;
+  pump_options o;
+  o.sync = sync;
+  o.allow_direct = direct;
+  o.output_name = out;
+  pump_result res;
+  std::exception_ptr failure;
+  asio::co_spawn(ctx, pump(r, p[0], "pipe", fd, start, o, stop), [&](std::exception_ptr e, pump_result pr) {
+    failure = e;
+    res = pr;
+  });
+  ctx.run();
+  producer.join();
+  ::close(p[0]);
+  ::close(fd);
+  if (failure) std::rethrow_exception(failure);
+  BOOST_TEST(res.bytes == data.size());
+  return res.strategy;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(pump_strategies)
+
+BOOST_AUTO_TEST_CASE(direct_stream_is_byte_exact_with_an_unaligned_tail) {
+  temp_dir d;
+  // 9 MiB + 123: two full slots, a partial one and an unaligned tail.
+  std::string data = random_bytes(9 * 1024 * 1024 + 123, 1);
+  std::string how = pump_through_pipe(data, d / "out", true, true);
+  BOOST_TEST((how == "direct" || how == "splice"));  // splice where O_DIRECT is refused
+  BOOST_TEST(test::slurp(d / "out") == data);
+}
+
+BOOST_AUTO_TEST_CASE(no_sync_stream_splices) {
+  temp_dir d;
+  std::string data = random_bytes(3 * 1024 * 1024 + 7, 2);
+  BOOST_TEST(pump_through_pipe(data, d / "out", false, true) == "splice");
+  BOOST_TEST(test::slurp(d / "out") == data);
+}
+
+BOOST_AUTO_TEST_CASE(stream_after_existing_bytes_starts_at_the_offset) {
+  temp_dir d;
+  test::spit(d / "out", "12345");
+  std::string data = random_bytes(5 * 1024 * 1024, 3);
+  pump_through_pipe(data, d / "out", true, true, 5);
+  BOOST_TEST(test::slurp(d / "out") == "12345" + data);
+}
+
+BOOST_AUTO_TEST_CASE(regular_file_input_is_copied_in_the_kernel) {
+  temp_dir d;
+  std::string data = random_bytes(2 * 1024 * 1024 + 1, 4);
+  test::spit(d / "in", data);
+  int in = ::open((d / "in").c_str(), O_RDONLY | O_CLOEXEC);
+  int out = ::open((d / "out").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  const char* how = nullptr;
+  std::uint64_t n = copy_file_contents(in, 0, out, 0, "in", "out", &how);
+  BOOST_TEST(n == data.size());
+  BOOST_TEST((std::string(how) == "clone" || std::string(how) == "copy_file_range"));
+  BOOST_TEST(test::slurp(d / "out") == data);
+  ::close(in);
+  ::close(out);
+}
+
+BOOST_AUTO_TEST_CASE(memory_input_round_trips_small_and_large) {
+  temp_dir d;
+  for (std::size_t size : {std::size_t{0}, std::size_t{1}, std::size_t{4096}, std::size_t{65537},
+                           std::size_t{3 * 1024 * 1024 + 5}}) {
+    std::string data = random_bytes(size, static_cast<unsigned>(size));
+    test::spit(d / "in", data);
+    int in = ::open((d / "in").c_str(), O_RDONLY | O_CLOEXEC);
+    std::string out_path = d / ("out" + std::to_string(size));
+    int out = ::open(out_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    asio::io_context ctx;
+    ring r(ctx, test::mode_under_test());
+    pump_options o;
+    o.output_name = out_path;
+    std::exception_ptr failure;
+    asio::co_spawn(ctx, [&]() -> asio::awaitable<void> {
+      memory_input m = co_await read_all(r, in, "in");
+      BOOST_TEST(m.size == size);
+      pump_result res = co_await write_memory(r, m, out, 0, o);
+      BOOST_TEST(res.bytes == size);
+    }, [&](std::exception_ptr e) { failure = e; });
+    ctx.run();
+    if (failure) std::rethrow_exception(failure);
+    ::close(in);
+    ::close(out);
+    BOOST_TEST(test::slurp(out_path) == data);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(aligned_buffers_are_aligned) {
+  aligned_buffer b(8192);
+  BOOST_TEST(reinterpret_cast<std::uintptr_t>(b.data()) % aligned_buffer::alignment == 0u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
