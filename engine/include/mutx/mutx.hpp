@@ -1,0 +1,106 @@
+// The library API: replace a file atomically and durably from a C++ program,
+// with the same guarantees as the mutx command.
+//
+//   #include <mutx/mutx.hpp>
+//
+//   mutx::options opts;
+//   opts.backup = true;                       // keep config.json.backup
+//   opts.lock_timeout = std::chrono::seconds(5);
+//   mutx::write_file("config.json", json_text, opts);
+//
+// What a call does (DESIGN sections 3 and 4): take OUTPUT.lock beside the
+// target, stage the content in an unnamed temp file in the target's
+// directory, give it the old file's mode (or `mode`), fsync it, make the
+// backup if asked, rename it over the target, fsync the directory, release
+// the lock. A reader sees the old content or the new, never a mix; a crash
+// at any instant leaves one or the other.
+//
+// Error convention: every function here throws mutx::error (mutx/error.hpp)
+// on failure and returns only when the new content is committed. Check
+// error::kind() to tell the cases apart:
+//   failure_kind::locked       the lock was not acquired (no_wait / timeout)
+//   failure_kind::interrupted  only with options::handle_signals
+//   failure_kind::io           everything else; what() says what and where,
+//                              hint() suggests a fix, code() is the errno
+// When a call throws, the target is untouched unless what() says the new
+// content is in place but not confirmed durable (the directory fsync
+// failed after the rename).
+//
+// Each call runs its own event loop on the calling thread and returns when
+// done; calls from several threads or processes on the same target are
+// serialised by the lock file.
+#pragma once
+
+#include "mutx/error.hpp"
+#include "mutx/target.hpp"
+#include "mutx/writer.hpp"
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace mutx {
+
+struct options {
+  // Backups (skipped when the target does not exist yet).
+  bool backup = false;                        // keep the old content as PATH.backup
+  bool backup_timestamp = false;              // PATH.YYYYMMDD-HHMMSS.backup (implies backup)
+  std::string backup_suffix = ".backup";
+  std::optional<std::string> backup_dir;      // must exist
+  std::optional<mode_t> backup_mode;          // default: the old file's mode
+
+  // Mode of the new file: `mode` if set, else the old file's mode, else
+  // 0666 & ~umask (also when preserve_mode is false).
+  std::optional<mode_t> mode;
+  bool preserve_mode = true;
+
+  // Locking. lock_wait false: fail at once (kind locked) if another writer
+  // holds the lock. lock_timeout: wait at most that long. Neither: wait
+  // without limit.
+  bool lock_wait = true;
+  std::optional<std::chrono::duration<double>> lock_timeout;
+  std::optional<std::string> lock_file;       // default: PATH.lock beside the target
+  mode_t lock_mode = 0644;
+
+  // Durability: false skips the file and directory fsyncs (still atomic,
+  // not durable across a crash).
+  bool sync = true;
+
+  bool append = false;       // new content = old content + input
+  bool allow_empty = false;  // else empty input is an error, target untouched
+  bool parents = false;      // create missing parent directories
+  symlink_policy symlinks = symlink_policy::follow;
+
+  // Let SIGINT/SIGTERM/SIGHUP cancel the write before the commit point
+  // (error kind interrupted). Off by default: signals belong to the program.
+  bool handle_signals = false;
+};
+
+// What was done.
+struct result {
+  std::uint64_t bytes = 0;            // the size of the new content
+  std::string target;                 // the file replaced (symlinks resolved)
+  std::optional<std::string> backup;  // the backup made, if any
+};
+
+// Replace `path` with `data`. Throws mutx::error.
+result write_file(const std::string& path, std::span<const std::byte> data, const options& opts = {});
+result write_file(const std::string& path, std::string_view data, const options& opts = {});
+
+// Replace `path` with everything read from `fd` (a pipe, socket or file; the
+// caller keeps ownership). The lock is taken first and the input streamed to
+// disk as it arrives, in constant memory, like `mutx --stream`. Throws
+// mutx::error; the target is untouched if `fd` fails or is empty.
+result write_stream(const std::string& path, int fd, const options& opts = {});
+
+// The engine options these map to, for callers who need more (mutx::write
+// in mutx/writer.hpp takes them).
+write_options to_write_options(const std::string& path, const options& opts);
+
+}  // namespace mutx

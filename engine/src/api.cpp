@@ -1,0 +1,65 @@
+#include "mutx/mutx.hpp"
+
+namespace mutx {
+
+namespace {
+
+result summary(const write_report& rep) {
+  result r;
+  r.bytes = rep.bytes;
+  r.target = rep.target;
+  r.backup = rep.backup;
+  return r;
+}
+
+}  // namespace
+
+write_options to_write_options(const std::string& path, const options& opts) {
+  write_options w;
+  w.output = path;
+  w.append = opts.append;
+  w.allow_empty = opts.allow_empty;
+  w.sync = opts.sync;
+  w.parents = opts.parents;
+  w.symlinks = opts.symlinks;
+
+  w.metadata.mode = opts.mode;
+  w.metadata.preserve_mode = opts.preserve_mode;
+
+  w.backup.timestamp = opts.backup_timestamp;
+  w.backup.enabled = opts.backup || opts.backup_timestamp;
+  w.backup.suffix = opts.backup_suffix;
+  w.backup.dir = opts.backup_dir;
+  w.backup.mode = opts.backup_mode;
+  w.backup.sync = opts.sync;
+
+  if (!opts.lock_wait) {
+    w.wait.how = lock_wait::policy::no_wait;
+  } else if (opts.lock_timeout) {
+    w.wait.how = lock_wait::policy::timeout;
+    w.wait.timeout = *opts.lock_timeout;
+  }
+  w.lock_file = opts.lock_file;
+  w.lock_mode = opts.lock_mode;
+  w.handle_signals = opts.handle_signals;
+  return w;
+}
+
+result write_file(const std::string& path, std::span<const std::byte> data, const options& opts) {
+  write_options w = to_write_options(path, opts);
+  w.data = data;
+  return summary(write(w));
+}
+
+result write_file(const std::string& path, std::string_view data, const options& opts) {
+  return write_file(path, std::as_bytes(std::span<const char>(data.data(), data.size())), opts);
+}
+
+result write_stream(const std::string& path, int fd, const options& opts) {
+  write_options w = to_write_options(path, opts);
+  w.input_fd = fd;
+  w.stream = true;
+  return summary(write(w));
+}
+
+}  // namespace mutx
