@@ -2,8 +2,9 @@
 #   HERE=$(cd "$(dirname "$0")" && pwd); . "$HERE/../cli/lib.sh"; . "$HERE/lib_crash.bash"
 #
 # Sample size: MUTX_TEST_SIZE (CTest passes it; 1 in CI). Sanitizer builds
-# run several times slower, so when $MUTX_BUILD_DIR was configured with
-# MUTX_SANITIZE=ON (or MUTX_CRASH_QUICK=1 is set) the suites take a smaller
+# run several times slower, so when CTest says MUTX_SANITIZED=1 (set for
+# MUTX_SANITIZE=ON builds), $MUTX_BUILD_DIR was configured with
+# MUTX_SANITIZE=ON, or MUTX_CRASH_QUICK=1 is set, the suites take a smaller
 # sample; MUTX_CRASH_QUICK=0 forces the full sample even there.
 
 SIZE=${MUTX_TEST_SIZE:-1}
@@ -14,6 +15,7 @@ crash_quick() {
     [[ $MUTX_CRASH_QUICK == 1 ]]
     return
   fi
+  [[ ${MUTX_SANITIZED:-0} == 1 ]] && return 0
   [[ -n ${MUTX_BUILD_DIR:-} && -f $MUTX_BUILD_DIR/CMakeCache.txt ]] &&
     grep -q '^MUTX_SANITIZE:BOOL=ON' "$MUTX_BUILD_DIR/CMakeCache.txt"
 }
