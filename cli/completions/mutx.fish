@@ -1,0 +1,65 @@
+# fish completion for mutx(1). Installed as
+# share/fish/vendor_completions.d/mutx.fish. Kept in step with the option
+# table by tests/cli/docs_options.sh.
+
+function __mutx_housekeep
+    set -l tokens (commandline -opc)
+    test (count $tokens) -ge 2; and test "$tokens[2]" = housekeep
+end
+
+function __mutx_write
+    not __mutx_housekeep
+end
+
+complete -c mutx -n '__fish_use_subcommand' -a housekeep -d 'remove stale locks, temps and old backups'
+
+# Input and mode
+complete -c mutx -n __mutx_write -s i -l input -r -F -d 'read input from FILE instead of stdin'
+complete -c mutx -n __mutx_write -l stream -d 'lock first, then write input as it arrives'
+complete -c mutx -n __mutx_write -l append -d 'new content = old content + input'
+complete -c mutx -n __mutx_write -l allow-empty -d 'accept empty input'
+# Target and metadata
+complete -c mutx -n __mutx_write -s m -l mode -x -a '0644 0600 0640 0664 0755 0700' -d 'mode of the new file'
+complete -c mutx -n __mutx_write -l no-preserve-mode -d 'give the new file 0666 & ~umask'
+complete -c mutx -n __mutx_write -l preserve-owner -d 'keep owner and group; fail if not permitted'
+complete -c mutx -n __mutx_write -l try-preserve-owner -d 'keep owner and group where permitted'
+complete -c mutx -n __mutx_write -l symlinks -x -a 'follow replace refuse' -d 'what to do with a symlinked OUTPUT'
+complete -c mutx -n __mutx_write -s p -l parents -d 'create missing parent directories'
+complete -c mutx -n __mutx_write -l no-sync -d 'skip the syncs (not durable)'
+# Backups
+complete -c mutx -n __mutx_write -s b -l backup -d 'keep the old content as OUTPUT.backup'
+complete -c mutx -n __mutx_write -l backup-suffix -x -d 'backup suffix (default .backup)'
+complete -c mutx -n __mutx_write -l backup-dir -x -a '(__fish_complete_directories)' -d 'put backups in DIR'
+complete -c mutx -n __mutx_write -l backup-timestamp -d 'name backups OUTPUT.YYYYMMDD-HHMMSS.backup'
+complete -c mutx -n __mutx_write -l backup-mode -x -a '0644 0600 0640 0664 0755 0700' -d 'mode of the backup'
+# Locking
+complete -c mutx -n __mutx_write -l wait -d 'wait for the lock without limit'
+complete -c mutx -n __mutx_write -s t -l timeout -x -d 'wait at most SECONDS, then exit 2'
+complete -c mutx -n __mutx_write -l no-wait -d 'exit 2 at once if the lock is held'
+complete -c mutx -n __mutx_write -l lock-file -r -F -d 'lock PATH instead of OUTPUT.lock'
+complete -c mutx -n __mutx_write -l lock-mode -x -a '0644 0600 0640 0664' -d 'mode of a new lock file'
+# Output
+complete -c mutx -n __mutx_write -s v -l verbose -d 'more detail on stderr'
+complete -c mutx -n __mutx_write -s q -l quiet -d 'print nothing but errors'
+complete -c mutx -n __mutx_write -l json -d 'one JSON object per line on stderr'
+complete -c mutx -n __mutx_write -l progress -d 'show a progress line for --stream'
+complete -c mutx -n __mutx_write -l no-progress -d 'never show a progress line'
+complete -c mutx -n __mutx_write -l io -x -a 'auto uring syscalls' -d 'force the I/O path'
+complete -c mutx -n __mutx_write -l no-config -d 'ignore the config file'
+complete -c mutx -n __mutx_write -s h -l help -d 'show the help and exit'
+complete -c mutx -n __mutx_write -s V -l version -d 'show the version and exit'
+
+# mutx housekeep
+complete -c mutx -n __mutx_housekeep -l clean-locks -d 'delete empty *.lock files no process holds'
+complete -c mutx -n __mutx_housekeep -l clean-temps -d 'delete .NAME.mutx-* temp files'
+complete -c mutx -n __mutx_housekeep -l clean-backups -d 'thin old backups'
+complete -c mutx -n __mutx_housekeep -l all -d 'all three operations'
+complete -c mutx -n __mutx_housekeep -s r -l recursive -d 'descend into subdirectories'
+complete -c mutx -n __mutx_housekeep -l older-than -x -d 'only files older than DURATION (30s 15m 2h 7d 1w)'
+complete -c mutx -n __mutx_housekeep -l keep-newest -x -d 'keep the N newest backups of each file'
+complete -c mutx -n __mutx_housekeep -l backup-suffix -x -d 'backup suffix (default .backup)'
+complete -c mutx -n __mutx_housekeep -s n -l dry-run -d 'change nothing; list what would be deleted'
+complete -c mutx -n __mutx_housekeep -s v -l verbose -d 'say what is kept and why'
+complete -c mutx -n __mutx_housekeep -l json -d 'one JSON object per line on stdout'
+complete -c mutx -n __mutx_housekeep -s h -l help -d 'show the housekeep options'
+complete -c mutx -n __mutx_housekeep -a '(__fish_complete_directories)'

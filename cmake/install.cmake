@@ -1,0 +1,99 @@
+# Install layout, the CMake package (find_package(mutx) -> mutx::engine), the
+# man page and the Debian package. Included last from the top-level
+# CMakeLists.txt.
+#
+#   cmake --install build --prefix /usr/local
+#     bin/mutx
+#     share/man/man1/mutx.1.gz
+#     share/bash-completion/completions/mutx
+#     share/zsh/site-functions/_mutx
+#     share/fish/vendor_completions.d/mutx.fish
+#     include/mutx/*.hpp
+#     lib*/libmutx.a
+#     lib*/cmake/mutx/mutx{Config,ConfigVersion,Targets}.cmake
+#
+# Components: "runtime" (the tool, its man page and completions) and
+# "development" (headers, library, CMake package); cpack -G DEB makes one
+# package of each.
+
+include(CMakePackageConfigHelpers)
+
+set(MUTX_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/mutx)
+
+# --- Man page: scdoc source -> roff -> gzip (Debian policy wants .gz) -------
+find_program(SCDOC_EXECUTABLE scdoc)
+find_program(GZIP_EXECUTABLE gzip)
+set(MUTX_MAN_SOURCE ${PROJECT_SOURCE_DIR}/cli/mutx.1.scd)
+set(MUTX_MAN_PAGE ${PROJECT_BINARY_DIR}/man/mutx.1)
+if(SCDOC_EXECUTABLE AND GZIP_EXECUTABLE)
+  add_custom_command(
+    OUTPUT ${MUTX_MAN_PAGE} ${MUTX_MAN_PAGE}.gz
+    COMMAND ${CMAKE_COMMAND} -E make_directory ${PROJECT_BINARY_DIR}/man
+    COMMAND ${SCDOC_EXECUTABLE} < ${MUTX_MAN_SOURCE} > ${MUTX_MAN_PAGE}
+    COMMAND ${GZIP_EXECUTABLE} -9 -n -c ${MUTX_MAN_PAGE} > ${MUTX_MAN_PAGE}.gz
+    DEPENDS ${MUTX_MAN_SOURCE}
+    COMMENT "Generating man page mutx.1"
+    VERBATIM)
+  add_custom_target(mutx_man ALL DEPENDS ${MUTX_MAN_PAGE} ${MUTX_MAN_PAGE}.gz)
+  install(FILES ${MUTX_MAN_PAGE}.gz DESTINATION ${CMAKE_INSTALL_MANDIR}/man1 COMPONENT runtime)
+else()
+  message(WARNING "scdoc or gzip not found: the man page is not built (./scripts/bootstrap installs scdoc)")
+endif()
+
+# --- Completions, where bash-completion, zsh and fish look for them --------
+set(MUTX_COMPLETIONS ${PROJECT_SOURCE_DIR}/cli/completions)
+install(FILES ${MUTX_COMPLETIONS}/mutx.bash
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions RENAME mutx COMPONENT runtime)
+install(FILES ${MUTX_COMPLETIONS}/_mutx
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/zsh/site-functions COMPONENT runtime)
+install(FILES ${MUTX_COMPLETIONS}/mutx.fish
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/fish/vendor_completions.d COMPONENT runtime)
+
+# --- The library and its CMake package --------------------------------------
+set_target_properties(mutx_engine PROPERTIES EXPORT_NAME engine)
+install(TARGETS mutx_engine EXPORT mutxTargets
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT development)
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/engine/include/mutx
+        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT development
+        FILES_MATCHING PATTERN "*.hpp")
+install(EXPORT mutxTargets NAMESPACE mutx:: DESTINATION ${MUTX_CMAKE_DIR} COMPONENT development)
+configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/mutxConfig.cmake.in
+                              ${PROJECT_BINARY_DIR}/mutxConfig.cmake
+                              INSTALL_DESTINATION ${MUTX_CMAKE_DIR})
+write_basic_package_version_file(${PROJECT_BINARY_DIR}/mutxConfigVersion.cmake
+                                 COMPATIBILITY SameMinorVersion)
+install(FILES ${PROJECT_BINARY_DIR}/mutxConfig.cmake ${PROJECT_BINARY_DIR}/mutxConfigVersion.cmake
+        DESTINATION ${MUTX_CMAKE_DIR} COMPONENT development)
+
+# --- Debian packages: cpack -G DEB ------------------------------------------
+set(CPACK_PACKAGE_NAME mutx)
+set(CPACK_PACKAGE_VENDOR "mutx")
+set(CPACK_PACKAGE_CONTACT "mutx maintainers <mutx@localhost>")
+set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "${PROJECT_DESCRIPTION}")
+set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
+set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
+set(CPACK_GENERATOR DEB)
+set(CPACK_DEB_COMPONENT_INSTALL ON)
+set(CPACK_COMPONENTS_ALL runtime development)
+set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
+set(CPACK_DEBIAN_PACKAGE_SECTION utils)
+set(CPACK_DEBIAN_RUNTIME_PACKAGE_NAME mutx)
+set(CPACK_DEBIAN_RUNTIME_PACKAGE_SECTION utils)
+# What `ldd mutx` names, by owning package (Debian 12). The highest symbol
+# versions the binary needs: GLIBC_2.34, GLIBCXX_3.4.29 (GCC 11),
+# LIBURING_2.0.
+set(CPACK_DEBIAN_RUNTIME_PACKAGE_DEPENDS
+    "libc6 (>= 2.34), libstdc++6 (>= 11), libgcc-s1, liburing2 (>= 2.0), libboost-program-options1.81.0, libboost-json1.81.0")
+set(CPACK_DEBIAN_RUNTIME_PACKAGE_SUGGESTS "bash-completion")
+set(CPACK_DEBIAN_DEVELOPMENT_PACKAGE_NAME mutx-dev)
+set(CPACK_DEBIAN_DEVELOPMENT_PACKAGE_SECTION libdevel)
+# The headers include Boost.Asio; the static library needs liburing at link
+# time (found through pkg-config by mutxConfig.cmake).
+set(CPACK_DEBIAN_DEVELOPMENT_PACKAGE_DEPENDS "libboost1.81-dev, liburing-dev (>= 2.0), pkg-config")
+# CPack puts CPACK_PACKAGE_DESCRIPTION_SUMMARY on the Description line and
+# these below it.
+set(CPACK_COMPONENT_RUNTIME_DESCRIPTION
+    "mutx replaces a file atomically and durably and serialises concurrent writers through an advisory lock file: what sponge, flock and install do, with fsync of the file and its directory before it reports success.")
+set(CPACK_COMPONENT_DEVELOPMENT_DESCRIPTION
+    "The mutx engine as a static C++20 library with its headers and CMake package: find_package(mutx), target mutx::engine, header mutx/mutx.hpp.")
+include(CPack)
