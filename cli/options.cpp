@@ -3,6 +3,7 @@
 #include <boost/program_options/parsers.hpp>
 #include <boost/program_options/variables_map.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -144,6 +145,25 @@ void check_config(const std::string& path, std::istream& in, const po::options_d
   }
 }
 
+// The command line wins over the config file, also where they name
+// different options of one choice: `timeout = 5` in the file and --no-wait on
+// the command line means --no-wait, not "exclude each other".
+void drop_overridden(po::parsed_options& parsed, const po::variables_map& cmdline) {
+  static const std::vector<std::vector<std::string>> choices = {
+      {"wait", "no-wait", "timeout"},
+      {"preserve-owner", "try-preserve-owner"},
+  };
+  auto given = [&](const std::string& name) { return cmdline.count(name) && !cmdline[name].defaulted(); };
+  std::erase_if(parsed.options, [&](const po::option& o) {
+    for (const auto& choice : choices) {
+      if (std::find(choice.begin(), choice.end(), o.string_key) == choice.end()) continue;
+      for (const auto& other : choice)
+        if (given(other)) return true;
+    }
+    return false;
+  });
+}
+
 }  // namespace
 
 std::string config_path() {
@@ -196,7 +216,9 @@ cli_options parse_command_line(const std::vector<std::string>& argv) {
         check_config(path, f, table);
         f.clear();
         f.seekg(0);
-        po::store(po::parse_config_file(f, table, false), vm);
+        po::parsed_options parsed = po::parse_config_file(f, table, false);
+        drop_overridden(parsed, vm);
+        po::store(parsed, vm);
       }
     }
     po::notify(vm);
