@@ -41,6 +41,7 @@ write_options to_write_options(const std::string& path, const options& opts) {
   }
   w.lock_file = opts.lock_file;
   w.lock_mode = opts.lock_mode;
+  w.io = opts.io == io_mode::automatic ? io_mode_from_env() : opts.io;
   w.handle_signals = opts.handle_signals;
   return w;
 }

@@ -32,6 +32,7 @@
 #pragma once
 
 #include "mutx/error.hpp"
+#include "mutx/ring.hpp"
 #include "mutx/target.hpp"
 #include "mutx/writer.hpp"
 
@@ -76,6 +77,10 @@ struct options {
   bool allow_empty = false;  // else empty input is an error, target untouched
   bool parents = false;      // create missing parent directories
   symlink_policy symlinks = symlink_policy::follow;
+
+  // The I/O path. automatic: what MUTX_IO says (auto, uring, syscalls), else
+  // io_uring where the kernel allows it, else plain system calls.
+  io_mode io = io_mode::automatic;
 
   // Let SIGINT/SIGTERM/SIGHUP cancel the write before the commit point
   // (error kind interrupted). Off by default: signals belong to the program.
