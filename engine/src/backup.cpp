@@ -1,6 +1,7 @@
 #include "mutx/backup.hpp"
 
 #include "mutx/error.hpp"
+#include "mutx/metadata.hpp"
 #include "mutx/pump.hpp"
 #include "mutx/staging.hpp"
 #include "mutx/target.hpp"
@@ -54,6 +55,17 @@ std::string backup_name(const backup_options& opts, const std::string& name, std
 
 namespace {
 
+// Move `tmp` onto `final_name` without replacing an existing name. Some
+// filesystems (older FUSE and NFS) answer RENAME_NOREPLACE with EINVAL;
+// linkat never replaces a name either, so it stands in there.
+int rename_noreplace(int dfd, const std::string& tmp, const std::string& final_name) {
+  if (::renameat2(dfd, tmp.c_str(), dfd, final_name.c_str(), RENAME_NOREPLACE) == 0) return 0;
+  if (errno != EINVAL && errno != ENOSYS) return -1;
+  if (::linkat(dfd, tmp.c_str(), dfd, final_name.c_str(), 0) != 0) return -1;
+  ::unlinkat(dfd, tmp.c_str(), 0);
+  return 0;
+}
+
 // Put `tmp` (a name in `bdir`) onto the backup name: replacing the previous
 // plain backup, or, for timestamped generations, never overwriting one.
 std::string place(const backup_options& opts, const backup_location& where, const std::string& name,
@@ -61,10 +73,15 @@ std::string place(const backup_options& opts, const backup_location& where, cons
   std::time_t now = std::time(nullptr);
   for (int counter = 0; counter < 1000; ++counter) {
     std::string final_name = backup_name(opts, name, now, counter);
-    int rc = opts.timestamp
-                 ? ::renameat2(where.dir.get(), tmp.c_str(), where.dir.get(), final_name.c_str(), RENAME_NOREPLACE)
-                 : ::renameat(where.dir.get(), tmp.c_str(), where.dir.get(), final_name.c_str());
+    int rc = opts.timestamp ? rename_noreplace(where.dir.get(), tmp, final_name)
+                            : ::renameat(where.dir.get(), tmp.c_str(), where.dir.get(), final_name.c_str());
     if (rc == 0) {
+      // rename() between two links of one inode succeeds and does nothing:
+      // the old backup already was this file (a write interrupted after its
+      // backup), and the temp name would be left behind.
+      struct stat st;
+      if (!opts.timestamp && ::fstatat(where.dir.get(), tmp.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0)
+        ::unlinkat(where.dir.get(), tmp.c_str(), 0);
       if (opts.sync && ::fsync(where.dir.get()) != 0)
         throw_errno("cannot sync backup directory", where.display.empty() ? "." : where.display);
       return join_path(where.display, final_name);
@@ -97,9 +114,19 @@ backup_result make_backup(const backup_options& opts, const backup_location& whe
   // Copy: a staged file in the backup directory with the backup's mode,
   // filled, synced, linked under a temp name and renamed.
   staged_file staged(where.dir.get(), name, where.display);
+  copy_file_contents(old_fd, 0, staged.fd(), 0, name, "backup of " + name);
+  // The file has no name yet, so its metadata can follow the data; that
+  // order also keeps set-id bits, which the kernel clears when a caller
+  // without CAP_FSETID writes. Like a linked backup, the copy keeps the old
+  // owner where the caller may give it away (root), chown before chmod
+  // because chown clears set-id bits, and the old extended attributes and
+  // ACLs where the backup's filesystem takes them; --backup-mode wins over
+  // an ACL's mask.
+  if (::fchown(staged.fd(), old.st_uid, old.st_gid) != 0 && errno != EPERM && errno != EINVAL)
+    throw_errno("cannot set the owner of backup of", name);
+  result.warnings = copy_xattrs(old_fd, staged.fd(), "backup of " + name);
   if (::fchmod(staged.fd(), opts.mode ? (*opts.mode & 07777) : (old.st_mode & 07777)) != 0)
     throw_errno("cannot set the mode of backup of", name);
-  copy_file_contents(old_fd, 0, staged.fd(), 0, name, "backup of " + name);
   if (opts.sync && ::fsync(staged.fd()) != 0) throw_errno("cannot sync backup of", name);
   // Publish under a temp name first so place() can apply the same
   // replace-or-never-overwrite rule as for links.

@@ -75,9 +75,27 @@ std::vector<std::string> apply_metadata(int staged, int old_fd, const struct sta
       if (opts.owner == owner_policy::preserve || (err != EPERM && err != EINVAL))
         throw error(errno_code(err), "cannot preserve the owner of", display)
             .with_hint("Only root may give a file to another user; use --try-preserve-owner to go on without it.");
+      // Like cp -p: the user cannot be kept, but the group may be one the
+      // caller belongs to.
+      ::fchown(staged, static_cast<uid_t>(-1), old->st_gid);
     }
   }
   mode_t mode = final_mode(opts, old);
+  if (old && !opts.mode && (mode & (S_ISUID | S_ISGID))) {
+    // A set-id bit names the old owner or group. Kept on a file that now
+    // belongs to someone else (root, by default) it would hand out their
+    // privileges: drop it, as cp does, unless --mode asks for it.
+    struct stat now;
+    if (::fstat(staged, &now) != 0) throw_errno("cannot inspect the new", display);
+    if ((mode & S_ISUID) && now.st_uid != old->st_uid) {
+      mode &= ~static_cast<mode_t>(S_ISUID);
+      warnings.push_back("set-user-ID bit of " + display + " was not kept: the owner changed (use --preserve-owner)");
+    }
+    if ((mode & S_ISGID) && now.st_gid != old->st_gid) {
+      mode &= ~static_cast<mode_t>(S_ISGID);
+      warnings.push_back("set-group-ID bit of " + display + " was not kept: the group changed (use --preserve-owner)");
+    }
+  }
   if (::fchmod(staged, mode) != 0) throw_errno("cannot set the mode of the new", display);
   if (old_fd >= 0) {
     auto xw = copy_xattrs(old_fd, staged, display);
@@ -87,6 +105,15 @@ std::vector<std::string> apply_metadata(int staged, int old_fd, const struct sta
     if (opts.mode && ::fchmod(staged, mode) != 0) throw_errno("cannot set the mode of the new", display);
   }
   return warnings;
+}
+
+void restore_setid_bits(int staged, mode_t mode, const std::string& display) {
+  mode &= 07777;
+  if (!(mode & (S_ISUID | S_ISGID))) return;
+  struct stat now;
+  if (::fstat(staged, &now) != 0) throw_errno("cannot inspect the new", display);
+  if ((now.st_mode & 07777) != mode && ::fchmod(staged, mode) != 0)
+    throw_errno("cannot set the mode of the new", display);
 }
 
 }  // namespace mutx

@@ -179,6 +179,8 @@ struct job {
          {{"staging", rep.staging}});
     rep.warnings = apply_metadata(staged.fd(), old_fd.get(), old ? &*old : nullptr, o.metadata, t.display);
     for (const auto& w : rep.warnings) emit(event::level::warning, "metadata", w);
+    struct stat staged_meta;
+    if (::fstat(staged.fd(), &staged_meta) != 0) throw_errno("cannot inspect the new", t.display);
 
     std::uint64_t start = 0;
     if (o.append && old_fd) {
@@ -238,6 +240,7 @@ struct job {
     emit(event::level::debug, "pumped", "Wrote " + std::to_string(moved.bytes) + " bytes by " + moved.strategy,
          {{"bytes", static_cast<std::int64_t>(moved.bytes)}, {"strategy", rep.strategy}});
     if (stop.stop_requested()) interrupted();
+    restore_setid_bits(staged.fd(), staged_meta.st_mode, t.display);
 
     if (o.sync) {
       // Never retry a failed fsync: the kernel may have dropped the dirty
@@ -251,6 +254,8 @@ struct job {
     if (o.backup.enabled && old) {
       backup_result b = make_backup(o.backup, *backup_dir, t.dir.get(), t.name, old_fd.get(), *old);
       rep.backup = b.path;
+      for (const auto& w : b.warnings) emit(event::level::warning, "backup", w);
+      rep.warnings.insert(rep.warnings.end(), b.warnings.begin(), b.warnings.end());
       emit(event::level::info, "backup", "Backup: " + b.path + (b.copied ? " (copied)" : " (linked)"),
            {{"backup", b.path}, {"copied", b.copied}});
     }

@@ -16,6 +16,7 @@
 #include <ctime>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace mutx {
 
@@ -44,6 +45,8 @@ std::string backup_name(const backup_options& opts, const std::string& name, std
 struct backup_result {
   std::string path;
   bool copied = false;  // true when the content was copied, not linked
+  // Attributes a copied backup could not keep (its filesystem refused them).
+  std::vector<std::string> warnings;
 };
 
 // Back up the current target `name` in `target_dir` (open as `old_fd`,

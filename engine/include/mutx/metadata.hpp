@@ -31,9 +31,17 @@ mode_t final_mode(const metadata_options& opts, const struct stat* old);
 
 // Apply owner, mode and xattrs to `staged`, copying from `old_fd` (-1 when
 // there is no old file). Throws mutx::error when --preserve-owner cannot be
-// honoured. Returns warnings (attributes the filesystem refused).
+// honoured. --try-preserve-owner keeps at least the group where the user
+// cannot be kept. Set-id bits of the old mode are dropped when the new file
+// has another owner (or group) than the old one, unless opts.mode sets them.
+// Returns warnings (attributes the filesystem refused, set-id bits dropped).
 std::vector<std::string> apply_metadata(int staged, int old_fd, const struct stat* old,
                                         const metadata_options& opts, const std::string& display);
+
+// Writing data as a caller without CAP_FSETID makes the kernel clear the
+// set-id bits apply_metadata set. Call after the data is written, before
+// the fsync, with the mode the staged file had after apply_metadata.
+void restore_setid_bits(int staged, mode_t mode, const std::string& display);
 
 // Copy every extended attribute from `from` to `to`. Returns warnings for
 // those the destination refused; a destination that supports none is only a
