@@ -87,7 +87,15 @@ lock_file::attempt lock_file::try_acquire(int dfd, const std::string& name, mode
 
 void lock_file::release() noexcept {
   if (!fd_) return;
-  ::unlinkat(dfd_, name_.c_str(), 0);
+  // Unlink only our own empty lock file. A --lock-file naming a file with
+  // data (even the target itself, which the commit has just replaced under
+  // that name) must never be deleted: the crash suite found `mutx
+  // --lock-file t t` losing t, and a non-empty --lock-file being removed.
+  struct stat held, now;
+  if (::fstat(fd_.get(), &held) == 0 && S_ISREG(held.st_mode) && held.st_size == 0 &&
+      ::fstatat(dfd_, name_.c_str(), &now, AT_SYMLINK_NOFOLLOW) == 0 && now.st_dev == held.st_dev &&
+      now.st_ino == held.st_ino)
+    ::unlinkat(dfd_, name_.c_str(), 0);
   fd_.reset();
 }
 
