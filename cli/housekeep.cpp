@@ -17,6 +17,10 @@ namespace mutx::cli {
 
 namespace po = boost::program_options;
 
+// From report.hpp (which cannot be included here: its writer.hpp and
+// housekeep.hpp both name a `backup_name`).
+std::string utf8_lossy(std::string_view s);
+
 namespace {
 
 constexpr const char* usage =
@@ -131,7 +135,7 @@ int housekeep_main(const std::vector<std::string>& args) {
           boost::json::object o;
           o["action"] = opts.dry_run ? "would_delete" : "delete";
           o["kind"] = kind_name(ev.kind);
-          o["path"] = ev.path;
+          o["path"] = utf8_lossy(ev.path);
           o["bytes"] = ev.bytes;
           std::string line = boost::json::serialize(o);
           line += '\n';

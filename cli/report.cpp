@@ -4,7 +4,9 @@
 
 #include <boost/json.hpp>
 
+#include <cstdint>
 #include <cstdio>
+#include <type_traits>
 #include <iostream>
 
 namespace mutx::cli {
@@ -33,6 +35,34 @@ void put_line(const std::string& line) {
 
 }  // namespace
 
+std::string utf8_lossy(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const std::size_t n = s.size();
+  for (std::size_t i = 0; i < n;) {
+    unsigned char c = p[i];
+    std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    bool ok = len != 0 && i + len <= n;
+    for (std::size_t k = 1; ok && k < len; ++k) ok = (p[i + k] & 0xC0) == 0x80;
+    if (ok && len > 1) {
+      // Reject overlong forms, surrogates and values above U+10FFFF.
+      std::uint32_t cp = c & (0x7F >> len);
+      for (std::size_t k = 1; k < len; ++k) cp = (cp << 6) | (p[i + k] & 0x3F);
+      static constexpr std::uint32_t min_for_len[] = {0, 0, 0x80, 0x800, 0x10000};
+      ok = cp >= min_for_len[len] && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF);
+    }
+    if (ok) {
+      out.append(s.substr(i, len));
+      i += len;
+    } else {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    }
+  }
+  return out;
+}
+
 bool reporter::shown(event::level lvl) const {
   switch (lvl) {
     case event::level::warning:
@@ -54,9 +84,14 @@ void reporter::on_event(const event& e) const {
   json::object o;
   o["level"] = level_name(e.lvl);
   o["event"] = e.name;
-  o["message"] = e.message;
+  o["message"] = utf8_lossy(e.message);
   for (const auto& [k, v] : e.fields) {
-    std::visit([&, key = k](const auto& x) { o[key] = x; }, v);
+    std::visit(
+        [&, key = k](const auto& x) {
+          if constexpr (std::is_same_v<std::decay_t<decltype(x)>, std::string>) o[key] = utf8_lossy(x);
+          else o[key] = x;
+        },
+        v);
   }
   put_line(json::serialize(o));
 }
@@ -69,10 +104,10 @@ int reporter::on_error(const mutx::error& e) const {
     json::object o;
     o["level"] = "error";
     o["event"] = e.kind() == failure_kind::interrupted ? "interrupted" : (e.kind() == failure_kind::locked ? "locked" : "error");
-    o["message"] = e.what();
-    if (!e.hint().empty()) o["hint"] = e.hint();
-    if (!e.op().empty()) o["operation"] = e.op();
-    if (!e.path().empty()) o["path"] = e.path();
+    o["message"] = utf8_lossy(e.what());
+    if (!e.hint().empty()) o["hint"] = utf8_lossy(e.hint());
+    if (!e.op().empty()) o["operation"] = utf8_lossy(e.op());
+    if (!e.path().empty()) o["path"] = utf8_lossy(e.path());
     if (e.code()) o["errno"] = e.code().value();
     o["exit_code"] = code;
     put_line(json::serialize(o));

@@ -6,8 +6,14 @@
 #include "mutx/writer.hpp"
 
 #include <string>
+#include <string_view>
 
 namespace mutx::cli {
+
+// `s` with every byte sequence that is not valid UTF-8 replaced by U+FFFD,
+// so --json lines stay valid JSON when a path holds arbitrary bytes (Linux
+// names are bytes; Boost.JSON copies them through unchecked).
+std::string utf8_lossy(std::string_view s);
 
 class reporter {
  public:
