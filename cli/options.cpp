@@ -57,10 +57,10 @@ po::options_description option_table() {
   po::options_description backup("Backups");
   backup.add_options()
       ("backup,b", po::bool_switch(), "keep the old content as OUTPUT.backup")
-      ("backup-suffix", po::value<std::string>()->value_name("SUFFIX"), "backup suffix (default .backup)")
-      ("backup-dir", po::value<std::string>()->value_name("DIR"), "put backups in DIR (must exist)")
+      ("backup-suffix", po::value<std::string>()->value_name("SUFFIX"), "backup suffix (default .backup; implies --backup)")
+      ("backup-dir", po::value<std::string>()->value_name("DIR"), "put backups in DIR (must exist; implies --backup)")
       ("backup-timestamp", po::bool_switch(), "name backups OUTPUT.YYYYMMDD-HHMMSS.backup (implies --backup)")
-      ("backup-mode", po::value<std::string>()->value_name("OCTAL"), "mode of the backup (default: the old file's)");
+      ("backup-mode", po::value<std::string>()->value_name("OCTAL"), "mode of the backup (default: the old file's; implies --backup)");
 
   po::options_description lock("Locking");
   lock.add_options()
@@ -202,6 +202,7 @@ cli_options parse_command_line(const std::vector<std::string>& argv) {
   pos.add("output", -1);
 
   po::variables_map vm;
+  bool backup_detail_given = false;
   try {
     po::store(po::command_line_parser(args)
                   .options(everything)
@@ -209,6 +210,9 @@ cli_options parse_command_line(const std::vector<std::string>& argv) {
                   .style(po::command_line_style::default_style & ~po::command_line_style::allow_guessing)
                   .run(),
               vm);
+    // Like cp -S: naming where or how to back up on the command line asks
+    // for a backup. In the config file these only say where backups go.
+    backup_detail_given = vm.count("backup-dir") || vm.count("backup-suffix") || vm.count("backup-mode");
     if (!vm.count("help") && !vm.count("version") && !vm["no-config"].as<bool>()) {
       std::string path = config_path();
       std::ifstream f(path);
@@ -266,7 +270,7 @@ cli_options parse_command_line(const std::vector<std::string>& argv) {
   w.backup.sync = w.sync;
 
   w.backup.timestamp = flag("backup-timestamp");
-  w.backup.enabled = flag("backup") || w.backup.timestamp;
+  w.backup.enabled = flag("backup") || w.backup.timestamp || backup_detail_given;
   if (auto s = text("backup-suffix")) {
     if (s->empty() || s->find('/') != std::string::npos)
       throw error(failure_kind::io, "invalid backup suffix '" + *s + "'", "A suffix is non-empty and has no '/'.");
