@@ -42,6 +42,39 @@ expect_mode miss/f 600
 expect_eq "$(stat -c %i miss/f)" "$ino" "inode of the target"
 expect_only miss f
 
+case_ "--backup-dir alone on the command line implies --backup"
+run_in 'new' --backup-dir miss/nodir miss/f
+expect_rc 1
+expect_match "$ERR" "^Error: cannot use backup directory miss/nodir: No such file or directory" "stderr"
+expect_content miss/f 'old'
+expect_only miss f
+mkdir alone alone/bak
+printf 'old' >alone/f
+run_in 'new' --backup-dir alone/bak alone/f
+expect_rc 0
+expect_content alone/f 'new'
+expect_content alone/bak/f.backup 'old'
+run_in 'newer' --backup-suffix .orig alone/f
+expect_rc 0
+expect_content alone/f.orig 'new'
+run_in 'newest' --backup-mode 0600 alone/f
+expect_rc 0
+expect_content alone/f.backup 'newer'
+expect_mode alone/f.backup 600
+expect_only alone bak f f.backup f.orig
+
+case_ "backup-dir in the config file only says where backups go"
+mkdir -p cfg/mutx conf conf/bak
+printf 'backup-dir = conf/bak\n' >cfg/mutx/config
+printf 'old' >conf/f
+OUT=$(printf 'new' | XDG_CONFIG_HOME=$T/cfg "$MUTX" conf/f 2>"$T/.stderr"); RC=$? ERR=$(cat "$T/.stderr")
+expect_rc 0
+expect_only conf/bak
+OUT=$(printf 'newer' | XDG_CONFIG_HOME=$T/cfg "$MUTX" -b conf/f 2>"$T/.stderr"); RC=$? ERR=$(cat "$T/.stderr")
+expect_rc 0
+expect_content conf/bak/f.backup 'new'
+expect_only conf bak f
+
 case_ "a --backup-dir that is a file fails before anything changes"
 mkdir notdir
 printf 'old' >notdir/f
