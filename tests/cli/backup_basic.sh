@@ -125,4 +125,11 @@ expect_match "$ERR" "^Error: No input provided" "stderr"
 expect_content failed/f 'old'
 expect_only failed f
 
+case_ "a failed command makes no backup"
+run --backup failed/f -- false
+expect_rc 1
+expect_match "$ERR" "^Error: command 'false' " "stderr"
+expect_content failed/f 'old'
+expect_only failed f
+
 finish
