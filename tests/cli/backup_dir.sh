@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# --backup-dir DIR: on the target's filesystem the backup is the old inode
-# (linked); on another filesystem (a tmpfs) it is a copy that keeps content,
-# mode, owner, xattrs and ACLs. A missing or unwritable DIR is an error
-# (exit 1) before anything changes.
+# --backup-dir DIR on the target's filesystem: the backup is the old inode
+# (linked). A missing, non-directory or unwritable DIR is an error (exit 1)
+# before anything changes. The backup options imply --backup on the command
+# line. (Another filesystem: backup_crossfs.sh.)
 . "$(dirname "$0")/lib.sh"
 export XDG_CONFIG_HOME=$T/no-config
 
@@ -104,71 +104,6 @@ if [[ $(id -u) -eq 0 ]] && command -v setpriv >/dev/null; then
   expect_only shared/bak
 else
   echo "note: unwritable --backup-dir case needs root and setpriv; not run" >&2
-fi
-
-# The tmpfs cases need root to mount.
-if [[ $(id -u) -ne 0 ]]; then finish; exit $?; fi
-mkdir tmpfs
-mount -t tmpfs -o size=4m mutx-backup-test tmpfs 2>/dev/null || { finish || exit 1; skip "cannot mount a tmpfs here"; }
-on_exit umount -l "$T/tmpfs"
-
-case_ "--backup-dir on a tmpfs copies: content, mode and owner kept"
-mkdir xfs
-head -c 300000 /dev/urandom >xfs/f
-cp xfs/f expected
-chown 65534:65534 xfs/f
-chmod 604 xfs/f
-run_in 'new' --backup --backup-dir tmpfs -v xfs/f
-expect_rc 0
-expect_match "$ERR" "Backup: tmpfs/f\.backup \(copied\)" "-v output"
-expect_content xfs/f 'new'
-expect_same_file tmpfs/f.backup expected
-expect_mode tmpfs/f.backup 604
-expect_eq "$(stat -c '%u:%g' tmpfs/f.backup)" "65534:65534" "owner of the copy"
-expect_eq "$(stat -c %h tmpfs/f.backup)" 1 "link count of the copy"
-expect_only tmpfs f.backup
-expect_only xfs f
-
-case_ "a second copied backup replaces the first"
-run_in 'newer' --backup --backup-dir tmpfs xfs/f
-expect_rc 0
-expect_content tmpfs/f.backup 'new'
-expect_only tmpfs f.backup
-
-case_ "--backup-mode applies to the copy, the target keeps its mode"
-mkdir xm
-printf 'old' >xm/f
-chmod 644 xm/f
-run_in 'new' --backup --backup-dir tmpfs --backup-mode 0600 xm/f
-expect_rc 0
-expect_content tmpfs/f.backup 'old'
-expect_mode tmpfs/f.backup 600
-expect_mode xm/f 644
-
-case_ "--backup-timestamp on a tmpfs: generations are copies that never overwrite"
-mkdir -p tmpfs/gen xts
-printf 'v0' >xts/f
-for v in 1 2 3; do run_in "v$v" --backup-timestamp --backup-dir tmpfs/gen xts/f; done
-expect_rc 0
-mapfile -t names < <(cd tmpfs/gen && LC_ALL=C ls -A)
-expect_eq "${#names[@]}" 3 "generations (${names[*]})"
-for i in 0 1 2; do expect_content "tmpfs/gen/${names[i]:-missing}" "v$i"; done
-
-case_ "xattrs and ACLs of the old file are kept in a copied backup"
-if command -v setfattr >/dev/null && command -v getfacl >/dev/null && setfattr -n user.probe -v 1 tmpfs 2>/dev/null; then
-  mkdir xa
-  printf 'old' >xa/f
-  chmod 640 xa/f
-  setfattr -n user.test -v hello xa/f
-  setfacl -m u:65534:rw xa/f
-  run_in 'new' --backup --backup-dir tmpfs xa/f
-  expect_rc 0
-  expect_eq "$ERR" "" "stderr"
-  expect_eq "$(getfattr --only-values -n user.test tmpfs/f.backup 2>/dev/null)" "hello" "user.test of the copy"
-  expect_match "$(getfacl -cpn tmpfs/f.backup 2>/dev/null)" "user:65534:rw-" "ACL of the copy"
-  expect_eq "$(getfacl -cpn tmpfs/f.backup 2>/dev/null)" "$(getfacl -cpn xa/f 2>/dev/null)" "ACL of the copy vs the target"
-else
-  echo "note: tmpfs here takes no user xattrs (or no setfattr/getfacl); xattr copy case not run" >&2
 fi
 
 finish
