@@ -1,0 +1,60 @@
+# A staged `cmake --install` holds what a user and a programmer need: the
+# binary, the man page, three completions where bash-completion, zsh and fish
+# look, the headers, the library and the CMake package. The man page renders
+# with man -l, without groff warnings, and names every long option of --help.
+. "$(dirname "$0")/lib.sh"
+BUILD=${MUTX_BUILD_DIR:?MUTX_BUILD_DIR must point at the build tree}
+need_cmd cmake
+need_cmd man
+
+case_ "cmake --install to a staging prefix"
+if cmake --install "$BUILD" --prefix "$T/stage" >"$T/install.log" 2>&1; then pass; else fail "cmake --install failed: $(tail -5 "$T/install.log")"; fi
+S=$T/stage
+
+case_ "installed files"
+for f in bin/mutx \
+  share/bash-completion/completions/mutx \
+  share/zsh/site-functions/_mutx \
+  share/fish/vendor_completions.d/mutx.fish \
+  include/mutx/mutx.hpp include/mutx/writer.hpp include/mutx/error.hpp; do
+  [[ -f $S/$f ]] && pass || fail "$f not installed"
+done
+[[ -x $S/bin/mutx ]] && pass || fail "bin/mutx is not executable"
+man_page=$(ls "$S"/share/man/man1/mutx.1 "$S"/share/man/man1/mutx.1.gz 2>/dev/null | head -1)
+[[ -n $man_page ]] && pass || fail "share/man/man1/mutx.1[.gz] not installed"
+lib=$(find "$S" -name libmutx.a -path "$S/lib*" | head -1)
+[[ -n $lib ]] && pass || fail "libmutx.a not installed under lib"
+config=$(find "$S" -path "$S/lib*/cmake/mutx/mutxConfig.cmake" | head -1)
+[[ -n $config ]] && pass || fail "lib/cmake/mutx/mutxConfig.cmake not installed"
+[[ -f ${config%/*}/mutxConfigVersion.cmake ]] && pass || fail "mutxConfigVersion.cmake not installed"
+grep -q 'mutx::engine' "${config%/*}"/mutxTargets.cmake 2>/dev/null && pass || fail "mutxTargets.cmake does not define mutx::engine"
+# Every public header is installed.
+for h in "$MUTX_SOURCE_DIR"/engine/include/mutx/*.hpp; do
+  [[ -f $S/include/mutx/${h##*/} ]] && pass || fail "include/mutx/${h##*/} not installed"
+done
+
+case_ "installed binary runs"
+OUT=$("$S/bin/mutx" --version 2>&1)
+expect_match "$OUT" '^mutx [0-9]+\.[0-9]+\.[0-9]+$' "installed mutx --version"
+printf 'staged\n' | "$S/bin/mutx" "$T/written"
+expect_content "$T/written" $'staged\n'
+
+case_ "man -l renders the page"
+if [[ -n $man_page ]]; then
+  # --nh --nj: no hyphenation or justification, so option names stay whole.
+  MANWIDTH=80 man --warnings --nh --nj -l "$man_page" >"$T/man.txt" 2>"$T/man.err"
+  RC=$?
+  ERR=$(cat "$T/man.err")
+  expect_rc 0
+  expect_eq "$ERR" "" "groff warnings"
+  grep -q 'mutx - replace a file atomically' "$T/man.txt" && pass || fail "NAME line missing from rendered page"
+  for section in SYNOPSIS DESCRIPTION OPTIONS HOUSEKEEP 'EXIT STATUS' FILES ENVIRONMENT EXAMPLES SECURITY LIMITATIONS 'SEE ALSO'; do
+    grep -qx "$section" "$T/man.txt" && pass || fail "section $section missing from rendered page"
+  done
+  for o in $({ "$MUTX" --help; "$MUTX" housekeep --help; } | grep -oE -- '--[a-z][a-z0-9-]*' | sort -u); do
+    grep -qE -- "(^|[^a-z-])$o([^a-z-]|\$)" "$T/man.txt" && pass || fail "rendered man page does not show $o"
+  done
+  grep -q 'MUTX_IO' "$T/man.txt" && pass || fail "MUTX_IO not in rendered page"
+fi
+
+finish

@@ -1,0 +1,60 @@
+# The documentation and completions name exactly the options the binary has:
+# every long option --help prints (write and housekeep) is in the man page
+# source and in each completion file, and nothing else is. --help, --version
+# and housekeep --help exit 0; --version prints the CMake project version.
+. "$(dirname "$0")/lib.sh"
+SRC=${MUTX_SOURCE_DIR:?MUTX_SOURCE_DIR must point at the source tree}
+
+longopts() { grep -oE -- '--[a-z][a-z0-9-]*' | sort -u; }
+
+case_ "help and version exit 0"
+run --help
+expect_rc 0
+HELP=$OUT
+run housekeep --help
+expect_rc 0
+HK_HELP=$OUT
+run --version
+expect_rc 0
+version=$(sed -nE 's/^project\(mutx VERSION ([0-9.]+).*/\1/p' "$SRC/CMakeLists.txt")
+expect_eq "$OUT" "mutx $version" "mutx --version"
+run -V
+expect_eq "$OUT" "mutx $version" "mutx -V"
+
+WRITE_OPTS=$(longopts <<<"$HELP")
+HK_OPTS=$(longopts <<<"$HK_HELP")
+ALL_OPTS=$(printf '%s\n%s\n' "$WRITE_OPTS" "$HK_OPTS" | sort -u)
+case_ "help lists options"
+# A sanity floor so an empty parse cannot pass: options every version has.
+for o in --backup --backup-dir --symlinks --no-wait --stream --append; do
+  grep -qx -- "$o" <<<"$WRITE_OPTS" && pass || fail "$o missing from --help"
+done
+for o in --clean-locks --clean-temps --clean-backups --all --older-than --keep-newest --dry-run; do
+  grep -qx -- "$o" <<<"$HK_OPTS" && pass || fail "$o missing from housekeep --help"
+done
+
+# Both directions: file ⊇ help options, and file ⊆ help options.
+same_set() {  # name file-options
+  local name=$1 got=$2 missing extra
+  missing=$(comm -23 <(echo "$ALL_OPTS") <(echo "$got") | grep . | tr '\n' ' ')
+  extra=$(comm -13 <(echo "$ALL_OPTS") <(echo "$got") | grep . | tr '\n' ' ')
+  [[ -z $missing ]] && pass || fail "$name lacks options that --help prints: $missing"
+  [[ -z $extra ]] && pass || fail "$name names options that --help does not print: $extra"
+}
+
+case_ "man page source"
+same_set cli/mutx.1.scd "$(longopts <"$SRC/cli/mutx.1.scd")"
+# The housekeep section documents each housekeep option.
+hk_section=$(sed -n '/^# HOUSEKEEP/,/^# EXIT STATUS/p' "$SRC/cli/mutx.1.scd" | longopts)
+missing=$(comm -23 <(echo "$HK_OPTS") <(echo "$hk_section") | grep . | tr '\n' ' ')
+[[ -z $missing ]] && pass || fail "HOUSEKEEP section lacks: $missing"
+
+case_ "bash completion"
+same_set cli/completions/mutx.bash "$(grep -v '^ *#' "$SRC/cli/completions/mutx.bash" | longopts)"
+case_ "zsh completion"
+same_set cli/completions/_mutx "$(grep -v '^ *#' "$SRC/cli/completions/_mutx" | longopts)"
+case_ "fish completion"
+# fish names long options as `-l NAME`.
+same_set cli/completions/mutx.fish "$(grep '^complete ' "$SRC/cli/completions/mutx.fish" | grep -oE -- ' -l [a-z][a-z0-9-]*' | sed 's/ -l /--/' | sort -u)"
+
+finish
