@@ -323,6 +323,12 @@ void walker::clean_temp(int dfd, const std::string& display, const entry& e) {
   if (!(mtime_of(st) < temp_cutoff_))
     return skipped(housekeep_kind::temp, path,
                    opts_.older_than ? "newer than --older-than" : "modified within the last hour");
+  // A backup in progress is a hard link of the old target under a temp name
+  // (DESIGN section 6): its mtime is the old file's, however new the link.
+  // The link itself set the ctime, so for a linked temp that must be old too.
+  // (With --backup-dir the writer's lock is not beside it to protect it.)
+  if (st.st_nlink > 1 && !(stamp{st.st_ctim.tv_sec, st.st_ctim.tv_nsec} < temp_cutoff_))
+    return skipped(housekeep_kind::temp, path, "a hard link made recently (a backup in progress?)");
 
   const std::string lock_name = std::string(*parse_temp_name(e.name)) + ".lock";
   const std::string lock_path = join(display, lock_name);

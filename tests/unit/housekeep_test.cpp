@@ -307,6 +307,16 @@ BOOST_AUTO_TEST_CASE(existing_orphan_lock_is_left_to_the_lock_pass) {
   BOOST_TEST(d.exists("data.lock"));
 }
 
+BOOST_AUTO_TEST_CASE(fresh_hard_link_with_an_old_mtime_stays) {
+  // What a backup in progress looks like in a --backup-dir.
+  temp_dir d;
+  d.write("target", "old content");
+  d.age("target", 48h);
+  fs::create_hard_link(d / "target", d / ".target.mutx-abc123");
+  BOOST_TEST(run(d, temps_only()).deleted.empty());
+  BOOST_TEST(d.exists(".target.mutx-abc123"));
+}
+
 BOOST_AUTO_TEST_CASE(dry_run_creates_no_lock_file) {
   temp_dir d;
   d.write(".data.mutx-abc123");
