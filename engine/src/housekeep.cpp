@@ -194,20 +194,27 @@ class walker {
   dev_t root_dev_ = 0;
   std::vector<std::pair<dev_t, ino_t>> ancestors_;
   local_clock clock_;
+  // One getdents64 buffer for the whole walk (entries are copied out before
+  // descending); 256 KiB holds about 8,000 entries per call.
+  static constexpr std::size_t buffer_size = 256 * 1024;
+  std::unique_ptr<char[]> buffer_;
 };
 
 void walker::visit(int dfd, const std::string& display) {
-  std::vector<entry> locks, temps, backups, dirs;
-  if (!read_entries(dfd, display, locks, temps, backups, dirs)) return;
   auto by_name = [](const entry& a, const entry& b) { return a.name < b.name; };
-  // Temps before locks: taking NAME.lock for a temp must not meet a lock
-  // file this pass already removed, and an orphan NAME.lock it finds is left
-  // for the lock pass to report.
-  std::sort(temps.begin(), temps.end(), by_name);
-  for (const entry& e : temps) clean_temp(dfd, display, e);
-  std::sort(locks.begin(), locks.end(), by_name);
-  for (const entry& e : locks) clean_lock(dfd, display, e);
-  clean_backups(dfd, display, backups);
+  std::vector<entry> dirs;
+  {
+    std::vector<entry> locks, temps, backups;
+    if (!read_entries(dfd, display, locks, temps, backups, dirs)) return;
+    // Temps before locks: taking NAME.lock for a temp must not meet a lock
+    // file this pass already removed, and an orphan NAME.lock it finds is
+    // left for the lock pass to report.
+    std::sort(temps.begin(), temps.end(), by_name);
+    for (const entry& e : temps) clean_temp(dfd, display, e);
+    std::sort(locks.begin(), locks.end(), by_name);
+    for (const entry& e : locks) clean_lock(dfd, display, e);
+    clean_backups(dfd, display, backups);
+  }  // only the subdirectory names stay in memory while descending
   std::sort(dirs.begin(), dirs.end(), by_name);
   for (const entry& e : dirs) descend(dfd, display, e);
 }
@@ -217,11 +224,9 @@ void walker::visit(int dfd, const std::string& display) {
 // fstatat, and only for names that matter.
 bool walker::read_entries(int dfd, const std::string& display, std::vector<entry>& locks,
                           std::vector<entry>& temps, std::vector<entry>& backups, std::vector<entry>& dirs) {
-  // 256 KiB holds about 8,000 entries per call.
-  constexpr std::size_t buffer_size = 256 * 1024;
-  auto buffer = std::make_unique_for_overwrite<char[]>(buffer_size);
+  if (!buffer_) buffer_ = std::make_unique_for_overwrite<char[]>(buffer_size);
   for (;;) {
-    const ssize_t n = ::getdents64(dfd, buffer.get(), buffer_size);
+    const ssize_t n = ::getdents64(dfd, buffer_.get(), buffer_size);
     if (n == 0) return true;
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -229,7 +234,7 @@ bool walker::read_entries(int dfd, const std::string& display, std::vector<entry
       return false;
     }
     for (ssize_t off = 0; off < n;) {
-      const auto* d = reinterpret_cast<const struct dirent64*>(buffer.get() + off);
+      const auto* d = reinterpret_cast<const struct dirent64*>(buffer_.get() + off);
       off += d->d_reclen;
       const std::string_view name(d->d_name);
       if (name == "." || name == "..") continue;
