@@ -62,6 +62,7 @@ pick_points() {  # log
 }
 
 CASES=0
+NOT_REACHED=0
 # One injection: spec like "fsync:error=EIO:when=3" or "...:when=3+".
 inject_case() {  # flags syscall err when
   local flags=$1 sc=$2 err=$3 when=$4
@@ -69,15 +70,25 @@ inject_case() {  # flags syscall err when
   CASES=$((CASES + 1))
   reset_dir
   # shellcheck disable=SC2086
-  cat "$T/new" | strace -f -o /dev/null -e "inject=$sc:error=$err:when=$when" "$MUTX" --no-config $flags "$DIR/t" \
-    >/dev/null 2>"$T/.err"
+  cat "$T/new" | strace -f -qq -o "$T/inject.log" -e "trace=$sc" -e "inject=$sc:error=$err:when=$when" \
+    "$MUTX" --no-config $flags "$DIR/t" >/dev/null 2>"$T/.err"
   RC=$?
   ERR=$(cat "$T/.err")
   local expect_new=0
+  if ! grep -q INJECTED "$T/inject.log"; then
+    # Fewer calls this time (a pipe read more at once): nothing was
+    # injected, so this must be an ordinary successful write.
+    NOT_REACHED=$((NOT_REACHED + 1))
+    expect_rc 0
+    if cmp -s "$DIR/t" "$T/expect"; then pass; else fail "exit 0 but the target is not the new content"; fi
+    return
+  fi
   if [[ $RC -eq 0 ]]; then
-    # Only an optional open may fail without failing the write (the sweep
-    # for stale temps of crashed writers skips a directory it cannot list).
-    if [[ $sc == openat ]]; then
+    # Only optional calls may fail without failing the write: an open (the
+    # sweep for stale temps of crashed writers skips a directory it cannot
+    # list) and fallocate (preallocation ahead of --stream's direct writes;
+    # the writes themselves report a real shortage).
+    if [[ $sc == openat || $sc == fallocate ]]; then
       if cmp -s "$DIR/t" "$T/expect"; then pass; else fail "exit 0 but the target is not the new content"; fi
       if [[ $flags == *--backup* ]]; then expect_only "$DIR" t t.backup; else expect_only "$DIR" t; fi
       return
@@ -153,5 +164,5 @@ for flags in "" "--backup" "--stream"; do
   expect_only "$DIR" t
 done
 
-echo "injected-error cases: $CASES"
+echo "injected-error cases: $CASES (call not reached in $NOT_REACHED)"
 finish

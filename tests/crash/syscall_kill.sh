@@ -10,9 +10,9 @@
 #   - a backup is absent or byte-identical to the old content;
 #   - the next write succeeds, and it plus `mutx housekeep --all` leaves only
 #     the target (and its backup).
-# Sample: size 1 takes the first 3 occurrences of each kind on the write path
-# and the last one; size >= 2 takes every occurrence. Sanitizer builds
-# (see lib_crash.bash) take the first and the last.
+# Sample: size 1 takes the first 3 occurrences of each kind on the write path;
+# size >= 2 takes every occurrence. Sanitizer builds (see lib_crash.bash)
+# take the first and the last.
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../cli/lib.sh"
 . "$HERE/lib_crash.bash"
@@ -58,7 +58,7 @@ pick_points() {  # log workdir
     END {
       for (s in first) {
         for (k = first[s]; k <= last[s]; k++)
-          if (per == 0 || k < first[s] + per || k == last[s]) print s, k
+          if (per == 0 || k < first[s] + per || (per == 1 && k == last[s])) print s, k
       }
     }' "$1" | sort -k1,1 -k2,2n
 }
@@ -137,7 +137,7 @@ done
 
 echo "crash points: $POINTS (runs that finished before the Nth call: $COMPLETED)"
 echo "syscall kinds killed at: $(printf '%s\n' "${!KINDS_HIT[@]}" | sort | tr '\n' ' ')"
-echo "configurations: ${#STAGINGS[@]} staging x 2 I/O x ${#FLAG_SETS[@]} flag sets; per kind: $([[ $PER_KIND -eq 0 ]] && echo all || echo "first $PER_KIND + last")"
+echo "configurations: ${#STAGINGS[@]} staging x 2 I/O x ${#FLAG_SETS[@]} flag sets; per kind: $([[ $PER_KIND -eq 0 ]] && echo all || { [[ $PER_KIND -eq 1 ]] && echo "first + last" || echo "first $PER_KIND"; })"
 # Every kind the write path is known to make must have been hit.
 for must in openat fsync linkat renameat unlinkat fchmod flock close io_uring_enter copy_file_range; do
   case_ "coverage of $must"
