@@ -30,7 +30,8 @@ struct backup_options {
 };
 
 // Where backups go, opened and checked before anything changes: a missing
-// or unwritable --backup-dir is an error (exit 1) with the target untouched.
+// or unwritable --backup-dir, or the suffix ".lock" (the lock file's name),
+// is an error (exit 1) with the target untouched.
 struct backup_location {
   unique_fd dir;
   std::string display;  // "" for the current directory
