@@ -51,6 +51,13 @@ expect_content suffix/f 'two'
 expect_content suffix/f.orig 'one'
 expect_only suffix f f.orig
 
+case_ "--backup-suffix .lock is refused: it would replace the lock file"
+run_in 'three' --backup --backup-suffix .lock suffix/f
+expect_rc 1
+expect_eq "$ERR" $'Error: invalid backup suffix \'.lock\': OUTPUT.lock is the lock file\nHint: Choose another suffix, such as .backup or .orig.' "stderr"
+expect_content suffix/f 'two'
+expect_only suffix f f.orig
+
 case_ "--backup-mode 0600: backup gets 0600, target keeps its mode"
 mkdir bmode
 printf 'old' >bmode/f

@@ -116,6 +116,16 @@ BOOST_AUTO_TEST_CASE(missing_backup_dir_is_an_error_with_a_hint) {
   BOOST_TEST(test::entries(d.path) == 0u);
 }
 
+BOOST_AUTO_TEST_CASE(lock_suffix_is_refused) {
+  temp_dir d;
+  unique_fd dir(::open(d.path.c_str(), O_RDONLY | O_DIRECTORY));
+  backup_options o;
+  o.suffix = ".lock";
+  BOOST_CHECK_THROW(open_backup_location(o, dir.get(), d.path), mutx::error);
+  o.suffix = ".lck";
+  BOOST_CHECK_NO_THROW(open_backup_location(o, dir.get(), d.path));
+}
+
 BOOST_AUTO_TEST_CASE(without_a_dir_backups_go_beside_the_target) {
   temp_dir d;
   unique_fd dir(::open(d.path.c_str(), O_RDONLY | O_DIRECTORY));
