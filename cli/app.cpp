@@ -5,9 +5,11 @@
 #include "progress.hpp"
 #include "report.hpp"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <iostream>
 #include <new>
 #include <string>
@@ -67,6 +69,12 @@ int main(int argc, char** argv) {
   // A closed stdout or stderr must give EPIPE and an exit code, not a
   // silent death by SIGPIPE.
   ::signal(SIGPIPE, SIG_IGN);
+  // A closed stdin, stdout or stderr (`mutx OUT <&-`, `2>&-`) would lend its
+  // number to the first descriptor the engine opens (the loop's eventfd):
+  // mutx read its input from that and hung, and wrote its messages into it.
+  // Park /dev/null there instead; a closed stdin then reads as empty input.
+  for (int fd = 0; fd <= 2; ++fd)
+    if (::fcntl(fd, F_GETFD) < 0 && errno == EBADF) ::open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
   std::vector<std::string> args(argv + 1, argv + argc);
   if (!args.empty() && args[0] == "housekeep") return housekeep_main(std::vector<std::string>(args.begin() + 1, args.end()));
   try {
