@@ -82,8 +82,14 @@ set(CPACK_DEBIAN_RUNTIME_PACKAGE_SECTION utils)
 # What `ldd mutx` names, by owning package (Debian 12). The highest symbol
 # versions the binary needs: GLIBC_2.34, GLIBCXX_3.4.29 (GCC 11),
 # LIBURING_2.0.
-set(CPACK_DEBIAN_RUNTIME_PACKAGE_DEPENDS
-    "libc6 (>= 2.34), libstdc++6 (>= 11), libgcc-s1, liburing2 (>= 2.0), libboost-program-options1.81.0, libboost-json1.81.0")
+# With MUTX_STATIC_RUNTIME (the default) libstdc++, libgcc and Boost are
+# inside the binary and only libc and liburing remain.
+if(MUTX_STATIC_RUNTIME)
+  set(CPACK_DEBIAN_RUNTIME_PACKAGE_DEPENDS "libc6 (>= 2.34), liburing2 (>= 2.0)")
+else()
+  set(CPACK_DEBIAN_RUNTIME_PACKAGE_DEPENDS
+      "libc6 (>= 2.34), libstdc++6 (>= 11), libgcc-s1, liburing2 (>= 2.0), libboost-program-options1.81.0, libboost-json1.81.0")
+endif()
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_SUGGESTS "bash-completion")
 set(CPACK_DEBIAN_DEVELOPMENT_PACKAGE_NAME mutx-dev)
 set(CPACK_DEBIAN_DEVELOPMENT_PACKAGE_SECTION libdevel)
