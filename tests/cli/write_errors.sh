@@ -99,6 +99,26 @@ expect_match "$ERR" "^Error: .*Is a directory" "stderr"
 rmdir d/sub
 untouched
 
+case_ "OUTPUT that is not a regular file"
+mkfifo d/fifo
+run_in 'data' d/fifo
+expect_rc 1
+expect_match "$ERR" "^Error: d/fifo: not a regular file" "stderr"
+if [[ -p d/fifo ]]; then pass; else fail "d/fifo is no longer a FIFO"; fi
+rm d/fifo
+run_in 'data' /dev/null
+expect_rc 1
+expect_match "$ERR" "^Error: /dev/null: not a regular file" "stderr"
+if [[ -c /dev/null ]]; then pass; else fail "/dev/null is no longer a device"; fi
+untouched
+
+case_ "stdin is a directory"
+"$MUTX" d/t <d 2>"$T/.stderr"
+RC=$? ERR=$(cat "$T/.stderr")
+expect_rc 1
+expect_match "$ERR" "^Error: .*standard input: Is a directory" "stderr"
+untouched
+
 case_ "empty input"
 for src in pipe devnull emptyfile; do
   for flags in "" "--stream"; do
@@ -160,6 +180,36 @@ case_ "two OUTPUTs"
 run_in 'data' d/t d/u
 expect_rc 1
 expect_match "$ERR" "^Error: " "stderr"
+untouched
+
+# Closed standard descriptors (cron, daemons): the engine's first open must
+# not take their numbers and be mistaken for them. timeout only guards
+# against a hang; it asserts no speed.
+case_ "closed stdin: empty input, no hang"
+timeout 60 "$MUTX" d/t <&- 2>"$T/.stderr"
+RC=$? ERR=$(cat "$T/.stderr")
+expect_rc 1
+expect_match "$ERR" "^Error: No input provided" "stderr"
+untouched
+timeout 60 "$MUTX" --stream d/t <&- 2>"$T/.stderr"
+RC=$? ERR=$(cat "$T/.stderr")
+expect_rc 1
+expect_match "$ERR" "^Error: No input provided" "stderr"
+untouched
+case_ "closed stderr and stdout: the content is exact"
+for flags in "-vv" "-vv --stream" "--json -vv"; do
+  # shellcheck disable=SC2086
+  printf 'exact\n' | timeout 60 "$MUTX" $flags d/c 2>&-
+  RC=$? ERR=
+  expect_rc 0
+  expect_content d/c $'exact\n'
+  # shellcheck disable=SC2086
+  printf 'exact too\n' | timeout 60 "$MUTX" $flags d/c >&- 2>"$T/.stderr"
+  RC=$? ERR=$(cat "$T/.stderr")
+  expect_rc 0
+  expect_content d/c $'exact too\n'
+  rm -f d/c
+done
 untouched
 
 # A read-only target, written by an unprivileged user in a directory anyone
