@@ -248,6 +248,20 @@ if [[ $(id -u) -eq 0 ]] && command -v setpriv >/dev/null; then
     expect_content open/mine 'new'
     expect_eq "$(stat -c %u:%g open/mine)" 65534:65534 "owner"
     expect_only open rootfile ro mine
+    case_ "a writable file in a directory uid 65534 may not write"
+    mkdir closed
+    printf 'shared\n' >closed/f
+    chmod 0666 closed/f
+    for flags in "" "--stream" "--lock-file $T/open/outside.lock"; do
+      # shellcheck disable=SC2086
+      printf 'new' | nobody "$MUTX" $flags "$T/closed/f" 2>"$T/.stderr"
+      RC=$? ERR=$(cat "$T/.stderr")
+      expect_rc 1
+      expect_match "$ERR" "^Error: .*$T/closed.*Permission denied" "stderr [$flags]"
+      expect_content closed/f $'shared\n'
+      expect_only closed f
+    done
+    expect_missing open/outside.lock
     case_ "a new file in a directory uid 65534 may not write"
     printf 'new' | nobody "$MUTX" "$T/d/other" 2>"$T/.stderr"
     RC=$? ERR=$(cat "$T/.stderr")
