@@ -41,48 +41,86 @@ std::string format_seconds(double s) {
 
 }  // namespace
 
+namespace {
+
+bool same_inode(const struct stat& a, const struct stat& b) {
+  return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+// The inode check: the name must still point at the inode `fd` refers to. A
+// previous holder may have unlinked it (and someone may have created a new
+// one) between our open and our flock.
+bool name_points_at(int dfd, const std::string& name, int fd) {
+  struct stat mine, now;
+  return ::fstat(fd, &mine) == 0 && ::fstatat(dfd, name.c_str(), &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+         same_inode(mine, now);
+}
+
+}  // namespace
+
 lock_file::attempt lock_file::try_acquire(int dfd, const std::string& name, mode_t mode, bool create,
                                           const std::string& display, unique_fd* busy_fd) {
   release();
-  // Look before opening: opening a device or FIFO can have side effects.
-  struct stat pre;
-  if (::fstatat(dfd, name.c_str(), &pre, AT_SYMLINK_NOFOLLOW) == 0) {
-    check_lock_stat(pre, display);
-  } else if (errno != ENOENT || !create) {
-    throw_errno("cannot inspect lock file", display);
-  }
-  int flags = O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | (create ? O_CREAT : 0);
-  unique_fd lfd(::openat(dfd, name.c_str(), flags, mode));
-  if (!lfd) {
-    int err = errno;
-    if (err == ELOOP) refuse_lock(display, "a symbolic link");
-    if (err == EISDIR) refuse_lock(display, "a directory");
-    throw_errno("cannot open lock file", display, err);
-  }
-  struct stat held;
-  if (::fstat(lfd.get(), &held) != 0) throw_errno("cannot inspect lock file", display);
-  check_lock_stat(held, display);
-
-  if (::flock(lfd.get(), LOCK_EX | LOCK_NB) != 0) {
-    if (errno == EWOULDBLOCK || errno == EINTR) {
-      if (busy_fd) *busy_fd = std::move(lfd);
-      return attempt::busy;
+  // A waiter keeps the descriptor of its last busy attempt and retries the
+  // flock on it while the name still points at that inode: no open/close per
+  // retry, so waiters do not wake each other through inotify (each close is an
+  // IN_CLOSE event for every watcher).
+  if (busy_fd && *busy_fd) {
+    unique_fd kept = std::move(*busy_fd);
+    if (name_points_at(dfd, name, kept.get())) {
+      if (::flock(kept.get(), LOCK_EX | LOCK_NB) == 0) {
+        if (name_points_at(dfd, name, kept.get())) {
+          dfd_ = dfd;
+          name_ = name;
+          fd_ = std::move(kept);
+          return attempt::acquired;
+        }
+        // Unlinked or replaced between the check and the flock: start afresh.
+      } else if (errno == EWOULDBLOCK || errno == EINTR) {
+        *busy_fd = std::move(kept);
+        return attempt::busy;
+      } else {
+        throw_errno("cannot lock", display);
+      }
     }
-    throw_errno("cannot lock", display);
+    // The name moved on (released and unlinked, or replaced): open it again.
   }
-  // The inode check: the name must still point at the inode we locked. A
-  // previous holder may have unlinked it (and someone may have created a new
-  // one) between our open and our flock.
-  struct stat now;
-  if (::fstatat(dfd, name.c_str(), &now, AT_SYMLINK_NOFOLLOW) != 0 || now.st_dev != held.st_dev ||
-      now.st_ino != held.st_ino) {
+  for (;;) {
+    // Look before opening: opening a device or FIFO can have side effects.
+    struct stat pre;
+    if (::fstatat(dfd, name.c_str(), &pre, AT_SYMLINK_NOFOLLOW) == 0) {
+      check_lock_stat(pre, display);
+    } else if (errno != ENOENT || !create) {
+      throw_errno("cannot inspect lock file", display);
+    }
+    int flags = O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | (create ? O_CREAT : 0);
+    unique_fd lfd(::openat(dfd, name.c_str(), flags, mode));
+    if (!lfd) {
+      int err = errno;
+      if (err == ELOOP) refuse_lock(display, "a symbolic link");
+      if (err == EISDIR) refuse_lock(display, "a directory");
+      throw_errno("cannot open lock file", display, err);
+    }
+    struct stat held;
+    if (::fstat(lfd.get(), &held) != 0) throw_errno("cannot inspect lock file", display);
+    check_lock_stat(held, display);
+
+    if (::flock(lfd.get(), LOCK_EX | LOCK_NB) != 0) {
+      if (errno == EWOULDBLOCK || errno == EINTR) {
+        if (busy_fd) *busy_fd = std::move(lfd);
+        return attempt::busy;
+      }
+      throw_errno("cannot lock", display);
+    }
+    struct stat now;
+    if (::fstatat(dfd, name.c_str(), &now, AT_SYMLINK_NOFOLLOW) == 0 && same_inode(now, held)) {
+      dfd_ = dfd;
+      name_ = name;
+      fd_ = std::move(lfd);
+      return attempt::acquired;
+    }
     // Stale: not a wait, just go round the loop again at once.
-    return try_acquire(dfd, name, mode, create, display, busy_fd);
   }
-  dfd_ = dfd;
-  name_ = name;
-  fd_ = std::move(lfd);
-  return attempt::acquired;
 }
 
 void lock_file::release() noexcept {
@@ -137,21 +175,33 @@ asio::awaitable<lock_file> acquire_lock(int dfd, std::string name, mode_t mode, 
     if (ino_desc.is_open()) ino_desc.cancel();
   });
 
+  // Watch the inode we are waiting on; move the watch when a retry opened a
+  // different one (the holder released and unlinked it).
+  int wd = -1;
+  dev_t wdev = 0;
+  ino_t wino = 0;
+  auto watch = [&] {
+    struct stat st;
+    if (!ino_desc.is_open() || !watched || ::fstat(watched.get(), &st) != 0) return;
+    if (wd >= 0 && st.st_dev == wdev && st.st_ino == wino) return;
+    if (wd >= 0) ::inotify_rm_watch(ino_desc.native_handle(), wd);
+    std::string proc = "/proc/self/fd/" + std::to_string(watched.get());
+    wd = ::inotify_add_watch(ino_desc.native_handle(), proc.c_str(),
+                             IN_CLOSE | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF);
+    wdev = st.st_dev;
+    wino = st.st_ino;
+  };
+
   auto backoff = std::chrono::milliseconds(1);
   for (;;) {
-    if (ino_desc.is_open() && watched) {
-      std::string proc = "/proc/self/fd/" + std::to_string(watched.get());
-      ::inotify_add_watch(ino_desc.native_handle(), proc.c_str(),
-                          IN_CLOSE | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF);
-      watched.reset();
-    }
+    watch();
     auto now = clock::now();
     if (now >= deadline)
       throw locked_error("timed out after " + format_seconds(wait.timeout.count()) +
                          "s waiting for the lock on " + target);
     timer.expires_at(std::min(deadline, now + backoff));
     backoff = std::min(backoff * 2, std::chrono::milliseconds(50));
-    if (ino_desc.is_open()) {
+    if (wd >= 0) {
       co_await (timer.async_wait(use_tuple) || ino_desc.async_wait(asio::posix::descriptor_base::wait_read, use_tuple));
       // Drain the events; which one it was does not matter.
       char buf[4096];
