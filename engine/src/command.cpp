@@ -6,8 +6,11 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/syscall.h>
@@ -34,14 +37,21 @@ child_process::child_process(const std::vector<std::string>& argv, int stdin_fd,
   posix_spawn_file_actions_adddup2(&fa, stdin_fd, STDIN_FILENO);
   posix_spawn_file_actions_adddup2(&fa, wr.get(), STDOUT_FILENO);
   // The child starts with default signal handling and an empty mask, as a
-  // shell would give it, whatever the loop has installed.
+  // shell would give it, whatever the loop has installed (SIGPIPE, which the
+  // CLI ignores, must kill `yes` again). Only SIGHUP, SIGINT and SIGQUIT stay
+  // ignored when our caller ignores them: nohup and a script's background
+  // jobs mean them for the command too.
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
-  sigset_t none, all;
+  sigset_t none, reset;
   sigemptyset(&none);
-  sigfillset(&all);
+  sigfillset(&reset);
+  for (int signo : {SIGHUP, SIGINT, SIGQUIT}) {
+    struct sigaction current;
+    if (::sigaction(signo, nullptr, &current) == 0 && current.sa_handler == SIG_IGN) sigdelset(&reset, signo);
+  }
   posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setsigdefault(&attr, &reset);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 
   std::vector<char*> args;
@@ -68,19 +78,45 @@ child_process::~child_process() {
 }
 
 void child_process::kill(int signo) noexcept {
-  if (pid_ > 0 && !reaped_) ::kill(pid_, signo);
+  if (pid_ <= 0 || reaped_) return;
+  ::kill(pid_, signo);
+  if (!kill_deadline_) kill_deadline_ = std::chrono::steady_clock::now() + kill_grace;
+  // Wake wait() so it starts the grace timer.
+  if (waiting_) waiting_->cancel();
 }
 
 asio::awaitable<int> child_process::wait() {
+  using namespace asio::experimental::awaitable_operators;
+  constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
   int status = 0;
-  if (pidfd_) {
+  int dup = pidfd_ ? ::fcntl(pidfd_.get(), F_DUPFD_CLOEXEC, 0) : -1;
+  if (dup >= 0) {
     // A pidfd becomes readable when the child exits: wait on the loop, so a
     // signal to mutx is still handled while the command runs.
-    asio::posix::stream_descriptor d(co_await asio::this_coro::executor);
-    int dup = ::fcntl(pidfd_.get(), F_DUPFD_CLOEXEC, 0);
-    if (dup >= 0) {
-      d.assign(dup);
-      co_await d.async_wait(asio::posix::descriptor_base::wait_read, asio::as_tuple(asio::use_awaitable));
+    auto ex = co_await asio::this_coro::executor;
+    asio::posix::stream_descriptor d(ex);
+    d.assign(dup);
+    waiting_ = &d;
+    struct unhook {
+      asio::posix::stream_descriptor*& w;
+      ~unhook() { w = nullptr; }
+    } unhook_on_exit{waiting_};
+    auto exited = [&] {
+      pollfd p{d.native_handle(), POLLIN, 0};
+      return ::poll(&p, 1, 0) > 0;
+    };
+    while (!exited()) {
+      if (!kill_deadline_) {
+        co_await d.async_wait(asio::posix::descriptor_base::wait_read, use_tuple);
+        continue;
+      }
+      if (std::chrono::steady_clock::now() >= *kill_deadline_) {
+        ::kill(pid_, SIGKILL);
+        co_await d.async_wait(asio::posix::descriptor_base::wait_read, use_tuple);
+        continue;
+      }
+      asio::steady_timer grace(ex, *kill_deadline_);
+      co_await (d.async_wait(asio::posix::descriptor_base::wait_read, use_tuple) || grace.async_wait(use_tuple));
     }
   }
   while (::waitpid(pid_, &status, 0) < 0) {

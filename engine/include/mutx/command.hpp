@@ -6,9 +6,12 @@
 #include "mutx/fd.hpp"
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 
 #include <sys/types.h>
 
+#include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,13 +28,20 @@ class child_process {
 
   // Wait for the exit on the loop; returns the waitpid status.
   boost::asio::awaitable<int> wait();
+  // Send `signo` (mutx's own SIGINT/SIGTERM/SIGHUP, forwarded). A child that
+  // is still there `kill_grace` later gets SIGKILL from wait(): a shell
+  // waits for its foreground job on SIGINT, and mutx holds the lock while
+  // it waits for the command.
   void kill(int signo) noexcept;
+  static constexpr std::chrono::milliseconds kill_grace{2000};
   pid_t pid() const noexcept { return pid_; }
 
  private:
   pid_t pid_ = -1;
   unique_fd pidfd_;
   bool reaped_ = false;
+  std::optional<std::chrono::steady_clock::time_point> kill_deadline_;
+  boost::asio::posix::stream_descriptor* waiting_ = nullptr;  // wait()'s pidfd watch
 };
 
 // "exited with status 3", "was killed by signal 9 (Killed)".
