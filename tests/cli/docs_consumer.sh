@@ -4,6 +4,9 @@
 # mode kept, empty input refused with the target untouched.
 . "$(dirname "$0")/lib.sh"
 BUILD=${MUTX_BUILD_DIR:?MUTX_BUILD_DIR must point at the build tree}
+# Packages and the installed library are made from release builds; a
+# sanitized tree's libmutx.a and binary need the sanitizer runtimes.
+[[ ${MUTX_SANITIZED:-0} == 1 ]] && skip "sanitized build: packaging is checked in the release build"
 SRC=${MUTX_SOURCE_DIR:?MUTX_SOURCE_DIR must point at the source tree}
 need_cmd cmake
 

@@ -4,6 +4,9 @@
 # package. Packaged into $T, so the build tree is not touched.
 . "$(dirname "$0")/lib.sh"
 BUILD=${MUTX_BUILD_DIR:?MUTX_BUILD_DIR must point at the build tree}
+# Packages and the installed library are made from release builds; a
+# sanitized tree's libmutx.a and binary need the sanitizer runtimes.
+[[ ${MUTX_SANITIZED:-0} == 1 ]] && skip "sanitized build: packaging is checked in the release build"
 need_cmd cpack
 need_cmd dpkg-deb
 [[ -f $BUILD/CPackConfig.cmake ]] || skip "no CPackConfig.cmake in $BUILD"
