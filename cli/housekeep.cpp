@@ -1,6 +1,7 @@
 #include "housekeep.hpp"
 
 #include "app.hpp"
+#include "report.hpp"
 
 #include "mutx/housekeep.hpp"
 
@@ -16,10 +17,6 @@
 namespace mutx::cli {
 
 namespace po = boost::program_options;
-
-// From report.hpp (which cannot be included here: its writer.hpp and
-// housekeep.hpp both name a `backup_name`).
-std::string utf8_lossy(std::string_view s);
 
 namespace {
 

@@ -72,7 +72,7 @@ stamp cutoff(stamp now, std::int64_t limit_seconds) noexcept {
 // which is where it can change.
 class local_clock {
  public:
-  std::int64_t to_epoch(const backup_name& b) {
+  std::int64_t to_epoch(const parsed_backup_name& b) {
     const std::int64_t naive = days_from_civil(b.year, static_cast<unsigned>(b.month), static_cast<unsigned>(b.day)) * day +
                                b.hour * hour + b.minute * 60 + b.second;
     const std::int64_t key = naive / hour;
@@ -391,7 +391,7 @@ void walker::clean_backups(int dfd, const std::string& display, std::vector<entr
       if (e.type == DT_LNK) skipped(housekeep_kind::backup, join(display, e.name), "a symbolic link, not followed");
       continue;
     }
-    const backup_name b = *parse_backup_name(e.name, opts_.backup_suffix);
+    const parsed_backup_name b = *parse_backup_name(e.name, opts_.backup_suffix);
     backup_entry be{std::move(e.name), b.original.size(), b.timestamped, {}, b.counter};
     if (b.timestamped) {
       be.time = {clock_.to_epoch(b), 0};
@@ -494,10 +494,10 @@ std::optional<age_limit> parse_age_limit(std::string_view text) noexcept {
   return age_limit{amount, unit};
 }
 
-std::optional<backup_name> parse_backup_name(std::string_view name, std::string_view suffix) noexcept {
+std::optional<parsed_backup_name> parse_backup_name(std::string_view name, std::string_view suffix) noexcept {
   if (suffix.empty() || name.size() <= suffix.size() || !name.ends_with(suffix)) return std::nullopt;
   const std::string_view stem = name.substr(0, name.size() - suffix.size());
-  backup_name b;
+  parsed_backup_name b;
   b.original = stem;
   // ".YYYYMMDD-HHMMSS" is 16 characters; "_NNN" may follow.
   const std::size_t dot = stem.rfind('.');

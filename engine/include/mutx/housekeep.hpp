@@ -46,7 +46,7 @@ struct age_limit {
 std::optional<age_limit> parse_age_limit(std::string_view text) noexcept;
 
 // A name mutx gives a backup, taken apart. `original` is NAME.
-struct backup_name {
+struct parsed_backup_name {
   std::string_view original;
   bool timestamped = false;
   // Local civil time from the name (valid only when timestamped).
@@ -59,7 +59,7 @@ struct backup_name {
 // or NAME + ".YYYYMMDD-HHMMSS_NNN" + suffix (NNN: three or more digits) with
 // a non-empty NAME. A malformed timestamp (month 13, hour 24) makes it a
 // plain backup of a NAME that includes the would-be timestamp.
-std::optional<backup_name> parse_backup_name(std::string_view name, std::string_view suffix) noexcept;
+std::optional<parsed_backup_name> parse_backup_name(std::string_view name, std::string_view suffix) noexcept;
 
 // `.NAME.mutx-RANDOM` → NAME; nullopt for other names.
 std::optional<std::string_view> parse_temp_name(std::string_view name) noexcept;
