@@ -111,8 +111,10 @@ namespace {
 double parse_seconds(const std::string& text) {
   char* end = nullptr;
   errno = 0;
+  // Plain decimal only: strtod alone would also take " 2", "0x10" and "inf".
+  bool plain = !text.empty() && text.find_first_not_of("0123456789.") == std::string::npos;
   double v = std::strtod(text.c_str(), &end);
-  if (text.empty() || *end != '\0' || errno == ERANGE || !std::isfinite(v) || v < 0 || v > 1e9)
+  if (!plain || *end != '\0' || errno == ERANGE || !std::isfinite(v) || v < 0 || v > 1e9)
     throw error(failure_kind::io, "invalid timeout '" + text + "'",
                 "Give a number of seconds such as 5 or 0.5.");
   return v;

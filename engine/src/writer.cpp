@@ -87,7 +87,15 @@ struct job {
       lname = slash == std::string::npos ? p : p.substr(slash + 1);
       if (lname.empty() || lname == "." || lname == "..")
         throw error(failure_kind::io, "invalid lock file path '" + p + "'", "Name a file, not a directory.");
-      custom_dir = open_directory(slash == std::string::npos ? "" : (slash == 0 ? "/" : p.substr(0, slash)), false, false);
+      std::string dir = slash == std::string::npos ? "" : (slash == 0 ? "/" : p.substr(0, slash));
+      try {
+        custom_dir = open_directory(dir, false, false);
+      } catch (const error& e) {
+        // open_directory's hint names --parents, which creates OUTPUT's
+        // directories, not the lock file's.
+        throw error(e.code(), "cannot open the directory of lock file", p)
+            .with_hint("--lock-file's directory must exist.");
+      }
       ldfd = custom_dir.get();
       ldisplay = p;
     }
