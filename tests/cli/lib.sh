@@ -86,6 +86,26 @@ expect_only() {  # dir name...
   if [[ "$got" == "$want" ]]; then pass; else fail "$dir holds [$(echo $got)], expected [$(echo $want)]"; fi
 }
 
+# hold_lock FILE [SECONDS]: flock(1) holds FILE in the background (HOLDER is
+# its pid) until release_lock or SECONDS (default 60) pass. -o: the lock is
+# flock's own, not inherited by sleep, so ending flock ends the lock.
+HOLDER=
+hold_lock() {
+  flock -o "$1" sleep "${2:-60}" &
+  HOLDER=$!
+  on_exit "pkill -P $HOLDER; kill $HOLDER"
+  local i
+  for ((i = 0; i < 200; i++)); do
+    flock -n "$1" true 2>/dev/null || return 0
+    sleep 0.05
+  done
+  fail "flock(1) never took $1"
+}
+release_lock() {
+  pkill -P "$HOLDER" 2>/dev/null
+  wait "$HOLDER" 2>/dev/null
+}
+
 finish() {
   echo "$TEST_NAME: $PASSES passed, $FAILS failed"
   [[ $FAILS -eq 0 ]]

@@ -10,26 +10,6 @@ need_cmd flock
 # run() keeps its stderr in $T; the files under test live in their own dir.
 mkdir w && cd w || exit 1
 
-# hold_lock FILE SECONDS: flock(1) holds FILE in the background (HOLDER is
-# its pid) until release_lock or SECONDS pass. -o: the lock is flock's own,
-# not inherited by sleep, so ending flock ends the lock.
-HOLDER=
-hold_lock() {
-  flock -o "$1" sleep "$2" &
-  HOLDER=$!
-  on_exit "pkill -P $HOLDER; kill $HOLDER"
-  local i
-  for ((i = 0; i < 200; i++)); do
-    flock -n "$1" true 2>/dev/null || return 0
-    sleep 0.05
-  done
-  fail "flock(1) never took $1"
-}
-release_lock() {
-  pkill -P "$HOLDER" 2>/dev/null
-  wait "$HOLDER" 2>/dev/null
-}
-
 printf 'old\n' >OUT
 
 case_ "--no-wait against a flock(1) holder"

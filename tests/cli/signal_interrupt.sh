@@ -39,23 +39,6 @@ until_file() {
   done
   fail "$1 never appeared"
 }
-HOLDER=
-hold_lock() {
-  flock -o "$1" sleep 60 &
-  HOLDER=$!
-  on_exit "pkill -P $HOLDER; kill $HOLDER"
-  local i
-  for ((i = 0; i < 200; i++)); do
-    flock -n "$1" true 2>/dev/null || return 0
-    sleep 0.05
-  done
-  fail "flock(1) never took $1"
-}
-release_lock() {
-  pkill -P "$HOLDER" 2>/dev/null
-  wait "$HOLDER" 2>/dev/null
-}
-
 printf 'old\n' >OUT
 
 for sig in TERM INT HUP; do
