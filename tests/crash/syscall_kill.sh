@@ -25,7 +25,10 @@ WRITE_PATH_SYSCALLS=openat,close,flock,fcntl,ioctl,write,pwrite64,pwritev,pwrite
 
 head -c 4099 /dev/urandom >"$T/old"
 head -c $((300 * 1024 + 17)) /dev/urandom >"$T/new"         # several writes
-head -c $((5 * 1024 * 1024 + 4096 + 5)) /dev/urandom >"$T/big"  # --stream: direct slots + tail
+# --stream: direct slots + tail. Sizes >= 3 (the long run) stream more, so
+# every splice, ring submission and write of a longer stream is a point.
+BIG_MIB=$((SIZE >= 3 ? 5 * (SIZE - 1) : 5))
+head -c $((BIG_MIB * 1024 * 1024 + 4096 + 5)) /dev/urandom >"$T/big"
 printf 'next write\n' >"$T/next"
 
 if mount_bindfs; then
@@ -36,6 +39,8 @@ else
 fi
 
 FLAG_SETS=("" "--backup" "--append" "--backup --append" "--stream" "--stream --backup --append")
+# The long run adds the page-cache paths (splice for streams).
+[[ $SIZE -ge 3 ]] && FLAG_SETS+=("--no-sync" "--append --no-sync" "--stream --no-sync" "--stream --append --no-sync")
 if [[ $QUICK -eq 1 ]]; then PER_KIND=1; elif [[ $SIZE -ge 2 ]]; then PER_KIND=0; else PER_KIND=3; fi
 
 POINTS=0
