@@ -98,6 +98,17 @@ struct job {
       }
       ldfd = custom_dir.get();
       ldisplay = p;
+      // The lock must not be the file being replaced: the rename would swap
+      // the locked inode out from under us and the next writer would lock
+      // the new one, so two writers could run at once.
+      struct stat ld, td, ls;
+      bool same_dir = ::fstat(ldfd, &ld) == 0 && ::fstat(t.dir.get(), &td) == 0 && ld.st_dev == td.st_dev &&
+                      ld.st_ino == td.st_ino;
+      bool same_file = t.existing && ::fstatat(ldfd, lname.c_str(), &ls, AT_SYMLINK_NOFOLLOW) == 0 &&
+                       ls.st_dev == t.existing->st_dev && ls.st_ino == t.existing->st_ino;
+      if ((same_dir && lname == t.name) || same_file)
+        throw error(failure_kind::io, "lock file " + p + " is the file being written",
+                    "Choose another --lock-file, or leave it out to use " + t.name + ".lock.");
     }
     rep.lock_file = ldisplay;
     auto start = clock_type::now();

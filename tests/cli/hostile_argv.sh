@@ -101,11 +101,17 @@ if command -v python3 >/dev/null; then
 for line in open(sys.argv[1], "rb").read().split(b"\n"):
     if line: json.loads(line.decode("utf-8"))' "$T/.err" 2>"$T/.py.err"; then pass; else fail "invalid JSON on stderr: $(head -c 300 "$T/.py.err")"; fi
 fi
-case_ "directed: --lock-file naming the target keeps the new content"
+case_ "directed: --lock-file naming the target is refused, target untouched"
 printf 'old\n' >"$O/t"
 check --no-config --lock-file "$O/t" "$O/t"
-expect_rc 0
-expect_content "$O/t" "input data"$'\n'
+expect_rc 1
+expect_match "$ERR" "is the file being written" "stderr"
+expect_content "$O/t" "old"$'\n'
+ln -f "$O/t" "$O/t-link"
+check --no-config --lock-file "$O/t-link" "$O/t"
+expect_rc 1
+expect_content "$O/t" "old"$'\n'
+rm -f "$O/t-link"
 case_ "directed: --lock-file naming a file with data never deletes it"
 check --no-config --lock-file "$V/file" "$O/t"
 expect_rc 0
