@@ -112,6 +112,10 @@ void ring::unlink(op_base* op) {
 }
 
 void ring::start(op_base* op) {
+  if (cancelled_ && (op->what == op_base::kind::read || op->what == op_base::kind::splice)) {
+    post_result(op, -ECANCELED);
+    return;
+  }
   if (uring_) start_uring(op);
   else start_syscall(op);
 }
@@ -182,6 +186,7 @@ void ring::drain() {
 }
 
 void ring::cancel_all() {
+  cancelled_ = true;
   if (uring_) {
     for (op_base* op = inflight_; op; op = op->next) {
       io_uring_sqe* sqe = io_uring_get_sqe(uring_.get());

@@ -121,6 +121,26 @@ BOOST_AUTO_TEST_CASE(cancel_all_ends_a_read_that_would_wait_forever) {
   ::close(p[1]);
 }
 
+BOOST_AUTO_TEST_CASE(a_read_started_after_cancel_all_ends_at_once) {
+  // The signal may land between two reads: the next read must not wait.
+  int p[2];
+  BOOST_REQUIRE(::pipe2(p, O_CLOEXEC) == 0);
+  asio::io_context ctx;
+  ring r(ctx, test::mode_under_test());
+  r.cancel_all();
+  error_code got;
+  asio::co_spawn(ctx, [&]() -> asio::awaitable<void> {
+    char buf[16];
+    auto [ec, n] = co_await async_read(r, p[0], buf, sizeof buf, -1, use_tuple);
+    (void)n;
+    got = ec;
+  }, asio::detached);
+  ctx.run();
+  BOOST_TEST(got == asio::error::operation_aborted);
+  ::close(p[0]);
+  ::close(p[1]);
+}
+
 BOOST_AUTO_TEST_CASE(forced_uring_mode_is_uring_or_throws) {
   asio::io_context ctx;
   try {

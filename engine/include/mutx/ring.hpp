@@ -71,7 +71,9 @@ class ring {
   const std::string& fallback_reason() const noexcept { return fallback_reason_; }
 
   // Cancel every operation in flight (reads from pipes can wait forever);
-  // they complete with operation_aborted. Used on SIGINT/SIGTERM/SIGHUP.
+  // they complete with operation_aborted. Reads and splices started later
+  // fail the same way at once: a signal that lands between two reads must
+  // not leave the next one waiting. Used on SIGINT/SIGTERM/SIGHUP.
   void cancel_all();
 
   // Start `op` (used by ops.hpp): an SQE on the ring, or the syscall. On
@@ -95,6 +97,7 @@ class ring {
   std::unique_ptr<io_uring> uring_;
   boost::asio::posix::stream_descriptor event_;
   bool armed_ = false;
+  bool cancelled_ = false;
   detail::op_base* inflight_ = nullptr;
   std::size_t inflight_count_ = 0;
   std::string fallback_reason_;
