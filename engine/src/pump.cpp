@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -166,6 +167,12 @@ asio::awaitable<std::uint64_t> pump_slots(ring& r, int in, const std::string& in
   auto ex = co_await asio::this_coro::executor;
   std::vector<aligned_buffer> bufs;
   for (std::size_t i = 0; i < slot_count; ++i) bufs.emplace_back(slot_size);
+  // Huge pages once the stream has filled one slot (a short stream keeps
+  // costing 4 KiB pages, not 2 MiB ones). The copy out of the pipe and the
+  // pinning of pages for each direct write are per page: measured on
+  // 512 MiB, medians of 14 interleaved runs, 4 KiB pages 464 ms, huge
+  // pages 363 ms (system time 520 -> 365 ms); dd conv=fsync 638 ms.
+  bool long_stream = false;
   inflight_writes writes(r, out, ex);
   const std::uint64_t start = off;
   preallocation prealloc(out, off);
@@ -173,6 +180,7 @@ asio::awaitable<std::uint64_t> pump_slots(ring& r, int in, const std::string& in
   try {
     for (std::size_t i = 0;; i = (i + 1) % slot_count) {
       if (error_code ec = co_await writes.wait(i)) write_failed(ec, o);
+      if (long_stream) bufs[i].use_huge_pages();  // its write is done: safe
       char* buf = bufs[i].data();
       std::size_t filled = 0;
       bool eof = false;
@@ -187,6 +195,7 @@ asio::awaitable<std::uint64_t> pump_slots(ring& r, int in, const std::string& in
         filled += n;
       }
       if (filled == 0) break;
+      long_stream = long_stream || filled == slot_size;
       if (direct) prealloc.ensure(off + filled);
       if (direct && filled % aligned_buffer::alignment != 0) {
         if (error_code ec = co_await writes.drain()) write_failed(ec, o);
@@ -241,19 +250,32 @@ void aligned_buffer::free_deleter::operator()(char* p) const noexcept {
   std::free(p);
 }
 
-aligned_buffer::aligned_buffer(std::size_t capacity) : capacity_(capacity) {
+aligned_buffer::aligned_buffer(std::size_t capacity, bool huge_pages) : capacity_(capacity) {
   // Touch nothing: pages are only faulted in as they are filled, so a 1 KiB
-  // input costs 4 KiB of memory, not 4 MiB.
-  void* p = std::aligned_alloc(alignment, capacity);
+  // input costs 4 KiB of memory, not 4 MiB (unless huge pages are asked for
+  // at once).
+  bool whole_pages = capacity % huge_page == 0;
+  void* p = std::aligned_alloc(whole_pages ? huge_page : alignment, capacity);
   if (!p) throw std::bad_alloc();
   data_.reset(static_cast<char*>(p));
+  if (whole_pages && huge_pages) use_huge_pages();
+}
+
+void aligned_buffer::use_huge_pages() noexcept {
+  if (huge_ || capacity_ % huge_page != 0) return;
+  huge_ = true;
+  // Where THP is off or the advice is refused, the small pages work the
+  // same; nothing to report.
+  ::madvise(data_.get(), capacity_, MADV_DONTNEED);
+  ::madvise(data_.get(), capacity_, MADV_HUGEPAGE);
 }
 
 asio::awaitable<memory_input> read_all(ring& r, int in, const std::string& input_name) {
   memory_input m;
   std::size_t next = 64 * kib;
   for (;;) {
-    m.chunks.emplace_back(next);
+    // The input is already 2 MiB or more when chunks reach huge-page size.
+    m.chunks.emplace_back(next, true);
     m.used.push_back(0);
     aligned_buffer& chunk = m.chunks.back();
     std::size_t& used = m.used.back();
@@ -339,9 +361,15 @@ asio::awaitable<pump_result> pump(ring& r, int in, const std::string& input_name
   bool aligned = start % aligned_buffer::alignment == 0;
   if (S_ISFIFO(st.st_mode)) {
     // A bigger pipe means fewer, larger reads and splices, and lets the
-    // producer run ahead while we wait on the disk: 1 MiB is the default
-    // pipe-max-size for unprivileged users; root may get 4 MiB.
-    if (::fcntl(in, F_SETPIPE_SZ, 4 * mib) < 0) ::fcntl(in, F_SETPIPE_SZ, 1 * mib);
+    // producer run ahead while we wait on the disk. 1 MiB, not more (root
+    // could have 4 MiB): both ends copy under the pipe's mutex, and past
+    // 1 MiB the pipe pages no longer stay in cache between the producer's
+    // copy in and ours out. Measured, `cat 512MiB | reader` with a 1 MiB
+    // pipe 225 +- 26 ms, with 2 MiB 502 +- 79 ms, with 4 MiB 491 +- 36 ms;
+    // `mutx --stream` 315 ms (1 MiB) against 467 ms (4 MiB), medians of 14
+    // interleaved runs. A pipe the producer made bigger is left alone.
+    int pipe_size = ::fcntl(in, F_GETPIPE_SZ);
+    if (pipe_size >= 0 && static_cast<std::size_t>(pipe_size) < 1 * mib) ::fcntl(in, F_SETPIPE_SZ, 1 * mib);
     if (o.sync && o.allow_direct && aligned && set_direct(out, true)) {
       std::uint64_t n = co_await pump_slots(r, in, input_name, out, start, true, o);
       co_return pump_result{n, "direct"};

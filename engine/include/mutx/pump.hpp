@@ -31,13 +31,22 @@
 
 namespace mutx {
 
-// A 4096-aligned heap buffer (O_DIRECT needs aligned memory).
+// A 4096-aligned heap buffer (O_DIRECT needs aligned memory). Buffers of
+// whole 2 MiB pages are aligned to 2 MiB so that they can be backed by
+// transparent huge pages.
 class aligned_buffer {
  public:
   static constexpr std::size_t alignment = 4096;
-  explicit aligned_buffer(std::size_t capacity);
+  static constexpr std::size_t huge_page = 2 * 1024 * 1024;
+  // huge_pages: ask for huge pages at once (madvise; where THP is off the
+  // advice is ignored and the buffer works the same).
+  explicit aligned_buffer(std::size_t capacity, bool huge_pages = false);
   char* data() const noexcept { return data_.get(); }
   std::size_t capacity() const noexcept { return capacity_; }
+  // From now on back the buffer by huge pages. Drops the pages already
+  // touched: the contents are lost. Not while the kernel may be reading it.
+  void use_huge_pages() noexcept;
+  bool huge_pages() const noexcept { return huge_; }
 
  private:
   struct free_deleter {
@@ -45,6 +54,7 @@ class aligned_buffer {
   };
   std::unique_ptr<char, free_deleter> data_;
   std::size_t capacity_;
+  bool huge_ = false;
 };
 
 // Simple mode's input: read whole before the lock is taken. Chunks are
