@@ -82,11 +82,9 @@ set(CPACK_DEBIAN_RUNTIME_PACKAGE_SECTION utils)
 # What `ldd mutx` names, by owning package (Debian 12). The highest symbol
 # versions the binary needs: GLIBC_2.34, GLIBCXX_3.4.29 (GCC 11),
 # LIBURING_2.0.
-# With MUTX_STATIC_RUNTIME (the default) libstdc++, libgcc and Boost are
-# inside the binary and only libc and liburing remain.
-if(MUTX_STATIC_RUNTIME)
-  set(CPACK_DEBIAN_RUNTIME_PACKAGE_DEPENDS "libc6 (>= 2.34), liburing2 (>= 2.0)")
-else()
+# With MUTX_STATIC_RUNTIME (the default) the binary is static: it needs no
+# shared library at all, so the package depends on nothing.
+if(NOT MUTX_STATIC_RUNTIME)
   set(CPACK_DEBIAN_RUNTIME_PACKAGE_DEPENDS
       "libc6 (>= 2.34), libstdc++6 (>= 11), libgcc-s1, liburing2 (>= 2.0), libboost-program-options1.81.0, libboost-json1.81.0")
 endif()
