@@ -45,6 +45,7 @@ int run_write(const std::vector<std::string>& args) {
                          (c.progress == cli_options::progress_mode::automatic && c.write.stream &&
                           !c.json && c.verbosity >= 0 && ::isatty(STDERR_FILENO)));
   write_hooks hooks;
+  hooks.debug_events = c.verbosity >= 2;
   hooks.on_event = [&](const event& e) {
     progress.clear();
     report.on_event(e);

@@ -39,11 +39,29 @@ constexpr int required_ops[] = {IORING_OP_READ, IORING_OP_WRITE, IORING_OP_SPLIC
 
 }  // namespace
 
+// Measured, a durable 1 KiB write run 300 times in a row: 1.85 ms with a
+// ring set up (and torn down at exit), 1.27 ms without (medians; dd
+// conv=fsync 1.52 ms). So automatic mode sets the ring up only when the
+// write needs it.
 ring::ring(asio::io_context& ctx, io_mode mode) : ctx_(ctx), event_(ctx) {
   if (mode == io_mode::syscalls) {
     fallback_reason_ = "forced by MUTX_IO or --io";
     return;
   }
+  if (mode == io_mode::automatic) {
+    probe_pending_ = true;
+    return;
+  }
+  setup(mode);
+}
+
+void ring::probe() {
+  if (!probe_pending_) return;
+  probe_pending_ = false;
+  setup(io_mode::automatic);
+}
+
+void ring::setup(io_mode mode) {
   auto fail = [&](std::string why) {
     if (mode == io_mode::uring)
       throw error(failure_kind::io, "io_uring is unavailable: " + why, "Use --io=syscalls.");
@@ -115,6 +133,13 @@ void ring::start(op_base* op) {
   if (cancelled_ && (op->what == op_base::kind::read || op->what == op_base::kind::splice)) {
     post_result(op, -ECANCELED);
     return;
+  }
+  if (probe_pending_) {
+    if (op->what == op_base::kind::read && syscall_read_bytes_ < lazy_read_limit) {
+      start_syscall(op);
+      return;
+    }
+    probe();
   }
   if (uring_) start_uring(op);
   else start_syscall(op);
@@ -266,7 +291,9 @@ void ring::start_syscall(op_base* op) {
       }
     }
   }
-  post_result(op, perform(op));
+  long res = perform(op);
+  if (res > 0 && op->what == op_base::kind::read) syscall_read_bytes_ += static_cast<std::uint64_t>(res);
+  post_result(op, res);
 }
 
 void ring::post_result(op_base* op, long res) {

@@ -127,10 +127,12 @@ struct job {
 
   asio::awaitable<void> run() {
     auto started = clock_type::now();
-    rep.backend = r.backend();
-    emit(event::level::debug, "backend",
-         "I/O backend: " + r.backend() + (r.fallback_reason().empty() ? "" : " (" + r.fallback_reason() + ")"),
-         {{"backend", r.backend()}, {"reason", r.fallback_reason()}});
+    if (hooks.debug_events) {
+      r.probe();
+      emit(event::level::debug, "backend",
+           "I/O backend: " + r.backend() + (r.fallback_reason().empty() ? "" : " (" + r.fallback_reason() + ")"),
+           {{"backend", r.backend()}, {"reason", r.fallback_reason()}});
+    }
 
     target t = resolve_target(o.output, o.symlinks, o.parents, o.sync);
     check_replaceable(t);
@@ -298,6 +300,7 @@ struct job {
       throw_errno("the new content is in place but not confirmed durable: cannot sync directory",
                   t.dir_display.empty() ? "." : t.dir_display);
     rep.duration_ms = ms_since(started);
+    rep.backend = r.backend();
     emit(event::level::info, "committed",
          "Wrote " + std::to_string(rep.bytes) + " bytes to " + t.display,
          {{"bytes", static_cast<std::int64_t>(rep.bytes)}, {"duration_ms", rep.duration_ms},

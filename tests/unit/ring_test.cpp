@@ -3,6 +3,8 @@
 #define BOOST_TEST_MODULE ring
 #include "test_support.hpp"
 
+#include "mutx/fd.hpp"
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 
@@ -41,6 +43,73 @@ BOOST_AUTO_TEST_CASE(backend_matches_requested_mode) {
     BOOST_TEST(r.uring_active());
     BOOST_TEST(r.backend() == "io_uring");
   }
+}
+
+BOOST_AUTO_TEST_CASE(automatic_mode_sets_up_io_uring_only_when_needed) {
+  temp_dir d;
+  int fds[2];
+  BOOST_REQUIRE(::pipe2(fds, O_CLOEXEC) == 0);
+  unique_fd rd(fds[0]), wr(fds[1]);
+  BOOST_REQUIRE(::write(wr.get(), "0123456789", 10) == 10);
+  unique_fd f(::open((d / "f").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  BOOST_REQUIRE(f);
+  std::string big(ring::lazy_read_limit + 5, 'x');
+  BOOST_REQUIRE(::write(f.get(), big.data(), big.size()) == static_cast<ssize_t>(big.size()));
+
+  asio::io_context ctx;
+  ring r(ctx, io_mode::automatic);
+  BOOST_TEST(!r.uring_active());
+  BOOST_TEST(r.backend() == "syscalls");
+  BOOST_TEST(r.fallback_reason().empty());  // not probed yet
+  bool done = false;
+  asio::co_spawn(ctx, [&]() -> asio::awaitable<void> {
+    // A small read stays on syscalls.
+    char buf[16];
+    auto [ec, n] = co_await async_read(r, rd.get(), buf, sizeof buf, -1, use_tuple);
+    BOOST_TEST(!ec);
+    BOOST_TEST(std::string(buf, n) == "0123456789");
+    BOOST_TEST(!r.uring_active());
+    BOOST_TEST(r.fallback_reason().empty());
+    // Reading up to the limit too; the read after it probes.
+    std::string back(big.size(), '\0');
+    std::size_t got = 0;
+    while (got < ring::lazy_read_limit) {
+      auto [rec, rn] = co_await async_read(r, f.get(), back.data() + got, ring::lazy_read_limit - got,
+                                           static_cast<std::int64_t>(got), use_tuple);
+      BOOST_TEST_REQUIRE(!rec);
+      BOOST_TEST_REQUIRE(rn > 0u);
+      got += rn;
+    }
+    BOOST_TEST(r.fallback_reason().empty());
+    BOOST_TEST(!r.uring_active());
+    auto [tec, tn] = co_await async_read(r, f.get(), back.data() + got, back.size() - got,
+                                         static_cast<std::int64_t>(got), use_tuple);
+    BOOST_TEST(!tec);
+    BOOST_TEST(tn == 5u);
+    BOOST_TEST(back == big);
+    // Probed now: io_uring is up, or the reason it is not is known.
+    BOOST_TEST((r.uring_active() || !r.fallback_reason().empty()));
+    done = true;
+  }, asio::detached);
+  ctx.run();
+  BOOST_TEST(done);
+}
+
+BOOST_AUTO_TEST_CASE(automatic_mode_sets_up_io_uring_for_a_write) {
+  temp_dir d;
+  unique_fd f(::open((d / "f").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  BOOST_REQUIRE(f);
+  asio::io_context ctx;
+  ring r(ctx, io_mode::automatic);
+  error_code result = errno_code(EIO);
+  asio::co_spawn(ctx, [&]() -> asio::awaitable<void> { result = co_await write_all(r, f.get(), "abc", 3, 0); },
+                 asio::detached);
+  ctx.run();
+  BOOST_TEST(!result);
+  BOOST_TEST((r.uring_active() || !r.fallback_reason().empty()));
+  char buf[4] = {};
+  BOOST_TEST(::pread(f.get(), buf, sizeof buf, 0) == 3);
+  BOOST_TEST(std::string(buf) == "abc");
 }
 
 BOOST_AUTO_TEST_CASE(write_then_read_back_at_offsets) {

@@ -56,17 +56,21 @@ struct op_base {
 
 class ring {
  public:
-  // Probes io_uring unless `mode` is syscalls. With `automatic` a failing
-  // probe (EPERM in containers, kernel.io_uring_disabled, ENOSYS, ENOMEM,
-  // EINVAL, or a missing opcode) selects syscalls; with `uring` it throws.
+  // `uring` probes io_uring now and throws if it is unavailable. `automatic`
+  // probes on first need (see start()); a failing probe (EPERM in
+  // containers, kernel.io_uring_disabled, ENOSYS, ENOMEM, EINVAL, or a
+  // missing opcode) selects syscalls. `syscalls` never probes.
   ring(boost::asio::io_context& ctx, io_mode mode);
   ~ring();
   ring(const ring&) = delete;
   ring& operator=(const ring&) = delete;
 
   boost::asio::io_context& context() noexcept { return ctx_; }
+  // Probe now if that is still to be done (automatic mode).
+  void probe();
   bool uring_active() const noexcept { return uring_ != nullptr; }
-  // "io_uring" or "syscalls", and why the fallback was taken (or empty).
+  // "io_uring" or "syscalls" (also when the probe is still to be done:
+  // everything so far ran on syscalls), and why io_uring was not used.
   std::string backend() const { return uring_ ? "io_uring" : "syscalls"; }
   const std::string& fallback_reason() const noexcept { return fallback_reason_; }
 
@@ -79,7 +83,11 @@ class ring {
   // Start `op` (used by ops.hpp): an SQE on the ring, or the syscall. On
   // the syscall path a read or splice from a pipe, tty or socket first waits
   // on the loop until the descriptor is readable, so it never blocks signals.
+  // In automatic mode the ring is set up by the first operation that is not
+  // a read, or by the first read after lazy_read_limit bytes were read: a
+  // small write (a 1 KiB config file) never pays for io_uring.
   void start(detail::op_base* op);
+  static constexpr std::uint64_t lazy_read_limit = 1024 * 1024;
 
   std::size_t inflight() const noexcept { return inflight_count_; }
 
@@ -93,7 +101,11 @@ class ring {
   void link(detail::op_base* op);
   void unlink(detail::op_base* op);
 
+  void setup(io_mode mode);
+
   boost::asio::io_context& ctx_;
+  bool probe_pending_ = false;
+  std::uint64_t syscall_read_bytes_ = 0;
   std::unique_ptr<io_uring> uring_;
   boost::asio::posix::stream_descriptor event_;
   bool armed_ = false;

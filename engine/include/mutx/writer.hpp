@@ -77,6 +77,10 @@ struct write_report {
 
 struct write_hooks {
   std::function<void(const event&)> on_event;
+  // on_event shows debug events. The I/O backend is then chosen at the
+  // start so that the "backend" event can name it; otherwise io_uring is
+  // set up only if the write needs it (ring's automatic mode).
+  bool debug_events = true;
   // Bytes written so far during a stream, and the input size if known.
   std::function<void(std::uint64_t, std::optional<std::uint64_t>)> on_progress;
 };
