@@ -57,23 +57,25 @@ struct job {
   // between linkat and rename) leaves `.NAME.mutx-*`; we hold NAME's lock,
   // so no live writer of NAME can own one.
   void sweep_stale_temps(int dfd, const std::string& dir_display, const std::string& name) const {
-    int dup = ::openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dup < 0) return;
-    DIR* d = ::fdopendir(dup);
-    if (!d) {
-      ::close(dup);
-      return;
-    }
+    // Read the directory through dfd itself (only *at calls use it, never
+    // its offset): no second descriptor and no DIR buffer on every write.
+    if (::lseek(dfd, 0, SEEK_SET) != 0) return;
     const std::string prefix = temp_prefix(name);
-    while (dirent* e = ::readdir(d)) {
-      if (std::strncmp(e->d_name, prefix.c_str(), prefix.size()) != 0) continue;
-      struct stat st;
-      if (::fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) continue;
-      if (::unlinkat(dfd, e->d_name, 0) == 0)
-        emit(event::level::info, "stale_temp_removed", "Removed stale temporary file " + join_path(dir_display, e->d_name),
-             {{"path", join_path(dir_display, e->d_name)}});
+    alignas(dirent64) char buf[16384];
+    for (;;) {
+      ssize_t n = ::getdents64(dfd, buf, sizeof buf);
+      if (n <= 0) break;
+      for (ssize_t pos = 0; pos < n;) {
+        const auto* e = reinterpret_cast<const dirent64*>(buf + pos);
+        pos += e->d_reclen;
+        if (std::strncmp(e->d_name, prefix.c_str(), prefix.size()) != 0) continue;
+        struct stat st;
+        if (::fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) continue;
+        if (::unlinkat(dfd, e->d_name, 0) == 0)
+          emit(event::level::info, "stale_temp_removed", "Removed stale temporary file " + join_path(dir_display, e->d_name),
+               {{"path", join_path(dir_display, e->d_name)}});
+      }
     }
-    ::closedir(d);
   }
 
   asio::awaitable<lock_file> take_lock(const target& t) {
