@@ -29,12 +29,18 @@ namespace {
 
 constexpr std::size_t kib = 1024, mib = 1024 * kib;
 // Four 4 MiB buffers: enough in flight to keep the disk busy (the prototype
-// measured 0.32x dd conv=fsync with these) at 16 MiB of memory. 8x2, 8x4,
-// 4x8 and 16x1 MiB measured the same within the noise (472-697 ms, sd about
-// 100 ms, on 512 MiB): the disk was never seen with more than one request in
-// flight; the limit is the copy out of the pipe (`cat | cat >/dev/null`
-// alone takes 223 ms for 512 MiB here). IOSQE_ASYNC on the writes: no gain
-// (316 +- 35 ms without, 358 +- 71 ms with).
+// measured 0.32x dd conv=fsync with these) at 16 MiB of memory. Measured on
+// 512 MiB, medians of 12 interleaved runs: 4x4 MiB 379 ms, 6x4 354, 8x2 383,
+// 3x4 410 (dd conv=fsync 657): the same within the noise but for 3 slots.
+// The disk itself takes ~370 ms for 512 MiB with 4 direct writers in
+// parallel (dd oflag=direct), so with four slots the write path runs at the
+// disk's speed. IOSQE_ASYNC on the writes: no gain (316 +- 35 ms without,
+// 358 +- 71 ms with). No preallocation: fallocate 64 MiB ahead of the
+// cursor (an extending O_DIRECT write waits under ext4's inode lock) was
+// worth it with 4 KiB pages, but with huge pages and the 1 MiB pipe it only
+// costs (each fallocate waits for the writes in flight): 380 vs 355, 437 vs
+// 388, 422 vs 403 ms without, medians of 10-12 interleaved runs; a sparse
+// ftruncate ahead instead: 394 ms, the same.
 constexpr std::size_t slot_count = 4;
 constexpr std::size_t slot_size = 4 * mib;
 // Memory writes smaller than this go through the page cache: a 1 KiB
@@ -111,43 +117,6 @@ class inflight_writes {
   std::array<slot, slot_count> slots_{};
 };
 
-// Keeps the staged file allocated (fallocate, i_size included) ahead of the
-// direct writes. ext4 runs an O_DIRECT write that extends i_size under the
-// exclusive inode lock and waits for it (IOMAP_DIO_FORCE_WAIT), so without
-// this the "in flight" writes go to the disk one at a time; into allocated
-// (unwritten) blocks below i_size they are plain overwrites under the shared
-// lock and really overlap. finish() cuts the file back to what was written.
-// Measured, 512 MiB from `cat` of a cached file, ext4 on virtio, 2 CPUs:
-// 405 +- 73 ms without, 332 +- 53 ms with (hyperfine, 10 runs each); 8
-// interleaved pairs: system time 0.16 -> 0.13 s. The 64 MiB step costs one
-// fallocate of ~4 ms per 64 MiB.
-class preallocation {
- public:
-  explicit preallocation(int fd, std::uint64_t off) : fd_(fd), end_(off) {}
-  void ensure(std::uint64_t upto) {
-    if (!enabled_ || upto <= end_) return;
-    used_ = true;
-    std::uint64_t len = std::max<std::uint64_t>(step, upto - end_);
-    if (::fallocate(fd_, 0, static_cast<off_t>(end_), static_cast<off_t>(len)) == 0) {
-      end_ += len;
-    } else {
-      // EOPNOTSUPP, or ENOSPC for room we might never need: the writes
-      // themselves still report a real shortage.
-      enabled_ = false;
-    }
-  }
-  // Also after a failed fallocate, which may have left part of its range
-  // (and i_size) behind.
-  bool finish(std::uint64_t size) { return !used_ || ::ftruncate(fd_, static_cast<off_t>(size)) == 0; }
-
- private:
-  static constexpr std::uint64_t step = 64 * mib;
-  int fd_;
-  std::uint64_t end_;
-  bool enabled_ = true;
-  bool used_ = false;
-};
-
 // Write the last, unaligned piece of a direct stream: the aligned part with
 // O_DIRECT, the rest after clearing it.
 asio::awaitable<error_code> write_tail(ring& r, int out, const char* buf, std::size_t len, std::uint64_t off) {
@@ -175,7 +144,6 @@ asio::awaitable<std::uint64_t> pump_slots(ring& r, int in, const std::string& in
   bool long_stream = false;
   inflight_writes writes(r, out, ex);
   const std::uint64_t start = off;
-  preallocation prealloc(out, off);
   std::exception_ptr failure;
   try {
     for (std::size_t i = 0;; i = (i + 1) % slot_count) {
@@ -196,7 +164,6 @@ asio::awaitable<std::uint64_t> pump_slots(ring& r, int in, const std::string& in
       }
       if (filled == 0) break;
       long_stream = long_stream || filled == slot_size;
-      if (direct) prealloc.ensure(off + filled);
       if (direct && filled % aligned_buffer::alignment != 0) {
         if (error_code ec = co_await writes.drain()) write_failed(ec, o);
         if (error_code ec = co_await write_tail(r, out, buf, filled, off)) write_failed(ec, o);
@@ -209,7 +176,6 @@ asio::awaitable<std::uint64_t> pump_slots(ring& r, int in, const std::string& in
       if (eof) break;
     }
     if (error_code ec = co_await writes.drain()) write_failed(ec, o);
-    if (!prealloc.finish(off)) write_failed(errno_code(), o);
   } catch (...) {
     failure = std::current_exception();
   }
@@ -313,8 +279,6 @@ asio::awaitable<pump_result> write_memory(ring& r, const memory_input& input, in
   }
   auto ex = co_await asio::this_coro::executor;
   inflight_writes writes(r, out, ex);
-  preallocation prealloc(out, start);
-  prealloc.ensure(start + input.size);
   std::exception_ptr failure;
   try {
     for (std::size_t i = 0; i < input.chunks.size(); ++i) {
@@ -330,7 +294,6 @@ asio::awaitable<pump_result> write_memory(ring& r, const memory_input& input, in
       off += len;
     }
     if (error_code ec = co_await writes.drain()) write_failed(ec, o);
-    if (!prealloc.finish(off)) write_failed(errno_code(), o);
   } catch (...) {
     failure = std::current_exception();
   }
