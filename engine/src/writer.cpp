@@ -181,6 +181,7 @@ struct job {
     // The target as it is now, under the lock.
     std::optional<struct stat> old;
     unique_fd old_fd;
+    std::string unreadable_old;
     {
       struct stat st;
       if (::fstatat(t.dir.get(), t.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
@@ -189,8 +190,12 @@ struct job {
         check_replaceable(t);
         old = st;
         old_fd.reset(::openat(t.dir.get(), t.name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY));
-        if (!old_fd && (o.append || !o.command.empty() || o.backup.enabled))
+        // Without read permission (a write-only file) the write goes on, as
+        // `>` would, but the xattrs cannot be copied: say so. Any other
+        // failure to open it is an error, not a reason to drop metadata.
+        if (!old_fd && (o.append || !o.command.empty() || o.backup.enabled || (errno != EACCES && errno != EPERM)))
           throw_errno("cannot read current content of", t.display);
+        if (!old_fd) unreadable_old = describe(errno_code());
       } else if (errno != ENOENT && !(S_ISLNK(st.st_mode))) {
         throw_errno("cannot inspect", t.display);
       }
@@ -201,6 +206,9 @@ struct job {
     emit(event::level::debug, "staged", std::string("Staged with ") + staged.kind() + " in " + (t.dir_display.empty() ? "." : t.dir_display),
          {{"staging", rep.staging}});
     rep.warnings = apply_metadata(staged.fd(), old_fd.get(), old ? &*old : nullptr, o.metadata, t.display);
+    if (!unreadable_old.empty())
+      rep.warnings.push_back("extended attributes and ACL of " + t.display + " were not copied: cannot read it (" +
+                             unreadable_old + ")");
     for (const auto& w : rep.warnings) emit(event::level::warning, "metadata", w);
     struct stat staged_meta;
     if (::fstat(staged.fd(), &staged_meta) != 0) throw_errno("cannot inspect the new", t.display);

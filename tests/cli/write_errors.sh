@@ -248,6 +248,39 @@ if [[ $(id -u) -eq 0 ]] && command -v setpriv >/dev/null; then
     expect_content open/mine 'new'
     expect_eq "$(stat -c %u:%g open/mine)" 65534:65534 "owner"
     expect_only open rootfile ro mine
+    case_ "a write-only file of its own as uid 65534: replaced, xattrs not copied, said"
+    printf 'secret\n' >open/wo
+    chown 65534:65534 open/wo
+    chmod 0200 open/wo
+    has_xattr=""
+    setfattr -n user.note -v kept open/wo 2>/dev/null && has_xattr=yes
+    for flags in "" "--stream"; do
+      # shellcheck disable=SC2086
+      printf 'new' | nobody "$MUTX" $flags "$T/open/wo" 2>"$T/.stderr"
+      RC=$? ERR=$(cat "$T/.stderr")
+      expect_rc 0
+      expect_content open/wo 'new'
+      expect_mode open/wo 200
+      expect_eq "$(stat -c %u:%g open/wo)" 65534:65534 "owner"
+      expect_match "$ERR" "^Warning: .*extended attributes and ACL of .*wo were not copied: cannot read it \(Permission denied\)" "stderr [$flags]"
+      expect_only open rootfile ro mine wo
+    done
+    if [[ -n $has_xattr ]]; then
+      expect_eq "$(getfattr --only-values -n user.note open/wo 2>/dev/null)" "" "xattr of the replaced file"
+    fi
+    for flags in "--backup" "--append"; do
+      case_ "a write-only file of its own as uid 65534 [$flags]: refused, untouched"
+      chmod 0600 open/wo && printf 'old\n' >open/wo && chmod 0200 open/wo
+      # shellcheck disable=SC2086
+      printf 'new' | nobody "$MUTX" $flags "$T/open/wo" 2>"$T/.stderr"
+      RC=$? ERR=$(cat "$T/.stderr")
+      expect_rc 1
+      expect_match "$ERR" "^Error: cannot read current content of .*wo: Permission denied" "stderr"
+      chmod 0600 open/wo
+      expect_content open/wo $'old\n'
+      chmod 0200 open/wo
+      expect_only open rootfile ro mine wo
+    done
     case_ "a writable file in a directory uid 65534 may not write"
     mkdir closed
     printf 'shared\n' >closed/f
