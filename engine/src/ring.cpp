@@ -135,7 +135,8 @@ void ring::start(op_base* op) {
     return;
   }
   if (probe_pending_) {
-    if (op->what == op_base::kind::read && syscall_read_bytes_ < lazy_read_limit) {
+    bool moves_data = op->what == op_base::kind::read || op->what == op_base::kind::write;
+    if (moves_data && syscall_bytes_ < lazy_limit) {
       start_syscall(op);
       return;
     }
@@ -292,7 +293,8 @@ void ring::start_syscall(op_base* op) {
     }
   }
   long res = perform(op);
-  if (res > 0 && op->what == op_base::kind::read) syscall_read_bytes_ += static_cast<std::uint64_t>(res);
+  if (res > 0 && (op->what == op_base::kind::read || op->what == op_base::kind::write))
+    syscall_bytes_ += static_cast<std::uint64_t>(res);
   post_result(op, res);
 }
 

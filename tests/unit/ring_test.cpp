@@ -53,7 +53,7 @@ BOOST_AUTO_TEST_CASE(automatic_mode_sets_up_io_uring_only_when_needed) {
   BOOST_REQUIRE(::write(wr.get(), "0123456789", 10) == 10);
   unique_fd f(::open((d / "f").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
   BOOST_REQUIRE(f);
-  std::string big(ring::lazy_read_limit + 5, 'x');
+  std::string big(ring::lazy_limit + 5, 'x');
   BOOST_REQUIRE(::write(f.get(), big.data(), big.size()) == static_cast<ssize_t>(big.size()));
 
   asio::io_context ctx;
@@ -73,8 +73,8 @@ BOOST_AUTO_TEST_CASE(automatic_mode_sets_up_io_uring_only_when_needed) {
     // Reading up to the limit too; the read after it probes.
     std::string back(big.size(), '\0');
     std::size_t got = 0;
-    while (got < ring::lazy_read_limit) {
-      auto [rec, rn] = co_await async_read(r, f.get(), back.data() + got, ring::lazy_read_limit - got,
+    while (got < ring::lazy_limit) {
+      auto [rec, rn] = co_await async_read(r, f.get(), back.data() + got, ring::lazy_limit - got,
                                            static_cast<std::int64_t>(got), use_tuple);
       BOOST_TEST_REQUIRE(!rec);
       BOOST_TEST_REQUIRE(rn > 0u);
@@ -95,21 +95,53 @@ BOOST_AUTO_TEST_CASE(automatic_mode_sets_up_io_uring_only_when_needed) {
   BOOST_TEST(done);
 }
 
-BOOST_AUTO_TEST_CASE(automatic_mode_sets_up_io_uring_for_a_write) {
+BOOST_AUTO_TEST_CASE(automatic_mode_small_writes_stay_on_syscalls_a_sync_probes) {
   temp_dir d;
   unique_fd f(::open((d / "f").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
   BOOST_REQUIRE(f);
   asio::io_context ctx;
   ring r(ctx, io_mode::automatic);
-  error_code result = errno_code(EIO);
-  asio::co_spawn(ctx, [&]() -> asio::awaitable<void> { result = co_await write_all(r, f.get(), "abc", 3, 0); },
-                 asio::detached);
+  bool done = false;
+  asio::co_spawn(ctx, [&]() -> asio::awaitable<void> {
+    error_code ec = co_await write_all(r, f.get(), "abc", 3, 0);
+    BOOST_TEST(!ec);
+    BOOST_TEST(!r.uring_active());
+    BOOST_TEST(r.fallback_reason().empty());  // not probed
+    auto [sec, sn] = co_await async_fsync(r, f.get(), use_tuple);
+    BOOST_TEST(!sec);
+    BOOST_TEST((r.uring_active() || !r.fallback_reason().empty()));
+    done = true;
+  }, asio::detached);
   ctx.run();
-  BOOST_TEST(!result);
-  BOOST_TEST((r.uring_active() || !r.fallback_reason().empty()));
+  BOOST_TEST(done);
   char buf[4] = {};
   BOOST_TEST(::pread(f.get(), buf, sizeof buf, 0) == 3);
   BOOST_TEST(std::string(buf) == "abc");
+}
+
+BOOST_AUTO_TEST_CASE(automatic_mode_writes_past_the_limit_probe) {
+  temp_dir d;
+  unique_fd f(::open((d / "f").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  BOOST_REQUIRE(f);
+  std::string big(ring::lazy_limit, 'y');
+  asio::io_context ctx;
+  ring r(ctx, io_mode::automatic);
+  bool done = false;
+  asio::co_spawn(ctx, [&]() -> asio::awaitable<void> {
+    error_code ec = co_await write_all(r, f.get(), big.data(), big.size(), 0);
+    BOOST_TEST(!ec);
+    BOOST_TEST(!r.uring_active());
+    BOOST_TEST(r.fallback_reason().empty());
+    ec = co_await write_all(r, f.get(), "z", 1, static_cast<std::int64_t>(big.size()));
+    BOOST_TEST(!ec);
+    BOOST_TEST((r.uring_active() || !r.fallback_reason().empty()));
+    done = true;
+  }, asio::detached);
+  ctx.run();
+  BOOST_TEST(done);
+  struct stat st;
+  BOOST_TEST(::fstat(f.get(), &st) == 0);
+  BOOST_TEST(static_cast<std::uint64_t>(st.st_size) == ring::lazy_limit + 1);
 }
 
 BOOST_AUTO_TEST_CASE(write_then_read_back_at_offsets) {

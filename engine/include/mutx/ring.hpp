@@ -83,11 +83,12 @@ class ring {
   // Start `op` (used by ops.hpp): an SQE on the ring, or the syscall. On
   // the syscall path a read or splice from a pipe, tty or socket first waits
   // on the loop until the descriptor is readable, so it never blocks signals.
-  // In automatic mode the ring is set up by the first operation that is not
-  // a read, or by the first read after lazy_read_limit bytes were read: a
-  // small write (a 1 KiB config file) never pays for io_uring.
+  // In automatic mode reads and writes run as syscalls until lazy_limit
+  // bytes have been moved; the ring is set up by the first read or write
+  // after that, or by the first splice or sync: a small write (a 1 KiB
+  // config file) never pays for io_uring.
   void start(detail::op_base* op);
-  static constexpr std::uint64_t lazy_read_limit = 1024 * 1024;
+  static constexpr std::uint64_t lazy_limit = 1024 * 1024;
 
   std::size_t inflight() const noexcept { return inflight_count_; }
 
@@ -105,7 +106,7 @@ class ring {
 
   boost::asio::io_context& ctx_;
   bool probe_pending_ = false;
-  std::uint64_t syscall_read_bytes_ = 0;
+  std::uint64_t syscall_bytes_ = 0;
   std::unique_ptr<io_uring> uring_;
   boost::asio::posix::stream_descriptor event_;
   bool armed_ = false;
