@@ -99,6 +99,19 @@ target resolve_target(const std::string& output, symlink_policy policy, bool par
     if (policy == symlink_policy::refuse)
       throw error(failure_kind::io, output + " is a symbolic link (refused by --symlinks=refuse)",
                   "Use --symlinks=follow to write the file it points to, or --symlinks=replace.");
+    // The kernel's fs.protected_symlinks rule, applied to the link mutx
+    // follows itself (the kernel guards only the links it follows): in a
+    // sticky, world-writable directory such as /tmp a link is followed only
+    // if it belongs to the caller or to the directory's owner. Otherwise
+    // anyone could plant /tmp/report -> /etc/passwd for root to replace.
+    // Applied whatever the sysctl says: mutx replaces the file it reaches.
+    struct stat dst;
+    if (::fstat(t.dir.get(), &dst) == 0 && (dst.st_mode & S_ISVTX) && (dst.st_mode & S_IWOTH) &&
+        st.st_uid != ::geteuid() && st.st_uid != dst.st_uid)
+      throw error(failure_kind::io,
+                  "refusing to follow " + path + ": a symbolic link owned by another user (uid " +
+                      std::to_string(st.st_uid) + ") in a sticky, world-writable directory",
+                  "As the kernel's fs.protected_symlinks does. Write the real path, or use --symlinks=replace to replace the link itself.");
     std::string link(st.st_size > 0 ? static_cast<std::size_t>(st.st_size) + 1 : 4096, '\0');
     ssize_t n = ::readlinkat(t.dir.get(), t.name.c_str(), link.data(), link.size());
     if (n < 0) throw_errno("cannot read symbolic link", path);

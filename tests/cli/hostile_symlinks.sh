@@ -43,6 +43,28 @@ reset() {
 for link_target in "$T/safe/victim" "$T/safe/created"; do
   what=$([[ $link_target == *victim ]] && echo "to a file" || echo "dangling")
 
+  # OUTPUT itself planted: the kernel's protected_symlinks rule, whatever
+  # the sysctl says (mutx follows the last link itself).
+  for flags in "" "--stream" "--backup" "--append"; do
+    case_ "OUTPUT is another user's symlink $what [$flags]"
+    reset
+    plant out "$link_target"
+    # shellcheck disable=SC2086
+    run_in "new" --no-config $flags "$S/out"
+    expect_rc 1
+    expect_match "$ERR" "^Error: refusing to follow $S/out: a symbolic link owned by another user \(uid $(id -u nobody)\) in a sticky, world-writable directory" "message"
+    expect_match "$ERR" "Hint: .*--symlinks=replace" "hint"
+    if [[ -L $S/out ]]; then pass; else fail "the planted link was replaced"; fi
+    victim_intact
+  done
+  case_ "OUTPUT is another user's symlink $what, --symlinks=replace"
+  reset
+  plant out "$link_target"
+  run_in "new" --no-config --symlinks=replace "$S/out"
+  expect_rc 0
+  if [[ -f $S/out && ! -L $S/out ]]; then expect_content "$S/out" "new"; else fail "the link was not replaced by a file"; fi
+  victim_intact
+
   case_ "NAME.lock is a symlink $what"
   reset
   plant t.lock "$link_target"
@@ -93,6 +115,33 @@ for link_target in "$T/safe/victim" "$T/safe/created"; do
   expect_content "$S/t" "old"$'\n'"more"
   victim_intact
 done
+
+# Links the rule allows: the caller's own link in the sticky directory, a
+# link owned by the sticky directory's owner, and another user's link in a
+# directory that is not sticky.
+case_ "the caller's own symlink in a sticky directory is followed"
+reset
+printf 'mine\n' >"$T/safe/mine"
+ln -s "$T/safe/mine" "$S/own"
+run_in "new" --no-config "$S/own"
+expect_rc 0
+expect_content "$T/safe/mine" "new"
+if [[ -L $S/own ]]; then pass; else fail "the link itself was replaced"; fi
+case_ "a symlink owned by the sticky directory's owner is followed"
+mkdir -m 1777 "$T/theirs"
+chown nobody "$T/theirs"
+printf 'mine\n' >"$T/safe/mine"
+"${NOBODY[@]}" ln -s "$T/safe/mine" "$T/theirs/link"
+run_in "new" --no-config "$T/theirs/link"
+expect_rc 0
+expect_content "$T/safe/mine" "new"
+case_ "another user's symlink in a directory that is not sticky is followed"
+mkdir -m 0777 "$T/open"
+printf 'mine\n' >"$T/safe/mine"
+"${NOBODY[@]}" ln -s "$T/safe/mine" "$T/open/link"
+run_in "new" --no-config "$T/open/link"
+expect_rc 0
+expect_content "$T/safe/mine" "new"
 
 # The named-temp path (no O_TMPFILE) on a FUSE mount of a sticky directory:
 # there the temp name really is created, with O_CREAT|O_EXCL|O_NOFOLLOW.
