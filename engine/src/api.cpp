@@ -27,7 +27,8 @@ write_options to_write_options(const std::string& path, const options& opts) {
   w.metadata.preserve_mode = opts.preserve_mode;
 
   w.backup.timestamp = opts.backup_timestamp;
-  w.backup.enabled = opts.backup || opts.backup_timestamp;
+  w.backup.enabled = opts.backup || opts.backup_timestamp || opts.backup_suffix != options{}.backup_suffix ||
+                     opts.backup_dir || opts.backup_mode;
   w.backup.suffix = opts.backup_suffix;
   w.backup.dir = opts.backup_dir;
   w.backup.mode = opts.backup_mode;

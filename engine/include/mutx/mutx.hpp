@@ -49,10 +49,11 @@
 namespace mutx {
 
 struct options {
-  // Backups (skipped when the target does not exist yet).
+  // Backups (skipped when the target does not exist yet). As on the
+  // command line, each backup_* setting implies backup.
   bool backup = false;                        // keep the old content as PATH.backup
-  bool backup_timestamp = false;              // PATH.YYYYMMDD-HHMMSS.backup (implies backup)
-  std::string backup_suffix = ".backup";
+  bool backup_timestamp = false;              // PATH.YYYYMMDD-HHMMSS.backup
+  std::string backup_suffix = ".backup";      // another suffix implies backup
   std::optional<std::string> backup_dir;      // must exist
   std::optional<mode_t> backup_mode;          // default: the old file's mode
 
