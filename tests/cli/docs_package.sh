@@ -11,6 +11,14 @@ need_cmd cpack
 need_cmd dpkg-deb
 [[ -f $BUILD/CPackConfig.cmake ]] || skip "no CPackConfig.cmake in $BUILD"
 
+case_ "a default build links mutx statically (MUTX_STATIC_RUNTIME is ON unless said otherwise)"
+if grep -q '^MUTX_STATIC_RUNTIME:BOOL=OFF' "$BUILD/CMakeCache.txt"; then
+  echo "note: MUTX_STATIC_RUNTIME=OFF in $BUILD; static link not checked" >&2
+else
+  expect_match "$(grep '^MUTX_STATIC_RUNTIME:' "$BUILD/CMakeCache.txt")" "=ON$" "MUTX_STATIC_RUNTIME in the cache"
+  if ldd "$MUTX" >/dev/null 2>&1; then fail "$MUTX is dynamically linked: $(ldd "$MUTX" | tr '\n' ' ')"; else pass; fi
+fi
+
 case_ "cpack -G DEB"
 if cpack --config "$BUILD/CPackConfig.cmake" -G DEB -B "$T/pkg" >"$T/cpack.log" 2>&1; then pass; else fail "cpack failed: $(tail -10 "$T/cpack.log")"; fi
 deb=$(ls "$T"/pkg/mutx_*.deb 2>/dev/null | head -1)
