@@ -106,8 +106,12 @@ struct job {
       struct stat ld, td, ls;
       bool same_dir = ::fstat(ldfd, &ld) == 0 && ::fstat(t.dir.get(), &td) == 0 && ld.st_dev == td.st_dev &&
                       ld.st_ino == td.st_ino;
+      // A hard link to the target has two links. Requiring that keeps a
+      // lock file that merely reuses the inode number of a target another
+      // writer has just replaced (t.existing is from before the lock) from
+      // being taken for the target: seen under load in concurrent_rmw.
       bool same_file = t.existing && ::fstatat(ldfd, lname.c_str(), &ls, AT_SYMLINK_NOFOLLOW) == 0 &&
-                       ls.st_dev == t.existing->st_dev && ls.st_ino == t.existing->st_ino;
+                       ls.st_nlink > 1 && ls.st_dev == t.existing->st_dev && ls.st_ino == t.existing->st_ino;
       if ((same_dir && lname == t.name) || same_file)
         throw error(failure_kind::io, "lock file " + p + " is the file being written",
                     "Choose another --lock-file, or leave it out to use " + t.name + ".lock.");
