@@ -7,25 +7,11 @@
 
 #include <sys/stat.h>
 
-#include <fstream>
-#include <sstream>
 
 using namespace mutx;
 using mutx::test::temp_dir;
 
 namespace {
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-bool exists(const std::string& path) {
-  struct stat st;
-  return ::lstat(path.c_str(), &st) == 0;
-}
 
 options quiet() {
   options o;
@@ -42,11 +28,11 @@ BOOST_AUTO_TEST_CASE(write_file_replaces_and_reports) {
   const std::string f = d / "conf";
   result r = write_file(f, "one", quiet());
   BOOST_TEST(r.bytes == 3u);
-  BOOST_TEST(slurp(f) == "one");
+  BOOST_TEST(test::slurp(f) == "one");
   BOOST_TEST(!r.backup);
   r = write_file(f, "two", quiet());
-  BOOST_TEST(slurp(f) == "two");
-  BOOST_TEST(!exists(f + ".backup"));
+  BOOST_TEST(test::slurp(f) == "two");
+  BOOST_TEST(test::entries(d.path) == 1u);  // no backup, no temp, no lock file
 }
 
 // Each backup_* setting implies a backup, as the command line's options do.
@@ -59,23 +45,23 @@ BOOST_AUTO_TEST_CASE(backup_settings_imply_backup) {
   suffix.backup_suffix = ".orig";
   result r = write_file(f, "v2", suffix);
   BOOST_TEST(r.backup.has_value());
-  BOOST_TEST(slurp(f + ".orig") == "v1");
+  BOOST_TEST(test::slurp(f + ".orig") == "v1");
 
   const std::string dir = d / "bk";
   BOOST_REQUIRE(::mkdir(dir.c_str(), 0755) == 0);
   options in_dir = quiet();
   in_dir.backup_dir = dir;
   write_file(f, "v3", in_dir);
-  BOOST_TEST(slurp(dir + "/conf.backup") == "v2");
+  BOOST_TEST(test::slurp(dir + "/conf.backup") == "v2");
 
   options mode = quiet();
   mode.backup_mode = 0600;
   write_file(f, "v4", mode);
-  BOOST_TEST(slurp(f + ".backup") == "v3");
+  BOOST_TEST(test::slurp(f + ".backup") == "v3");
   struct stat st;
   BOOST_REQUIRE(::stat((f + ".backup").c_str(), &st) == 0);
   BOOST_TEST((st.st_mode & 07777) == 0600u);
-  BOOST_TEST(slurp(f) == "v4");
+  BOOST_TEST(test::slurp(f) == "v4");
 }
 
 BOOST_AUTO_TEST_CASE(empty_data_is_refused_and_the_target_kept) {
@@ -83,11 +69,11 @@ BOOST_AUTO_TEST_CASE(empty_data_is_refused_and_the_target_kept) {
   const std::string f = d / "conf";
   write_file(f, "keep", quiet());
   BOOST_CHECK_THROW(write_file(f, "", quiet()), mutx::error);
-  BOOST_TEST(slurp(f) == "keep");
+  BOOST_TEST(test::slurp(f) == "keep");
   options o = quiet();
   o.allow_empty = true;
   write_file(f, "", o);
-  BOOST_TEST(slurp(f) == "");
+  BOOST_TEST(test::slurp(f) == "");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
