@@ -37,6 +37,11 @@ namespace {
 constexpr int required_ops[] = {IORING_OP_READ, IORING_OP_WRITE, IORING_OP_SPLICE,
                                 IORING_OP_FSYNC, IORING_OP_SYNC_FILE_RANGE, IORING_OP_ASYNC_CANCEL};
 
+// Reads and writes count towards ring::lazy_limit.
+bool moves_data(const op_base* op) {
+  return op->what == op_base::kind::read || op->what == op_base::kind::write;
+}
+
 }  // namespace
 
 // Measured, a durable 1 KiB write run 300 times in a row: 1.85 ms with a
@@ -135,8 +140,7 @@ void ring::start(op_base* op) {
     return;
   }
   if (probe_pending_) {
-    bool moves_data = op->what == op_base::kind::read || op->what == op_base::kind::write;
-    if (moves_data && syscall_bytes_ < lazy_limit) {
+    if (moves_data(op) && syscall_bytes_ < lazy_limit) {
       start_syscall(op);
       return;
     }
@@ -293,8 +297,7 @@ void ring::start_syscall(op_base* op) {
     }
   }
   long res = perform(op);
-  if (res > 0 && (op->what == op_base::kind::read || op->what == op_base::kind::write))
-    syscall_bytes_ += static_cast<std::uint64_t>(res);
+  if (res > 0 && moves_data(op)) syscall_bytes_ += static_cast<std::uint64_t>(res);
   post_result(op, res);
 }
 
