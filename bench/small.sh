@@ -5,15 +5,29 @@
 #
 #   bench/small.sh [MUTX]
 #
-# Each run replaces an existing 1 KiB file, as a config edit does. The
-# commands run without a shell (hyperfine -N): a shell's start-up is as long
-# as the write and its noise would swamp it, so the redirection `< 1k` is
-# spelled `--input 1k` / `if=1k` (the same regular file on the same code
-# path: mutx copies a regular-file stdin exactly as it copies --input), and
-# MUTX_IO=syscalls is spelled --io=syscalls. Environment: BENCH_DIR (default
-# build/bench-data.XXXXXX in the repository, deleted at exit),
-# BENCH_SMALL_RUNS (default 100), BENCH_OUT (default bench/results). Writes
-# small.md and small.json there.
+# Each run replaces an existing 1 KiB file, as a config edit does; every
+# command has a file of its own (fm, fd, fn, fs), so no command frees
+# blocks or inodes another one wrote. The commands run without a shell
+# (hyperfine -N): a shell's start-up is as long as the write and its noise
+# would swamp it, so the redirection `< 1k` is spelled `--input 1k` /
+# `if=1k` (the same regular file on the same code path: mutx copies a
+# regular-file stdin exactly as it copies --input), and MUTX_IO=syscalls is
+# spelled --io=syscalls.
+#
+# Two tables:
+#  - interleaved (the figure for the target): BENCH_SMALL_ROUNDS rounds; in
+#    each, every command runs BENCH_SMALL_RUNS / rounds times (after 5
+#    warm-up runs), the order rotating from round to round; the times of all
+#    rounds are pooled. A 1 KiB write takes about 2 ms here and this
+#    machine's speed drifts by 30% over minutes, so commands timed in one
+#    block each, one after the other, are compared at different speeds.
+#  - back to back: one block of BENCH_SMALL_RUNS runs per command, as
+#    hyperfine does by default, for comparison.
+#
+# Environment: BENCH_DIR (default build/bench-data.XXXXXX in the
+# repository, deleted at exit), BENCH_SMALL_RUNS (default 300),
+# BENCH_SMALL_ROUNDS (default 10), BENCH_OUT (default bench/results).
+# Writes small.md and the hyperfine JSON (small-*.json) there.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
@@ -23,7 +37,11 @@ mutx=$(realpath "${1:-$repo/build/release/cli/mutx}")
 for tool in hyperfine jq; do
   command -v "$tool" >/dev/null || { echo "bench/small.sh: $tool is not installed (scripts/bootstrap --deps)" >&2; exit 1; }
 done
-runs=${BENCH_SMALL_RUNS:-100}
+runs=${BENCH_SMALL_RUNS:-300}
+rounds=${BENCH_SMALL_ROUNDS:-10}
+[[ $runs =~ ^[1-9][0-9]*$ && $rounds =~ ^[1-9][0-9]*$ ]] ||
+  { echo "bench/small.sh: BENCH_SMALL_RUNS and BENCH_SMALL_ROUNDS must be positive integers" >&2; exit 1; }
+per=$(( (runs + rounds - 1) / rounds ))
 out=$(mkdir -p "${BENCH_OUT:-$here/results}" && cd "${BENCH_OUT:-$here/results}" && pwd)
 if [[ -n ${BENCH_DIR:-} ]]; then
   mkdir -p "$BENCH_DIR"
@@ -35,30 +53,67 @@ fi
 trap 'rm -rf "$root"' EXIT
 cd "$root"
 head -c 1024 /dev/urandom >1k
-cp 1k f
+files=(fm fd fn fs)
+for f in "${files[@]}"; do cp 1k "$f"; done
 sync -f .
 
 names=("mutx f < 1k" "dd conv=fsync of=f < 1k" "mutx --no-sync f < 1k (not durable)"
        "MUTX_IO=syscalls mutx f < 1k")
-json=$out/small.json
-echo "== 1 KiB write, $runs runs each"
-hyperfine -N --runs "$runs" --warmup 10 --export-json "$json" \
-  -n "${names[0]}" "$mutx --input 1k f" \
-  -n "${names[1]}" "dd conv=fsync if=1k of=f status=none" \
-  -n "${names[2]}" "$mutx --no-sync --input 1k f" \
-  -n "${names[3]}" "$mutx --io=syscalls --input 1k f"
-cmp -s 1k f || { echo "bench/small.sh: f does not hold the input" >&2; exit 1; }
+cmds=("$mutx --input 1k fm" "dd conv=fsync if=1k of=fd status=none"
+      "$mutx --no-sync --input 1k fn" "$mutx --io=syscalls --input 1k fs")
+n=${#cmds[@]}
+rm -f "$out"/small-*.json
 
-read -r m0 _ < <(jq -r '.results[0] | "\(.mean) \(.stddev // 0)"' "$json")
-{
-  echo "### 1 KiB write replacing a 1 KiB file ($runs runs each)"
+echo "== 1 KiB write: $rounds interleaved rounds of $per runs each"
+for ((r = 0; r < rounds; r++)); do
+  for ((k = 0; k < n; k++)); do
+    i=$(( (k + r) % n ))
+    hyperfine -N --style none --warmup 5 --runs "$per" --export-json "$out/small-r$r-c$i.json" \
+      -n "${names[$i]}" "${cmds[$i]}" >"$out/hyperfine.log" 2>&1 || { cat "$out/hyperfine.log" >&2; exit 1; }
+  done
+done
+echo "== 1 KiB write: back to back, $runs runs each"
+for ((i = 0; i < n; i++)); do
+  hyperfine -N --style none --warmup 10 --runs "$runs" --export-json "$out/small-block-c$i.json" \
+    -n "${names[$i]}" "${cmds[$i]}" >"$out/hyperfine.log" 2>&1 || { cat "$out/hyperfine.log" >&2; exit 1; }
+done
+for f in "${files[@]}"; do
+  cmp -s 1k "$f" || { echo "bench/small.sh: $f does not hold the input" >&2; exit 1; }
+done
+
+# stats FILE...: "mean sd median" in seconds over the pooled run times.
+stats() {
+  jq -s -r '[.[].results[0].times[]] | sort | length as $n | (add / $n) as $m
+    | (map(. - $m | . * .) | add / (if $n > 1 then $n - 1 else 1 end) | sqrt) as $sd
+    | (if $n % 2 == 1 then .[($n - 1) / 2] else (.[$n / 2 - 1] + .[$n / 2]) / 2 end) as $med
+    | "\($m) \($sd) \($med)"' "$@"
+}
+ms() { awk -v x="$1" 'BEGIN { printf "%.2f", x * 1000 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
+table() {  # table TITLE GLOB-PREFIX
+  local title=$1 prefix=$2 i m0 d0 med0 m sd med
+  echo "### $title"
   echo
-  echo "| command | mean ± sd | median | mutx / this |"
-  echo "|---|---|---|---|"
-  for i in "${!names[@]}"; do
-    jq -r --argjson i "$i" --argjson m0 "$m0" --arg name "${names[$i]}" \
-      '.results[$i] | "| \($name) | \(.mean * 1e4 | round / 10) ± \((.stddev // 0) * 1e4 | round / 10) ms | \(.median * 1e4 | round / 10) ms | \($m0 / .mean * 100 | round / 100)x |"' "$json"
+  echo "| command | mean ± sd | median | mutx / this (means) | mutx / this (medians) |"
+  echo "|---|---|---|---|---|"
+  read -r m0 d0 med0 < <(stats "$out"/$prefix-c0.json)
+  for ((i = 0; i < n; i++)); do
+    read -r m sd med < <(stats "$out"/$prefix-c$i.json)
+    echo "| ${names[$i]} | $(ms "$m") ± $(ms "$sd") ms | $(ms "$med") ms | $(ratio "$m0" "$m")x | $(ratio "$med0" "$med")x |"
   done
   echo
+}
+
+{
+  echo "All commands replace a 1 KiB file of their own in the same directory."
+  echo
+  # Pool each command's rounds under one name for the table.
+  for ((i = 0; i < n; i++)); do
+    jq -s '{results: [{times: [.[].results[0].times[]]}]}' "$out"/small-r*-c$i.json >"$out/small-pooled-c$i.json"
+  done
+  table "1 KiB write, interleaved: $rounds rounds × $per runs per command, pooled" small-pooled
+  table "1 KiB write, back to back: $runs runs per command in one block" small-block
 } >"$out/small.md"
+cat "$out/small.md"
 echo "results in $out"
