@@ -1,7 +1,8 @@
 # The documentation and completions name exactly the options the binary has:
 # every long option --help prints (write and housekeep) is in the man page
 # source and in each completion file, and nothing else is. --help, --version
-# and housekeep --help exit 0; --version prints the CMake project version.
+# and housekeep --help exit 0; --version prints the CMake project version;
+# either into a full device exits 1 with an error.
 . "$(dirname "$0")/lib.sh"
 SRC=${MUTX_SOURCE_DIR:?MUTX_SOURCE_DIR must point at the source tree}
 
@@ -20,6 +21,22 @@ version=$(sed -nE 's/^project\(mutx VERSION ([0-9.]+).*/\1/p' "$SRC/CMakeLists.t
 expect_eq "$OUT" "mutx $version" "mutx --version"
 run -V
 expect_eq "$OUT" "mutx $version" "mutx -V"
+
+case_ "output that cannot be written is an error"
+# As `echo >/dev/full`: exit 1 and say so, not a silent 0.
+if [[ -w /dev/full ]]; then
+  for args in "--help" "--version" "housekeep --help"; do
+    CASE="$args >/dev/full"
+    # shellcheck disable=SC2086
+    "$MUTX" $args >/dev/full 2>"$T/.stderr"
+    RC=$?
+    ERR=$(cat "$T/.stderr")
+    expect_rc 1
+    expect_match "$ERR" "^Error: cannot write to standard output: No space left on device$" "stderr"
+  done
+else
+  echo "note: no writable /dev/full; not run" >&2
+fi
 
 WRITE_OPTS=$(longopts <<<"$HELP")
 HK_OPTS=$(longopts <<<"$HK_HELP")
