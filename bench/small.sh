@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # A 1 KiB durable write: `mutx f < 1k` against `dd conv=fsync of=f < 1k`
-# (issue 3, point 7), plus the --no-sync and syscall-fallback variants for
-# information.
+# (issue 3, point 7), plus the --no-sync and syscall-fallback variants and
+# bench/protocol_floor (the commit protocol's bare syscalls, no option
+# parsing or event loop) for information.
 #
 #   bench/small.sh [MUTX]
 #
 # Each run replaces an existing 1 KiB file, as a config edit does; every
-# command has a file of its own (fm, fd, fn, fs), so no command frees
+# command has a file of its own (fm, fd, fn, fs, fp), so no command frees
 # blocks or inodes another one wrote. The commands run without a shell
 # (hyperfine -N): a shell's start-up is as long as the write and its noise
 # would swamp it, so the redirection `< 1k` is spelled `--input 1k` /
@@ -26,7 +27,9 @@
 #
 # Environment: BENCH_DIR (default build/bench-data.XXXXXX in the
 # repository, deleted at exit), BENCH_SMALL_RUNS (default 300),
-# BENCH_SMALL_ROUNDS (default 10), BENCH_OUT (default bench/results).
+# BENCH_SMALL_ROUNDS (default 10), BENCH_OUT (default bench/results),
+# PROTOCOL_FLOOR (default bench/protocol_floor in MUTX's build tree, built
+# if missing).
 # Writes small.md and the hyperfine JSON (small-*.json) there.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -37,6 +40,10 @@ mutx=$(realpath "${1:-$repo/build/release/cli/mutx}")
 for tool in hyperfine jq; do
   command -v "$tool" >/dev/null || { echo "bench/small.sh: $tool is not installed (scripts/bootstrap --deps)" >&2; exit 1; }
 done
+build=$(cd "$(dirname "$mutx")/.." && pwd)
+floor=${PROTOCOL_FLOOR:-$build/bench/protocol_floor}
+[[ -x $floor ]] || cmake --build "$build" --target protocol_floor >/dev/null ||
+  { echo "bench/small.sh: cannot build protocol_floor in $build (set PROTOCOL_FLOOR)" >&2; exit 1; }
 runs=${BENCH_SMALL_RUNS:-300}
 rounds=${BENCH_SMALL_ROUNDS:-10}
 [[ $runs =~ ^[1-9][0-9]*$ && $rounds =~ ^[1-9][0-9]*$ ]] ||
@@ -53,14 +60,14 @@ fi
 trap 'rm -rf "$root"' EXIT
 cd "$root"
 head -c 1024 /dev/urandom >1k
-files=(fm fd fn fs)
+files=(fm fd fn fs fp)
 for f in "${files[@]}"; do cp 1k "$f"; done
 sync -f .
 
 names=("mutx f < 1k" "dd conv=fsync of=f < 1k" "mutx --no-sync f < 1k (not durable)"
-       "MUTX_IO=syscalls mutx f < 1k")
+       "MUTX_IO=syscalls mutx f < 1k" "protocol_floor 1k f (the protocol's syscalls alone)")
 cmds=("$mutx --input 1k fm" "dd conv=fsync if=1k of=fd status=none"
-      "$mutx --no-sync --input 1k fn" "$mutx --io=syscalls --input 1k fs")
+      "$mutx --no-sync --input 1k fn" "$mutx --io=syscalls --input 1k fs" "$floor 1k fp")
 n=${#cmds[@]}
 rm -f "$out"/small-*.json
 
