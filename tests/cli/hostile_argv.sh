@@ -141,6 +141,11 @@ HK_DIRS=("$O" "$O" "$O/dir" "$O/t" "$O/fifo" "$O/missing" "" "$LONG4096" "$O/lin
 CONFIGS=("backup = true" "stream = yes" "mode = 99999" "timeout = -5" "no-such-option = 1" "garbage line"
   $'\xff\xfe = \x01' "[section]" "lock-file = $V/file" "io = bogus" "=" "backup-dir = $V/missing")
 STDINS=("$V/input" "$V/input" /dev/null)
+# A value after an option that takes none is a positional argument, so it may
+# become OUTPUT and be written, as it should: strays never name the files
+# whose content the last check below guards.
+STRAYS=()
+for v in "${VALUES[@]}"; do [[ $v == "$V/file" || $v == "$V/input" ]] || STRAYS+=("$v"); done
 
 pick() { local -n arr=$1; printf '%s' "${arr[RANDOM % ${#arr[@]}]}"; }
 soup() {  # option-table-name: fills ARGS
@@ -163,7 +168,7 @@ soup() {  # option-table-name: fills ARGS
            if [[ $takes == *"|"* && $((RANDOM % 2)) -eq 0 ]]; then ARGS+=("$(tr '|' '\n' <<<"$takes" | shuf -n1 --random-source=<(yes $RANDOM))")
            else ARGS+=("$(pick VALUES)")
            fi
-         elif [[ $((RANDOM % 7)) -eq 0 ]]; then ARGS+=("$(pick VALUES)")  # a value it does not take
+         elif [[ $((RANDOM % 7)) -eq 0 ]]; then ARGS+=("$(pick STRAYS)")  # a value it does not take
          fi ;;
     esac
   done
