@@ -98,7 +98,7 @@ stats() {
 ms() { awk -v x="$1" 'BEGIN { printf "%.2f", x * 1000 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
-table() {  # table TITLE GLOB-PREFIX
+table() {  # table TITLE PREFIX: PREFIX-cI.json per command I, a glob pools the rounds
   local title=$1 prefix=$2 i m0 d0 med0 m sd med
   echo "### $title"
   echo
@@ -115,11 +115,7 @@ table() {  # table TITLE GLOB-PREFIX
 {
   echo "All commands replace a 1 KiB file of their own in the same directory."
   echo
-  # Pool each command's rounds under one name for the table.
-  for ((i = 0; i < n; i++)); do
-    jq -s '{results: [{times: [.[].results[0].times[]]}]}' "$out"/small-r*-c$i.json >"$out/small-pooled-c$i.json"
-  done
-  table "1 KiB write, interleaved: $rounds rounds × $per runs per command, pooled" small-pooled
+  table "1 KiB write, interleaved: $rounds rounds × $per runs per command, pooled" 'small-r*'
   table "1 KiB write, back to back: $runs runs per command in one block" small-block
 } >"$out/small.md"
 cat "$out/small.md"
