@@ -272,8 +272,12 @@ struct job {
     }
     rep.bytes = start + moved.bytes;
     rep.strategy = moved.strategy;
-    emit(event::level::debug, "pumped", "Wrote " + std::to_string(moved.bytes) + " bytes by " + moved.strategy,
-         {{"bytes", static_cast<std::int64_t>(moved.bytes)}, {"strategy", rep.strategy}});
+    emit(event::level::debug, "pumped",
+         "Wrote " + std::to_string(moved.bytes) + " bytes by " + moved.strategy +
+             (moved.early_flushes ? " (" + std::to_string(moved.early_flushes) + " early flushes)" : ""),
+         {{"bytes", static_cast<std::int64_t>(moved.bytes)},
+          {"strategy", rep.strategy},
+          {"early_flushes", static_cast<std::int64_t>(moved.early_flushes)}});
     if (stop.stop_requested()) interrupted();
     restore_setid_bits(staged.fd(), staged_meta.st_mode, t.display);
 

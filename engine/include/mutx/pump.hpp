@@ -77,6 +77,8 @@ struct pump_options {
 struct pump_result {
   std::uint64_t bytes = 0;
   const char* strategy = "";
+  // fdatasyncs issued behind the cursor of a direct write (see pump.cpp).
+  unsigned early_flushes = 0;
 };
 
 // Read all of `in` into memory.
