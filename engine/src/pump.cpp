@@ -61,6 +61,12 @@ bool set_direct(int fd, bool on) {
   throw_error(ec, "cannot write", o.output_name);
 }
 
+// Worded as the final fsync's failure (writer.cpp): to the user they are
+// the same thing.
+[[noreturn]] void flush_failed(error_code ec, const pump_options& o) {
+  throw_error(ec, "cannot sync (fsync) new content of", o.output_name);
+}
+
 // A one-shot-at-a-time wake-up on the loop: waiters loop on their own
 // condition, so a notify with nobody waiting is never lost.
 class event {
@@ -240,7 +246,7 @@ asio::awaitable<pump_result> pump_slots(ring& r, int in, const std::string& in_n
       if (eof) break;
     }
     if (error_code ec = co_await writes.drain()) write_failed(ec, o);
-    if (error_code ec = co_await flushes.drain()) write_failed(ec, o);
+    if (error_code ec = co_await flushes.drain()) flush_failed(ec, o);
   } catch (...) {
     failure = std::current_exception();
   }
@@ -362,7 +368,7 @@ asio::awaitable<pump_result> write_memory(ring& r, const memory_input& input, in
       flushes.advance(off);
     }
     if (error_code ec = co_await writes.drain()) write_failed(ec, o);
-    if (error_code ec = co_await flushes.drain()) write_failed(ec, o);
+    if (error_code ec = co_await flushes.drain()) flush_failed(ec, o);
   } catch (...) {
     failure = std::current_exception();
   }
