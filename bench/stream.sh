@@ -13,6 +13,8 @@
 #   sponge                     NOT durable (rename, no fsync), for scale
 #   MUTX_IO=syscalls mutx      the fallback path, for information
 #   mutx --stream --no-sync    splice into the page cache, for information
+#   direct_floor               the disk's floor: mutx's durable writes alone,
+#                              from memory (bench/direct_floor.cpp)
 # then peak RSS of `mutx --stream` on the largest size (/usr/bin/time -f %M),
 # then the throughput sweep for bench/stream.png (BENCH_SWEEP, MiB, default
 # "16 64 256 1024"; mutx, dd conv=fsync, sponge).
@@ -21,7 +23,8 @@
 # old file to free, no dirty pages of the previous run still in writeback.
 # Environment: BENCH_DIR (scratch directory on the disk under test; default
 # build/bench-data.XXXXXX in the repository, deleted at exit), BENCH_RUNS
-# (default 5), BENCH_OUT (default bench/results). Writes stream.md (tables),
+# (default 5), BENCH_OUT (default bench/results), DIRECT_FLOOR (default
+# bench/direct_floor in MUTX's build tree, built if missing). Writes stream.md (tables),
 # stream-*.json (hyperfine) and stream-sweep.dat there.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -32,6 +35,11 @@ mutx=$(realpath "${1:-$repo/build/release/cli/mutx}")
 for tool in hyperfine jq sponge /usr/bin/time; do
   command -v "$tool" >/dev/null || { echo "bench/stream.sh: $tool is not installed (scripts/bootstrap --deps)" >&2; exit 1; }
 done
+build=$(cd "$(dirname "$mutx")/.." && pwd)
+floor=${DIRECT_FLOOR:-$build/bench/direct_floor}
+[[ -x $floor ]] || cmake --build "$build" --target direct_floor >/dev/null ||
+  { echo "bench/stream.sh: cannot build direct_floor in $build (set DIRECT_FLOOR)" >&2; exit 1; }
+floor=$(realpath "$floor")
 runs=${BENCH_RUNS:-5}
 sizes=${BENCH_SIZES:-512 1024}
 sweep=${BENCH_SWEEP:-16 64 256 1024}
@@ -65,7 +73,8 @@ fmt_ms() { awk -v m="$1" -v s="$2" 'BEGIN { printf "%.0f ± %.0f ms", m * 1000, 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }
 
 names=("mutx --stream" "dd bs=1M conv=fsync" "dd bs=4M oflag=direct conv=fsync" "cat > (not durable)"
-       "sponge (not durable)" "MUTX_IO=syscalls mutx --stream" "mutx --stream --no-sync (not durable)")
+       "sponge (not durable)" "MUTX_IO=syscalls mutx --stream" "mutx --stream --no-sync (not durable)"
+       "direct_floor (mutx's durable writes alone, from memory)")
 for size in $sizes; do
   for producer in cat zero; do
     src="cat random-$size"
@@ -80,7 +89,8 @@ for size in $sizes; do
       -n "${names[3]}" "$src | cat > out" \
       -n "${names[4]}" "$src | sponge out" \
       -n "${names[5]}" "$src | MUTX_IO=syscalls $mutx --stream out" \
-      -n "${names[6]}" "$src | $mutx --stream --no-sync out"
+      -n "${names[6]}" "$src | $mutx --stream --no-sync out" \
+      -n "${names[7]}" "$floor $size out"
     read -r m0 s0 < <(stat "$json" 0)
     {
       echo "### $size MiB from $label ($runs runs each)"
