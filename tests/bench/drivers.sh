@@ -1,0 +1,68 @@
+# The benchmark drivers behind scripts/bench still run, at their smallest
+# sizes, and write the tables the README's figures come from: every row of
+# every table present with a number in it, and the byte checks the drivers
+# make themselves (stream.sh compares what mutx wrote; contention.sh checks
+# the counter) passing. No timing is asserted. bench/housekeep.sh is left
+# out: its trees have a fixed size (100,000 files), minutes to build.
+. "$(dirname "$0")/../cli/lib.sh"
+need_cmd hyperfine
+need_cmd jq
+need_cmd sponge
+need_cmd flock
+[[ -x /usr/bin/time ]] || skip "needs /usr/bin/time"
+src=${MUTX_SOURCE_DIR:?}
+build=${MUTX_BUILD_DIR:?}
+for t in direct_floor protocol_floor lock_bench; do
+  [[ -x $build/bench/$t ]] || skip "bench/$t is not built in $build"
+done
+num='[0-9]+(\.[0-9]+)?'
+
+# driver NAME VAR=VALUE...: run bench/NAME.sh on $MUTX with BENCH_OUT=out/NAME
+driver() {
+  local name=$1
+  shift
+  mkdir -p "out/$name" scratch
+  OUT=$(env "$@" BENCH_OUT="$T/out/$name" BENCH_DIR="$T/scratch" bash "$src/bench/$name.sh" "$MUTX" 2>&1)
+  RC=$?
+  expect_rc 0
+  ((RC == 0)) || printf '%s\n' "$OUT" | tail -n 20 >&2
+}
+
+case_ "stream.sh: every command of both producers timed, RSS and sweep written"
+driver stream BENCH_SIZES=2 BENCH_SWEEP=1 BENCH_RUNS=1
+md=out/stream/stream.md
+for producer in 'cat random-2' 'head -c 2M /dev/zero'; do
+  expect_match "$(cat "$md")" "### 2 MiB from \`$producer\`" "$md"
+done
+for cmd in 'mutx --stream' 'dd bs=1M conv=fsync' 'dd bs=4M oflag=direct conv=fsync' 'cat > \(not durable\)' \
+  'sponge \(not durable\)' 'MUTX_IO=syscalls mutx --stream' 'mutx --stream --no-sync \(not durable\)' \
+  "direct_floor \(mutx's durable writes alone, from memory\)"; do
+  expect_eq "$(grep -cE "^\| $cmd \| $num ± $num ms \| $num""x \|$" "$md")" 2 "rows of '$cmd' in $md"
+done
+expect_match "$(cat "$md")" "Peak RSS .* \*\*$num MiB\*\*" "$md"
+expect_match "$(cat "$md")" "\| 1 \| $num \| $num \| $num \|" "$md (sweep)"
+expect_eq "$(ls scratch)" "" "scratch left by stream.sh"
+
+case_ "small.sh: interleaved and back-to-back tables with all five commands"
+driver small BENCH_SMALL_RUNS=2 BENCH_SMALL_ROUNDS=1
+md=out/small/small.md
+for cmd in 'mutx f < 1k' 'dd conv=fsync of=f < 1k' 'mutx --no-sync f < 1k \(not durable\)' \
+  'MUTX_IO=syscalls mutx f < 1k' "protocol_floor 1k f \(the protocol's syscalls alone\)"; do
+  expect_eq "$(grep -cE "^\| $cmd \| $num ± $num ms \| $num ms \| $num""x \| $num""x \|$" "$md")" 2 "rows of '$cmd' in $md"
+done
+
+case_ "lock.sh: in-process figures and the end-to-end hand-off"
+driver lock BENCH_LOCK_ROUNDS=2
+md=out/lock/lock.md
+expect_match "$(cat "$md")" "uncontended try_acquire\+release +n=[0-9]+ +mean +$num us" "$md"
+expect_match "$(cat "$md")" "waiting \`mutx F -- sh -c 'date; cat'\`: mean [0-9]+ us" "$md"
+expect_match "$(cat "$md")" "waiting \`flock F.lock sh -c 'date'\`: mean [0-9]+ us" "$md"
+
+case_ "contention.sh: every writer's increment lands, all three variants timed"
+driver contention BENCH_CONTENTION_ROUNDS=1 BENCH_CONTENTION_WRITERS=5
+md=out/contention/contention.md
+for cmd in 'mutx \(durable\)' 'mutx --no-sync' 'flock \+ sponge'; do
+  expect_match "$(cat "$md")" "\| $cmd \| $num ± $num s \| $num s \| $num""x \| $num""x \|" "$md"
+done
+
+finish
