@@ -218,6 +218,16 @@ asio::awaitable<pump_result> pump_slots(ring& r, int in, const std::string& in_n
   inflight_writes writes(r, out, ex);
   const std::uint64_t start = off;
   flush_behind flushes(r, out, ex, start, direct && o.sync);
+  // A direct stream starts in the page cache: one that ends within its
+  // first slot (4 MiB) is written back by the final fsync sooner than by a
+  // direct write of the whole slot once it has filled. When a second slot
+  // follows, writeback of the first starts (sync_file_range) and the rest
+  // goes direct. `cat N | mutx --stream`, medians of 15 interleaved runs,
+  // direct from the start vs from the second slot: 4 MiB 33 vs 24 ms,
+  // 8 MiB 40 vs 38, 16 MiB 70 vs 62, 64 MiB 172 vs 172 (10 runs); dd
+  // conv=fsync 19, 32, 60, 217 ms.
+  bool buffered_start = direct && set_direct(out, false);
+  bool went_direct = direct && !buffered_start;
   std::exception_ptr failure;
   try {
     for (std::size_t i = 0;; i = (i + 1) % slot_count) {
@@ -244,6 +254,16 @@ asio::awaitable<pump_result> pump_slots(ring& r, int in, const std::string& in_n
         off += filled;
         break;
       }
+      if (buffered_start && off > start) {
+        if (error_code ec = co_await writes.drain()) write_failed(ec, o);
+        auto [ec, n] = co_await async_sync_range(r, out, static_cast<std::int64_t>(start), off - start,
+                                                 SYNC_FILE_RANGE_WRITE, use_tuple);
+        (void)n;
+        if (ec) write_failed(ec, o);
+        buffered_start = false;
+        // Should O_DIRECT be refused now after all, the page cache serves.
+        went_direct = set_direct(out, true);
+      }
       writes.launch(i, buf, filled, off);
       off += filled;
       flushes.advance(off);
@@ -260,7 +280,7 @@ asio::awaitable<pump_result> pump_slots(ring& r, int in, const std::string& in_n
     co_await flushes.drain();  // and `flushes` lives in this frame
     std::rethrow_exception(failure);
   }
-  co_return pump_result{off - start, direct ? "direct" : "buffered", flushes.count()};
+  co_return pump_result{off - start, went_direct ? "direct" : "buffered", flushes.count()};
 }
 
 asio::awaitable<std::uint64_t> pump_splice(ring& r, int in, const std::string& in_name, int out,

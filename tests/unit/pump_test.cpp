@@ -89,6 +89,31 @@ BOOST_AUTO_TEST_CASE(direct_stream_is_byte_exact_with_an_unaligned_tail) {
   BOOST_TEST(test::slurp(d / "out") == data);
 }
 
+// A durable stream writes its first 4 MiB slot through the page cache and
+// goes direct only when a second slot follows (pump.cpp: buffered_start);
+// the bytes come out the same on each side of the switch.
+BOOST_AUTO_TEST_CASE(direct_stream_starts_in_the_page_cache) {
+  temp_dir d;
+  constexpr std::size_t mib = 1024 * 1024;
+  const bool direct_ok = direct_io_supported(d.path);
+  for (std::size_t size : {std::size_t{4096}, std::size_t{4 * mib}, std::size_t{4 * mib + 123},
+                           std::size_t{8 * mib + 4096}}) {
+    BOOST_TEST_CONTEXT("size " << size) {
+      std::string data = random_bytes(size, static_cast<unsigned>(size));
+      std::string out = d / ("out" + std::to_string(size));
+      std::string how = pump_through_pipe(data, out, true, true);
+      BOOST_TEST(test::slurp(out) == data);
+      if (!direct_ok) {
+        BOOST_TEST(how == "splice");  // O_DIRECT refused here
+      } else if (size <= 4 * mib + 123) {
+        BOOST_TEST(how == "buffered");  // one slot, or one and a tail: never switched
+      } else {
+        BOOST_TEST(how == "direct");
+      }
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(long_direct_stream_flushes_behind_the_cursor_on_io_uring) {
   temp_dir d;
   // 100 MiB + 5: three early flushes (every 32 MiB) fit, each while the
