@@ -169,6 +169,7 @@ BOOST_AUTO_TEST_CASE(regular_file_input_is_copied_in_the_kernel) {
 BOOST_AUTO_TEST_CASE(memory_input_round_trips_small_and_large) {
   temp_dir d;
   constexpr std::size_t mib = 1024 * 1024;
+  const bool direct_ok = direct_io_supported(d.path);
   for (std::size_t size : {std::size_t{0}, std::size_t{1}, std::size_t{4096}, std::size_t{65537},
                            std::size_t{3 * mib + 5}, std::size_t{16 * mib - 1}, std::size_t{17 * mib + 5}}) {
     std::string data = random_bytes(size, static_cast<unsigned>(size));
@@ -186,10 +187,9 @@ BOOST_AUTO_TEST_CASE(memory_input_round_trips_small_and_large) {
       BOOST_TEST(m.size == size);
       pump_result res = co_await write_memory(r, m, out, 0, o);
       BOOST_TEST(res.bytes == size);
-      std::string how = res.strategy;
-      if (size < 16 * mib) BOOST_TEST(how == "buffered");
-      else BOOST_TEST((how == "direct" || how == "buffered"));  // buffered where O_DIRECT is refused
-      if (size >= 16 * mib && direct_io_supported(d.path)) BOOST_TEST(how == "direct");
+      // From 16 MiB on, direct unless O_DIRECT is refused here (then buffered).
+      std::string want = size >= 16 * mib && direct_ok ? "direct" : "buffered";
+      BOOST_TEST(std::string(res.strategy) == want);
     }, [&](std::exception_ptr e) { failure = e; });
     ctx.run();
     if (failure) std::rethrow_exception(failure);
