@@ -199,6 +199,46 @@ BOOST_AUTO_TEST_CASE(memory_input_round_trips_small_and_large) {
   }
 }
 
+// Collecting from a pipe: input that fills the first 64 KiB chunk gets the
+// 1 MiB pipe (pump.cpp: enlarge_pipe), a smaller one keeps the pipe as it
+// is; the bytes are the same either way.
+BOOST_AUTO_TEST_CASE(memory_input_from_a_pipe_enlarges_it_past_the_first_chunk) {
+  for (std::size_t size : {std::size_t{1000}, std::size_t{65535}, std::size_t{200000}}) {
+    BOOST_TEST_CONTEXT("size " << size) {
+      std::string data = random_bytes(size, static_cast<unsigned>(size) + 7);
+      int p[2];
+      BOOST_REQUIRE(::pipe2(p, O_CLOEXEC) == 0);
+      const int before = ::fcntl(p[0], F_GETPIPE_SZ);
+      BOOST_REQUIRE(before > 0);
+      BOOST_REQUIRE(static_cast<std::size_t>(before) < 1024 * 1024);
+      std::thread producer([&] {
+        for (std::size_t off = 0; off < data.size();) {
+          ssize_t n = ::write(p[1], data.data() + off, std::min<std::size_t>(data.size() - off, 10000));
+          if (n <= 0) break;
+          off += static_cast<std::size_t>(n);
+        }
+        ::close(p[1]);
+      });
+      asio::io_context ctx;
+      ring r(ctx, test::mode_under_test());
+      memory_input m;
+      std::exception_ptr failure;
+      asio::co_spawn(ctx, [&]() -> asio::awaitable<void> { m = co_await read_all(r, p[0], "pipe"); },
+                     [&](std::exception_ptr e) { failure = e; });
+      ctx.run();
+      producer.join();
+      const int after = ::fcntl(p[0], F_GETPIPE_SZ);
+      ::close(p[0]);
+      if (failure) std::rethrow_exception(failure);
+      std::string got;
+      for (std::size_t i = 0; i < m.chunks.size(); ++i) got.append(m.chunks[i].data(), m.used[i]);
+      BOOST_TEST(m.size == size);
+      BOOST_TEST((got == data));
+      BOOST_TEST(after == (size >= 65536 ? 1024 * 1024 : before));
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(aligned_buffers_are_aligned) {
   aligned_buffer b(8192);
   BOOST_TEST(reinterpret_cast<std::uintptr_t>(b.data()) % aligned_buffer::alignment == 0u);
