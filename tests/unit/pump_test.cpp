@@ -33,21 +33,27 @@ std::string random_bytes(std::size_t n, unsigned seed) {
   return s;
 }
 
-// Feed `data` through a pipe from a thread (as a producer process would)
-// and pump it into a fresh file; returns the strategy used.
+// Write `data` into the pipe's write end `fd` from a thread, as a producer
+// process would, then close it.
+std::thread produce(int fd, const std::string& data) {
+  return std::thread([fd, &data] {
+    std::size_t off = 0;
+    while (off < data.size()) {
+      ssize_t n = ::write(fd, data.data() + off, std::min<std::size_t>(data.size() - off, 100000));
+      if (n <= 0) break;
+      off += static_cast<std::size_t>(n);
+    }
+    ::close(fd);
+  });
+}
+
+// Feed `data` through a pipe and pump it into a fresh file; returns the
+// strategy used.
 pump_result pump_through_pipe_result(const std::string& data, const std::string& out, bool sync, bool direct,
                                      std::uint64_t start = 0) {
   int p[2];
   BOOST_REQUIRE(::pipe2(p, O_CLOEXEC) == 0);
-  std::thread producer([&] {
-    std::size_t off = 0;
-    while (off < data.size()) {
-      ssize_t n = ::write(p[1], data.data() + off, std::min<std::size_t>(data.size() - off, 100000));
-      if (n <= 0) break;
-      off += static_cast<std::size_t>(n);
-    }
-    ::close(p[1]);
-  });
+  std::thread producer = produce(p[1], data);
   int fd = ::open(out.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   asio::io_context ctx;
   ring r(ctx, test::mode_under_test());
@@ -211,14 +217,7 @@ BOOST_AUTO_TEST_CASE(memory_input_from_a_pipe_enlarges_it_past_the_first_chunk) 
       const int before = ::fcntl(p[0], F_GETPIPE_SZ);
       BOOST_REQUIRE(before > 0);
       BOOST_REQUIRE(static_cast<std::size_t>(before) < 1024 * 1024);
-      std::thread producer([&] {
-        for (std::size_t off = 0; off < data.size();) {
-          ssize_t n = ::write(p[1], data.data() + off, std::min<std::size_t>(data.size() - off, 10000));
-          if (n <= 0) break;
-          off += static_cast<std::size_t>(n);
-        }
-        ::close(p[1]);
-      });
+      std::thread producer = produce(p[1], data);
       asio::io_context ctx;
       ring r(ctx, test::mode_under_test());
       memory_input m;
