@@ -5,7 +5,9 @@
 #include <fcntl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 namespace mutx {
@@ -14,9 +16,13 @@ std::string temp_prefix(const std::string& name) {
   return "." + name + ".mutx-";
 }
 
+namespace {
+constexpr std::size_t random_length = 12;
+}  // namespace
+
 std::string temp_name(const std::string& name) {
   static constexpr char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
-  unsigned char raw[12];
+  unsigned char raw[random_length];
   if (::getrandom(raw, sizeof raw, 0) != static_cast<ssize_t>(sizeof raw)) {
     // getrandom cannot fail for 12 bytes once the pool is up; fall back to
     // something unique to this process rather than aborting a write.
@@ -25,6 +31,16 @@ std::string temp_name(const std::string& name) {
   std::string out = temp_prefix(name);
   for (unsigned char c : raw) out += alphabet[c % (sizeof alphabet - 1)];
   return out;
+}
+
+void check_temp_name_fits(int dfd, const std::string& name, const std::string& display) {
+  const long name_max = ::fpathconf(dfd, _PC_NAME_MAX);
+  const long extra = static_cast<long>(temp_prefix("").size() + random_length);
+  if (name_max <= 0 || static_cast<long>(name.size()) + extra <= name_max) return;
+  throw error(errno_code(ENAMETOOLONG), "", display)
+      .with_hint("mutx stages the new content as .NAME.mutx-XXXXXXXXXXXX beside it, and this directory takes names of "
+                 "at most " + std::to_string(name_max) + " bytes: NAME can have " +
+                 std::to_string(std::max(0L, name_max - extra)) + " at most.");
 }
 
 namespace {

@@ -142,6 +142,7 @@ struct job {
 
     target t = resolve_target(o.output, o.symlinks, o.parents, o.sync);
     check_replaceable(t);
+    check_temp_name_fits(t.dir.get(), t.name, t.display);
     rep.target = t.display;
     std::optional<backup_location> backup_dir;
     if (o.backup.enabled) backup_dir = open_backup_location(o.backup, t.dir.get(), t.dir_display);
@@ -162,9 +163,13 @@ struct job {
       if (::fstat(in, &ist) != 0) throw_errno("cannot read", in_name);
       if (S_ISDIR(ist.st_mode)) throw_error(errno_code(EISDIR), "cannot read", in_name);
       input_is_file = S_ISREG(ist.st_mode);
+      // An empty file is refused before the lock is taken. Its size alone
+      // does not say so: /proc and sysfs files report 0 and have content.
       if (input_is_file && !o.allow_empty) {
         off_t pos = ::lseek(in, 0, SEEK_CUR);
-        if (ist.st_size <= (pos < 0 ? 0 : pos)) no_input();
+        if (pos < 0) pos = 0;
+        char probe;
+        if (ist.st_size <= pos && ::pread(in, &probe, 1, pos) == 0) no_input();
       }
     }
     if (o.data && o.data->empty() && !o.allow_empty) no_input();
@@ -232,7 +237,7 @@ struct job {
     std::optional<std::uint64_t> total;
     if (input_is_file) {
       struct stat ist;
-      if (::fstat(in, &ist) == 0) total = static_cast<std::uint64_t>(ist.st_size);
+      if (::fstat(in, &ist) == 0 && ist.st_size > 0) total = static_cast<std::uint64_t>(ist.st_size);
     }
     if (hooks.on_progress) po.on_progress = [&](std::uint64_t n) { hooks.on_progress(n, total); };
 

@@ -159,6 +159,43 @@ for io in uring syscalls; do
   expect_only d out
 done
 
+# /proc and sysfs files report a size of 0 and have content: not "empty".
+for flags in "" "--stream" "--append"; do
+  case_ "--input /proc/sys/kernel/ostype $flags (size 0, has content)"
+  rm -f d/proc
+  # shellcheck disable=SC2086
+  run -i /proc/sys/kernel/ostype $flags d/proc
+  expect_rc 0
+  expect_content d/proc $'Linux\n'  # cmp would go by the size and say they differ
+done
+case_ "stdin from /proc/sys/kernel/ostype"
+"$MUTX" d/proc2 </proc/sys/kernel/ostype 2>"$T/.stderr"
+RC=$? ERR=$(cat "$T/.stderr")
+expect_rc 0
+expect_content d/proc2 $'Linux\n'
+rm -f d/proc d/proc2
+
+# The temp name is NAME plus 19 bytes: a NAME that leaves no room for them
+# is refused before any input is read, with nothing left and nothing lost.
+long=$(printf 'n%.0s' {1..236})
+case_ "a 236-byte name (the longest that leaves room for the temp name)"
+run_in 'fits' "d/$long"
+expect_rc 0
+expect_content "d/$long" 'fits'
+rm -f "d/$long"
+for flags in "" "--stream"; do
+  case_ "a 237-byte name $flags"
+  printf 'old' >"d/${long}m"
+  # shellcheck disable=SC2086
+  run_in 'new' $flags "d/${long}m"
+  expect_rc 1
+  expect_match "$ERR" "^Error: d/${long}m: File name too long" "stderr"
+  expect_match "$ERR" 'Hint: mutx stages the new content as \.NAME\.mutx-X+ beside it, and this directory takes names of at most 255 bytes: NAME can have 236 at most\.' "hint"
+  expect_content "d/${long}m" 'old'
+  expect_only d out "${long}m"
+  rm -f "d/${long}m"
+done
+
 # `cat f | mutx f`: mutx replaces the file with a new inode, so cat keeps
 # reading the old one and the content stays whole.
 for flags in "" "--stream"; do

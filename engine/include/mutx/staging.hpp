@@ -18,6 +18,10 @@ namespace mutx {
 std::string temp_prefix(const std::string& name);
 // `.NAME.mutx-` plus 12 random characters.
 std::string temp_name(const std::string& name);
+// Refuse (ENAMETOOLONG, naming `display`) a NAME whose temp name would not
+// fit the name limit of directory `dfd`: checked before any input is read,
+// so a long stream is not written only to fail at the link.
+void check_temp_name_fits(int dfd, const std::string& name, const std::string& display);
 
 class staged_file {
  public:
