@@ -41,9 +41,12 @@ int run_write(const std::vector<std::string>& args) {
     return exit_ok;
   }
   reporter report(c.verbosity, c.json);
-  progress_line progress(c.progress == cli_options::progress_mode::on ||
-                         (c.progress == cli_options::progress_mode::automatic && c.write.stream &&
-                          !c.json && c.verbosity >= 0 && ::isatty(STDERR_FILENO)));
+  // -q wins over --progress, as --no-progress does: nothing but errors.
+  // Under --json the forced line is a JSON event; the automatic one is off.
+  progress_line progress(c.verbosity >= 0 && (c.progress == cli_options::progress_mode::on ||
+                                              (c.progress == cli_options::progress_mode::automatic &&
+                                               c.write.stream && !c.json && ::isatty(STDERR_FILENO))),
+                         c.json ? &report : nullptr);
   write_hooks hooks;
   hooks.debug_events = c.verbosity >= 2;
   hooks.on_event = [&](const event& e) {

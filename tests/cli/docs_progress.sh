@@ -1,7 +1,8 @@
 # The progress line of --stream: on a pseudo-terminal (util-linux script) a
 # line with bytes, rate and elapsed time appears and is cleared at the end;
 # --no-progress suppresses it; it never appears when stderr is not a terminal
-# unless --progress asks; a plain write leaves stderr empty.
+# unless --progress asks; a plain write leaves stderr empty; under --json
+# the progress is JSON events; -q silences it.
 . "$(dirname "$0")/lib.sh"
 need_cmd script
 script -qfec true /dev/null </dev/null >/dev/null 2>&1 || skip "script(1) cannot allocate a pseudo-terminal here"
@@ -55,5 +56,24 @@ case_ "--progress forces it when stderr is a file"
 cat "$T/big" | "$MUTX" --stream --progress "$T/out7" 2>"$T/err7"
 expect_match "$(cat "$T/err7")" "$LINE" "stderr"
 expect_same_file "$T/big" "$T/out7"
+
+case_ "--json --progress: progress events, every line one JSON object"
+need_cmd jq
+{ head -c 5000000 "$T/big"; sleep 1.2; tail -c +5000001 "$T/big"; } |
+  "$MUTX" --stream --progress --json "$T/out8" 2>"$T/err8"
+RC=$?
+expect_rc 0
+expect_same_file "$T/big" "$T/out8"
+if jq -e . "$T/err8" >/dev/null 2>&1 && [[ $(jq -s length "$T/err8") == $(wc -l <"$T/err8") ]]; then pass
+else fail "stderr is not one JSON object per line: $(head -c 300 "$T/err8" | cat -A)"; fi
+expect_eq "$(grep -c $'\r' "$T/err8")" 0 "carriage returns in stderr"
+expect_match "$(jq -r 'select(.event == "progress") | "\(.bytes) \(.elapsed_ms) \(.bytes_per_second)"' "$T/err8" | head -1)" \
+  '^[1-9][0-9]* [0-9]+ [0-9]+$' "first progress event"
+expect_eq "$(jq -r 'select(.event == "committed") | .bytes' "$T/err8")" 20000000 "committed bytes"
+
+case_ "-q wins over --progress"
+cat "$T/big" | "$MUTX" --stream --progress -q "$T/out9" 2>"$T/err9"
+expect_eq "$(wc -c <"$T/err9")" "0" "stderr bytes"
+expect_same_file "$T/big" "$T/out9"
 
 finish
