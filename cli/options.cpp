@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 namespace mutx::cli {
@@ -121,12 +122,19 @@ double parse_seconds(const std::string& text) {
 }
 
 // Config lines are checked here first so a bad one is reported with its
-// file and line, which Program_options' own parser does not tell.
-void check_config(const std::string& path, std::istream& in, const po::options_description& table) {
-  std::string line;
+// file and line, which Program_options' own parser does not tell. Returns
+// the text for Program_options, with the ';' comments it does not know
+// blanked out.
+std::string check_config(const std::string& path, std::istream& in, const po::options_description& table) {
+  std::string line, text;
+  std::map<std::string, int> seen;
   for (int number = 1; std::getline(in, line); ++number) {
     auto first = line.find_first_not_of(" \t\r");
-    if (first == std::string::npos || line[first] == '#' || line[first] == ';') continue;
+    if (first == std::string::npos || line[first] == '#' || line[first] == ';') {
+      text += "\n";
+      continue;
+    }
+    text += line + "\n";
     auto bad = [&](const std::string& why) {
       throw error(failure_kind::io, path + ":" + std::to_string(number) + ": " + why,
                   "Lines are 'long-option = value', e.g. 'backup = true' or 'timeout = 5'.");
@@ -141,21 +149,29 @@ void check_config(const std::string& path, std::istream& in, const po::options_d
     const po::option_description* d = table.find_nothrow(name, false);
     if (!d || name == "help" || name == "version" || name == "input" || name == "no-config" || name == "verbose")
       bad("unknown option '" + name + "'");
-    if (d->semantic()->max_tokens() == 0 &&
-        value != "true" && value != "false" && value != "yes" && value != "no" && value != "1" && value != "0")
+    if (d->semantic()->max_tokens() == 0 && value != "true" && value != "false")
       bad("'" + name + "' takes true or false, not '" + value + "'");
+    if (auto [it, fresh] = seen.emplace(name, number); !fresh)
+      bad("'" + name + "' is set again (first on line " + std::to_string(it->second) + ")");
   }
+  return text;
 }
 
 // The command line wins over the config file, also where they name
 // different options of one choice: `timeout = 5` in the file and --no-wait on
-// the command line means --no-wait, not "exclude each other".
-void drop_overridden(po::parsed_options& parsed, const po::variables_map& cmdline) {
+// the command line means --no-wait, not "exclude each other"; `quiet = true`
+// and -v means -v. `verbose` is counted outside the table (`verbosity`).
+void drop_overridden(po::parsed_options& parsed, const po::variables_map& cmdline, int verbosity) {
   static const std::vector<std::vector<std::string>> choices = {
       {"wait", "no-wait", "timeout"},
       {"preserve-owner", "try-preserve-owner"},
+      {"progress", "no-progress"},
+      {"quiet", "verbose"},
   };
-  auto given = [&](const std::string& name) { return cmdline.count(name) && !cmdline[name].defaulted(); };
+  auto given = [&](const std::string& name) {
+    if (name == "verbose") return verbosity > 0;
+    return cmdline.count(name) && !cmdline[name].defaulted();
+  };
   std::erase_if(parsed.options, [&](const po::option& o) {
     for (const auto& choice : choices) {
       if (std::find(choice.begin(), choice.end(), o.string_key) == choice.end()) continue;
@@ -219,17 +235,22 @@ cli_options parse_command_line(const std::vector<std::string>& argv) {
       std::string path = config_path();
       std::ifstream f(path);
       if (!path.empty() && f) {
-        check_config(path, f, table);
-        f.clear();
-        f.seekg(0);
-        po::parsed_options parsed = po::parse_config_file(f, table, false);
-        drop_overridden(parsed, vm);
+        std::istringstream checked(check_config(path, f, table));
+        po::parsed_options parsed = po::parse_config_file(checked, table, false);
+        drop_overridden(parsed, vm, c.verbosity);
         po::store(parsed, vm);
       }
     }
     po::notify(vm);
   } catch (const error&) {
     throw;
+  } catch (const po::unknown_option& e) {
+    // `mutx -f` may mean a file named -f.
+    const std::string& name = e.get_option_name();
+    std::string hint = "See 'mutx --help'.";
+    if (name.size() > 1 && name[0] == '-' && name[1] != '-')
+      hint = "See 'mutx --help'; a file whose name starts with '-' is named as ./" + name + ".";
+    throw error(failure_kind::io, e.what(), hint);
   } catch (const po::error& e) {
     throw error(failure_kind::io, e.what(), "See 'mutx --help'.");
   }
@@ -245,7 +266,12 @@ cli_options parse_command_line(const std::vector<std::string>& argv) {
   };
 
   if (!vm.count("output"))
-    throw error(failure_kind::io, "missing OUTPUT", "Usage: mutx [OPTIONS] OUTPUT; see 'mutx --help'.");
+    throw error(failure_kind::io, "missing OUTPUT",
+                !has_command ? "Usage: mutx [OPTIONS] OUTPUT; see 'mutx --help'."
+                : c.write.command[0].starts_with("-")
+                    ? "Everything after -- is the command: mutx OUTPUT -- COMMAND [ARG...]. A file whose name "
+                      "starts with '-' is named as ./" + c.write.command[0] + "."
+                    : "Everything after -- is the command; OUTPUT comes before it: mutx OUTPUT -- COMMAND [ARG...].");
   auto outputs = vm["output"].as<std::vector<std::string>>();
   if (outputs.size() > 1)
     throw error(failure_kind::io, "more than one OUTPUT given ('" + outputs[0] + "', '" + outputs[1] + "')",
@@ -296,8 +322,9 @@ cli_options parse_command_line(const std::vector<std::string>& argv) {
   c.json = flag("json");
   if (flag("progress")) c.progress = cli_options::progress_mode::on;
   if (flag("no-progress")) c.progress = cli_options::progress_mode::off;
-  w.io = io_mode_from_env();
-  if (auto s = text("io")) w.io = parse_io_mode(*s);
+  // --io overrides MUTX_IO: the variable is not even read then.
+  auto io = text("io");
+  w.io = io ? parse_io_mode(*io) : io_mode_from_env();
   w.handle_signals = true;
   return c;
 }

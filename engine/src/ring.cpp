@@ -27,7 +27,13 @@ io_mode parse_io_mode(const std::string& text) {
 
 io_mode io_mode_from_env() {
   const char* v = std::getenv("MUTX_IO");
-  return v ? parse_io_mode(v) : io_mode::automatic;
+  if (!v) return io_mode::automatic;
+  try {
+    return parse_io_mode(v);
+  } catch (const error&) {
+    throw error(failure_kind::io, "invalid MUTX_IO value '" + std::string(v) + "' in the environment",
+                "Set MUTX_IO to auto, uring or syscalls, or unset it.");
+  }
 }
 
 namespace {

@@ -1,7 +1,9 @@
 # Defaults from $XDG_CONFIG_HOME/mutx/config (else ~/.config/mutx/config):
 # `backup = true` there makes a backup, --no-config ignores the file, the
-# command line wins (also over an option it excludes), and a bad line is an
-# error naming the file and the line, with the target untouched.
+# command line wins (also over an option it excludes, and -v over quiet),
+# '#' and ';' start comments, and a bad line (unknown option, a switch not
+# true or false, an option set twice) is an error naming the file and the
+# line, with the target untouched.
 . "$(dirname "$0")/lib.sh"
 
 CFG=$T/cfg/mutx/config
@@ -74,6 +76,33 @@ run_in w --timeout 5 OUT
 expect_rc 0
 expect_content OUT w
 
+case_ "-v on the command line wins over quiet = true"
+printf 'quiet = true\n' >"$CFG"
+run_in v -v OUT
+expect_rc 0
+expect_match "$ERR" 'Wrote 1 bytes to OUT' "stderr"
+run_in q OUT
+expect_rc 0
+expect_eq "$ERR" "" "stderr without -v"
+
+case_ "--progress on the command line wins over no-progress = true"
+printf 'no-progress = true\n' >"$CFG"
+head -c 5000000 /dev/zero >five
+"$MUTX" --stream --progress OUT <five 2>"$T/.stderr"
+RC=$? ERR=$(cat "$T/.stderr")
+expect_rc 0
+expect_match "$ERR" '[0-9.]+ (B|KiB|MiB|GiB)  [0-9.]+ (B|KiB|MiB|GiB)/s  [0-9]+s' "stderr"
+expect_same_file OUT five
+rm -f five
+
+case_ "; and # comments"
+printf '; ini style\n  # indented\nmode = 640\n' >"$CFG"
+rm -f OUT
+run_in c OUT
+expect_rc 0
+expect_mode OUT 640
+expect_content OUT c
+
 case_ "a bad line: exit 1, file and line named, target untouched"
 printf '# defaults\nbackup = true\nbogus = 1\n' >"$CFG"
 printf 'old\n' >OUT
@@ -89,6 +118,22 @@ printf 'backup = maybe\n' >"$CFG"
 run_in $'new\n' OUT
 expect_rc 1
 expect_match "$ERR" "^Error: $CFG:1: 'backup' takes true or false" "stderr"
+expect_content OUT $'old\n'
+
+case_ "switches take true or false only (as the man page says)"
+for bad in yes no 1 0 on True; do
+  printf 'backup = %s\n' "$bad" >"$CFG"
+  run_in $'new\n' OUT
+  expect_rc 1
+  expect_match "$ERR" "^Error: $CFG:1: 'backup' takes true or false, not '$bad'" "stderr for '$bad'"
+done
+expect_content OUT $'old\n'
+
+case_ "an option set twice: both lines named"
+printf 'timeout = 1\n# x\ntimeout = 2\n' >"$CFG"
+run_in $'new\n' OUT
+expect_rc 1
+expect_match "$ERR" "^Error: $CFG:3: 'timeout' is set again \\(first on line 1\\)" "stderr"
 expect_content OUT $'old\n'
 
 case_ "options that make no sense as defaults are refused"

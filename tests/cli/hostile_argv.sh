@@ -122,6 +122,33 @@ check --no-config --backup-dir "$LONG4096" "$O/t"
 check --no-config -i "$LONG4096" "$O/t"
 check housekeep --all "$LONG4096"
 
+case_ "directed: a bad MUTX_IO is named as the environment's; --io overrides it"
+printf 'old\n' >"$O/io"
+OUT_=$(printf 'new\n' | MUTX_IO=bogus "$MUTX" --no-config "$O/io" 2>&1)
+RC=$? ERR=$OUT_
+expect_rc 1
+expect_match "$ERR" "^Error: invalid MUTX_IO value 'bogus' in the environment" "stderr"
+expect_content "$O/io" "old"$'\n'
+for io in syscalls auto; do
+  OUT_=$(printf 'new\n' | MUTX_IO=bogus "$MUTX" --no-config --io=$io "$O/io" 2>&1)
+  RC=$? ERR=$OUT_
+  expect_rc 0
+  expect_content "$O/io" "new"$'\n'
+  printf 'old\n' >"$O/io"
+done
+case_ "directed: a file named like an option: the hint names ./NAME"
+check --no-config -- -f
+expect_rc 1
+expect_match "$ERR" "^Error: missing OUTPUT"$'\n'"Hint: Everything after -- is the command: mutx OUTPUT -- COMMAND \\[ARG...\\]\\. A file whose name starts with '-' is named as \\./-f\\." "stderr"
+check --no-config -f
+expect_rc 1
+expect_match "$ERR" "^Error: unrecognised option '-f'"$'\n'"Hint: See 'mutx --help'; a file whose name starts with '-' is named as \\./-f\\." "stderr"
+OUT_=$(cd "$O" && printf 'dash\n' | "$MUTX" --no-config ./-f 2>&1)
+RC=$? ERR=$OUT_
+expect_rc 0
+expect_content "$O/-f" "dash"$'\n'
+rm -f "$O/io" "$O/-f"
+
 # ---- fuzzing ----
 # Options from the real help text: NAME and whether it takes a value.
 options_of() {  # help text on stdin
