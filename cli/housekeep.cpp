@@ -32,11 +32,6 @@ constexpr const char* usage =
 constexpr const char* duration_help =
     "use a whole number with a unit: 30s 15m 2h 7d 1w; a bare number is hours for locks and temps, days for backups";
 
-int fail(const std::string& message, const std::string& hint = {}) {
-  std::cerr << "Error: " << message << '\n';
-  if (!hint.empty()) std::cerr << "Hint: " << hint << '\n';
-  return exit_error;
-}
 
 std::optional<std::uint64_t> parse_count(const std::string& s) {
   if (s.empty() || s.size() > 18 || s.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
@@ -57,11 +52,25 @@ std::string plural(std::uint64_t n, const char* word) {
   return std::to_string(n) + ' ' + word + (n == 1 ? "" : "s");
 }
 
+// One JSON object a line: the deletions and the summary on stdout; under
+// --json also what is skipped or failed, on stderr, as the write command's
+// events.
+void put_json_line(const boost::json::object& o, std::FILE* to) {
+  std::string line = boost::json::serialize(o);
+  line += '\n';
+  std::fwrite(line.data(), 1, line.size(), to);
+}
+
 }  // namespace
 
 int housekeep_main(const std::vector<std::string>& args) {
   housekeep_options opts;
   bool all = false, verbose = false, json = false, help = false;
+  // Errors are JSON under --json, also those found before it is parsed.
+  for (const auto& a : args) json = json || a == "--json";
+  auto fail = [&](const std::string& message, const std::string& hint = {}) {
+    return reporter(0, json).on_error(message, hint);
+  };
   std::string older_than, keep_newest, dir = ".";
 
   po::options_description ops("Operations (at least one)");
@@ -134,19 +143,29 @@ int housekeep_main(const std::vector<std::string>& args) {
           o["kind"] = kind_name(ev.kind);
           o["path"] = utf8_lossy(ev.path);
           o["bytes"] = ev.bytes;
-          std::string line = boost::json::serialize(o);
-          line += '\n';
-          std::fwrite(line.data(), 1, line.size(), stdout);
+          put_json_line(o, stdout);
         } else {
           std::fwrite(ev.path.data(), 1, ev.path.size(), stdout);
           std::fputc('\n', stdout);
         }
         break;
       case housekeep_event::type::skipped:
-        std::cerr << "Skipped " << ev.path << ": " << ev.message << '\n';
-        break;
       case housekeep_event::type::failed:
-        std::cerr << "Error: " << ev.message << '\n';
+        if (json) {
+          const bool failed = ev.what == housekeep_event::type::failed;
+          boost::json::object o;
+          o["level"] = failed ? "error" : "info";
+          o["event"] = failed ? "failed" : "skipped";
+          o["kind"] = kind_name(ev.kind);
+          o["path"] = utf8_lossy(ev.path);
+          o["message"] = utf8_lossy(ev.message);
+          std::fflush(stdout);
+          put_json_line(o, stderr);
+        } else if (ev.what == housekeep_event::type::skipped) {
+          std::cerr << "Skipped " << ev.path << ": " << ev.message << '\n';
+        } else {
+          std::cerr << "Error: " << ev.message << '\n';
+        }
         break;
     }
   };
@@ -169,12 +188,10 @@ int housekeep_main(const std::vector<std::string>& args) {
     o["errors"] = result.errors;
     o["duration_ms"] = ms.count();
     o["dry_run"] = opts.dry_run;
-    std::string line = boost::json::serialize(o);
-    line += '\n';
-    std::fwrite(line.data(), 1, line.size(), stdout);
+    put_json_line(o, stdout);
   }
   if (std::fflush(stdout) != 0 || std::ferror(stdout)) return fail("cannot write to standard output");
-  if (verbose) {
+  if (verbose && !json) {  // --json has the summary object
     std::cerr << (opts.dry_run ? "Would delete " : "Deleted ") << plural(result.locks, "lock") << ", "
               << plural(result.temps, "temp") << ", " << plural(result.backups, "backup") << " ("
               << result.bytes_freed << " bytes) in " << ms.count() << " ms"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# mutx housekeep --json: one object per path, then a summary; parses with jq.
+# mutx housekeep --json: one object per path, then a summary; errors as JSON
+# objects on stderr; parses with jq.
 source "$(dirname "$0")/housekeep_lib.bash"
 command -v jq >/dev/null || skip "jq is not installed"
 cd "$tree"
@@ -54,4 +55,14 @@ expect_rc 0
 jq -e '.summary and .locks == 0 and .temps == 0 and .backups == 0 and .errors == 0' <<<"$out" >/dev/null ||
   fail "summary: $out"
 [[ $(wc -l <<<"$out") == 1 ]] || fail "want only the summary: $out"
+# Errors under --json are JSON objects on stderr too, with the exit code.
+hk --json
+expect_rc 1
+[[ -z $out ]] || fail "stdout: $out"
+[[ $(jq -c . <<<"$err") == '{"level":"error","event":"error","message":"Specify at least one operation (--clean-locks, --clean-backups, --clean-temps or --all)","exit_code":1}' ]] ||
+  fail "stderr: $err"
+hk --all --older-than 3x --json
+expect_rc 1
+jq -e '.level == "error" and .exit_code == 1 and (.message | startswith("invalid duration '"'"'3x'"'"' for --older-than"))' <<<"$err" >/dev/null ||
+  fail "stderr: $err"
 echo "ok"

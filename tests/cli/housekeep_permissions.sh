@@ -37,10 +37,12 @@ expect_err "Error: cannot open directory tree/closed: Permission denied"
 gone "$tree/a.lock" "$tree/open/b.lock" "$tree/open/deeper/c.lock"
 exists "$tree/closed/hidden.lock"
 
-# JSON counts the error.
+# JSON counts the error, and says it on stderr as a JSON object.
 run_nobody --all -r --json tree
 expect_rc 1
 jq -e '.summary and .errors == 1' <<<"$out" >/dev/null || fail "summary: $out"
+[[ $(jq -c . <<<"$err") == '{"level":"error","event":"failed","kind":"directory","path":"tree/closed","message":"cannot open directory tree/closed: Permission denied"}' ]] ||
+  fail "stderr under --json: $err"
 
 # A lock file it may not open is an error too, and stays.
 chmod 755 "$tree/closed"
