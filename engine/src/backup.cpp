@@ -132,6 +132,10 @@ backup_result make_backup(const backup_options& opts, const backup_location& whe
   result.warnings = copy_xattrs(old_fd, staged.fd(), "backup of " + name);
   if (::fchmod(staged.fd(), opts.mode ? (*opts.mode & 07777) : (old.st_mode & 07777)) != 0)
     throw_errno("cannot set the mode of backup of", name);
+  // And its times, as a link has them: `ls -l` shows when the old content
+  // was written, and housekeep orders untimestamped backups by mtime.
+  const struct timespec times[2] = {old.st_atim, old.st_mtim};
+  if (::futimens(staged.fd(), times) != 0) throw_errno("cannot set the times of backup of", name);
   if (opts.sync && ::fsync(staged.fd()) != 0) throw_errno("cannot sync backup of", name);
   // Publish under a temp name first so place() can apply the same
   // replace-or-never-overwrite rule as for links.

@@ -62,6 +62,7 @@ case_ "--backup-mode 0600: backup gets 0600, target keeps its mode"
 mkdir bmode
 printf 'old' >bmode/f
 chmod 644 bmode/f
+touch -d '2020-01-02 03:04:05.123456789' bmode/f
 ino=$(stat -c %i bmode/f)
 run_in 'new' --backup --backup-mode 0600 -v bmode/f
 expect_rc 0
@@ -70,6 +71,8 @@ expect_content bmode/f 'new'
 expect_content bmode/f.backup 'old'
 expect_mode bmode/f.backup 600
 expect_mode bmode/f 644
+# The copy keeps the old file's mtime, as a linked backup does.
+expect_eq "$(stat -c %y bmode/f.backup)" "$(date -d '2020-01-02 03:04:05.123456789' '+%Y-%m-%d %H:%M:%S.%N %z')" "mtime of the copy"
 # Another mode cannot be given to the old inode while it is still the
 # visible target, so the backup is a copy.
 if [[ $(stat -c %i bmode/f.backup) != "$ino" ]]; then pass; else fail "backup with another mode shares the target's inode"; fi

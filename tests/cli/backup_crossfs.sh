@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # --backup-dir on another filesystem (a tmpfs mounted in the test dir): no
 # link is possible (EXDEV), so the backup is a copy that keeps the old
-# content, mode, owner, xattrs and ACLs, is synced and renamed into place;
+# content, mode, owner, mtime, xattrs and ACLs, is synced and renamed into place;
 # --backup-mode and --backup-timestamp work the same way. Needs root.
 . "$(dirname "$0")/lib.sh"
 export XDG_CONFIG_HOME=$T/no-config
@@ -16,6 +16,7 @@ head -c 300000 /dev/urandom >xfs/f
 cp xfs/f expected
 chown 65534:65534 xfs/f
 chmod 604 xfs/f
+touch -d '2021-03-04 05:06:07.5' xfs/f
 run_in 'new' --backup --backup-dir tmpfs -v xfs/f
 expect_rc 0
 expect_match "$ERR" "Backup: tmpfs/f\.backup \(copied\)" "-v output"
@@ -24,6 +25,7 @@ expect_same_file tmpfs/f.backup expected
 expect_mode tmpfs/f.backup 604
 expect_eq "$(stat -c '%u:%g' tmpfs/f.backup)" "65534:65534" "owner of the copy"
 expect_eq "$(stat -c %h tmpfs/f.backup)" 1 "link count of the copy"
+expect_eq "$(stat -c %Y.%y tmpfs/f.backup)" "$(date -d '2021-03-04 05:06:07.5' +%s).$(date -d '2021-03-04 05:06:07.5' '+%Y-%m-%d %H:%M:%S.%N %z')" "mtime of the copy (as a linked backup keeps it)"
 expect_only tmpfs f.backup
 expect_only xfs f
 
