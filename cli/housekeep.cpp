@@ -32,7 +32,6 @@ constexpr const char* usage =
 constexpr const char* duration_help =
     "use a whole number with a unit: 30s 15m 2h 7d 1w; a bare number is hours for locks and temps, days for backups";
 
-
 std::optional<std::uint64_t> parse_count(const std::string& s) {
   if (s.empty() || s.size() > 18 || s.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
   return std::stoull(s);
