@@ -1,5 +1,6 @@
 #include "mutx/ring.hpp"
 
+#include "mutx/fd.hpp"
 #include "mutx/ops.hpp"
 
 #include <boost/asio/post.hpp>
@@ -7,6 +8,7 @@
 #include <fcntl.h>
 #include <liburing.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 
 #include <cerrno>
@@ -236,8 +238,7 @@ void ring::cancel_all() {
     }
     io_uring_submit(uring_.get());
   }
-  for (auto& [fd, poller] : pollers_)
-    if (poller) poller->cancel();
+  for (auto& [op, poller] : pollers_) poller->cancel();
 }
 
 long ring::perform(op_base* op) {
@@ -274,31 +275,31 @@ void ring::start_syscall(op_base* op) {
   if (reads) {
     pollfd p{op->fd, POLLIN, 0};
     if (::poll(&p, 1, 0) == 0) {
-      // Not ready: wait on the loop. The poller owns a dup, never our fd.
-      auto& poller = pollers_[op->fd];
-      if (!poller) {
-        int dup = ::fcntl(op->fd, F_DUPFD_CLOEXEC, 0);
-        if (dup >= 0) {
-          poller = std::make_unique<asio::posix::stream_descriptor>(ctx_);
-          error_code ec;
-          poller->assign(dup, ec);
-          if (ec) {
-            ::close(dup);
-            poller.reset();
-          }
+      // Not ready: wait on the loop (pollers_ says why through an epoll
+      // instance). Where that fails, the syscall below blocks instead.
+      unique_fd ep(::epoll_create1(EPOLL_CLOEXEC));
+      epoll_event ev{};
+      ev.events = EPOLLIN;
+      if (ep && ::epoll_ctl(ep.get(), EPOLL_CTL_ADD, op->fd, &ev) == 0) {
+        auto poller = std::make_unique<asio::posix::stream_descriptor>(ctx_);
+        error_code assigned;
+        poller->assign(ep.get(), assigned);
+        if (!assigned) {
+          ep.release();
+          auto* waiter = poller.get();
+          pollers_[op] = std::move(poller);
+          link(op);
+          waiter->async_wait(asio::posix::descriptor_base::wait_read, [this, op](error_code ec) {
+            unlink(op);
+            pollers_.erase(op);
+            if (ec) {
+              op->complete(ec, 0);
+              return;
+            }
+            start_syscall(op);
+          });
+          return;
         }
-      }
-      if (poller) {
-        link(op);
-        poller->async_wait(asio::posix::descriptor_base::wait_read, [this, op](error_code ec) {
-          unlink(op);
-          if (ec) {
-            op->complete(ec, 0);
-            return;
-          }
-          start_syscall(op);
-        });
-        return;
       }
     }
   }

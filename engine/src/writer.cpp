@@ -262,6 +262,9 @@ struct job {
         pump_failure = std::current_exception();
       }
       out_pipe.reset();
+      // The write has failed: the command's output can no longer be used,
+      // so it is ended (SIGTERM, SIGKILL after a grace time), not awaited.
+      if (pump_failure) child.kill(SIGTERM);
       int status = co_await child.wait();
       if (stop.stop_requested()) interrupted();
       if (pump_failure) std::rethrow_exception(pump_failure);

@@ -196,6 +196,19 @@ for flags in "" "--stream"; do
   rm -f "d/${long}m"
 done
 
+# Waiting for a slow pipe never leaves the caller's file description
+# O_NONBLOCK: the shell's pipe (or terminal) is shared with what runs next.
+for flags in "" "--stream" "--io=syscalls" "--io=syscalls --stream"; do
+  case_ "stdin stays blocking after a wait for input [$flags]"
+  # shellcheck disable=SC2086
+  flags_after=$( (sleep 0.3; printf 'late') | { "$MUTX" $flags d/nb 2>"$T/.stderr"; echo "rc=$?"; grep '^flags:' /proc/self/fdinfo/0; })
+  expect_match "$flags_after" '^rc=0' "mutx exit code"
+  oct=$(sed -n 's/^flags:[[:space:]]*//p' <<<"$flags_after")
+  if [[ -n $oct && $((8#$oct & 8#4000)) -eq 0 ]]; then pass; else fail "stdin flags after mutx: '$oct' (O_NONBLOCK is 04000)"; fi
+  expect_content d/nb 'late'
+  rm -f d/nb
+done
+
 # `cat f | mutx f`: mutx replaces the file with a new inode, so cat keeps
 # reading the old one and the content stays whole.
 for flags in "" "--stream"; do

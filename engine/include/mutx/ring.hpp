@@ -114,9 +114,14 @@ class ring {
   detail::op_base* inflight_ = nullptr;
   std::size_t inflight_count_ = 0;
   std::string fallback_reason_;
-  // Syscall path: descriptors we wait on, by fd; nullptr where the fd cannot
-  // be polled (regular files).
-  std::map<int, std::unique_ptr<boost::asio::posix::stream_descriptor>> pollers_;
+  // Syscall path: the waits in progress, by operation. Each is an epoll
+  // instance of its own holding the operation's fd, watched by the loop and
+  // closed when the wait ends: no dup of the caller's fd outlives the wait
+  // (a kept read end of a command's pipe left the command blocked forever
+  // once mutx stopped reading), and the caller's file description never
+  // becomes O_NONBLOCK (asio sets it on what it waits on; a shared stdin
+  // stayed non-blocking after mutx exited).
+  std::map<detail::op_base*, std::unique_ptr<boost::asio::posix::stream_descriptor>> pollers_;
 };
 
 // Map a raw result (>= 0: bytes; < 0: -errno) to (error_code, bytes).
