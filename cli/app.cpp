@@ -73,6 +73,10 @@ int main(int argc, char** argv) {
   // A closed stdout or stderr must give EPIPE and an exit code, not a
   // silent death by SIGPIPE.
   ::signal(SIGPIPE, SIG_IGN);
+  // Likewise a file size limit (ulimit -f) must give EFBIG and an error,
+  // not death by SIGXFSZ with the lock file left behind. A command run with
+  // `--` gets the default back (command.cpp).
+  ::signal(SIGXFSZ, SIG_IGN);
   // A closed stdin, stdout or stderr (`mutx OUT <&-`, `2>&-`) would lend its
   // number to the first descriptor the engine opens (the loop's eventfd):
   // mutx read its input from that and hung, and wrote its messages into it.

@@ -23,6 +23,8 @@ std::string default_hint(const error_code& ec) {
     case ENOSPC: return "Free some space on that filesystem; the target was left as it was.";
     case EDQUOT: return "Your disk quota is exhausted; the target was left as it was.";
     case EROFS: return "The filesystem is mounted read-only.";
+    case EFBIG: return "The file size limit (ulimit -f) or the filesystem's largest file size was reached; the target was left as it was.";
+    case EMFILE: return "This process may open no more files (ulimit -n); raise the limit.";
     case EACCES:
     case EPERM: return "Check the permissions of the file and of its directory.";
     default: return {};

@@ -46,9 +46,9 @@ std::vector<std::string> components(const std::string& path) {
 
 unique_fd open_directory(const std::string& path, bool create, bool sync) {
   const int flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
-  if (path.empty()) return unique_fd(::open(".", flags));
-  unique_fd fd(::open(path.c_str(), flags));
+  unique_fd fd(::open(path.empty() ? "." : path.c_str(), flags));
   if (fd) return fd;
+  if (path.empty()) throw_errno("cannot open directory", ".");
   int err = errno;
   if (err != ENOENT) throw_errno("cannot open directory", path, err);
   if (!create) missing_directory(path);

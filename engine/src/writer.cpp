@@ -336,7 +336,9 @@ struct job {
 
 }  // namespace
 
-write_report write(const write_options& o, const write_hooks& hooks) {
+namespace {
+
+write_report write_on_loop(const write_options& o, const write_hooks& hooks) {
   asio::io_context ctx(1);
   ring r(ctx, o.io);
   stop_source stop;
@@ -390,6 +392,19 @@ write_report write(const write_options& o, const write_hooks& hooks) {
     std::rethrow_exception(failure);
   }
   return rep;
+}
+
+}  // namespace
+
+write_report write(const write_options& o, const write_hooks& hooks) {
+  try {
+    return write_on_loop(o, hooks);
+  } catch (const boost::system::system_error& e) {
+    // Only asio throws these: the loop's own descriptors (eventfd, epoll,
+    // timerfd, the signal pipe) could not be made, as under a low ulimit -n.
+    // The job itself reports through mutx::error.
+    throw error(e.code(), "cannot set up the event loop");
+  }
 }
 
 }  // namespace mutx
