@@ -149,6 +149,13 @@ lock_file::attempt lock_file::try_acquire(int dfd, const std::string& name, mode
         throw_errno("cannot inspect lock file", display);
       }
       lfd.reset(::openat(dfd, name.c_str(), flags | (create ? O_CREAT : 0), mode));
+      // Another user's lock file (0644 after their umask): flock needs no
+      // write access, so a read-only descriptor takes turns with its owner
+      // all the same, and a stale one of theirs does not lock us out.
+      if (!lfd && errno == EACCES) {
+        lfd.reset(::openat(dfd, name.c_str(), (flags & ~O_ACCMODE) | O_RDONLY));
+        if (!lfd) errno = EACCES;
+      }
     }
     if (!lfd) {
       int err = errno;

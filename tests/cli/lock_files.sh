@@ -152,4 +152,40 @@ expect_eq "$ERR" $'data\ndata.lock' "lock file beside the target"
 expect_content real/data $'r\nmore\n'
 expect_only real data
 
+# Another user's lock file (0644): flock needs no write access, so writers
+# of a shared file take turns through it instead of failing, and a stale one
+# of theirs does not lock the file's owner out. Needs root for setpriv.
+if [[ $(id -u) -eq 0 ]] && command -v setpriv >/dev/null && setpriv --reuid=65534 --regid=65534 --clear-groups true 2>/dev/null; then
+  as() { local uid=$1; shift; setpriv --reuid="$uid" --regid="$uid" --clear-groups "$@"; }
+  mkdir -m 0777 shared
+  cp "$MUTX" "$T/mutx-copy" && chmod 755 "$T/mutx-copy" "$T"
+  printf '0\n' >shared/n
+  chmod 666 shared/n
+
+  case_ "another user's held lock file: a wait, then the turn"
+  as 65534 "$T/mutx-copy" shared/n -- sh -c 'sleep 1; cat; echo A' 2>"$T/.holder" &
+  holder=$!
+  for _ in $(seq 100); do [[ -e shared/n.lock ]] && break; sleep 0.02; done
+  expect_eq "$(stat -c %U shared/n.lock 2>/dev/null)" nobody "owner of the held lock file"
+  OUT_=$(as 1234 "$T/mutx-copy" --timeout 20 shared/n -- sh -c 'cat; echo B' 2>&1)
+  RC=$? ERR=$OUT_
+  wait $holder
+  expect_rc 0
+  expect_match "$ERR" '^Waiting for lock on shared/n\.\.\.' "stderr"
+  expect_content shared/n $'0\nA\nB\n'
+  expect_only shared n
+
+  case_ "a stale lock file of another user does not lock the owner out"
+  : >shared/n.lock
+  chown 65534:65534 shared/n.lock
+  chmod 644 shared/n.lock
+  OUT_=$(printf 'mine\n' | as 1234 "$T/mutx-copy" --no-wait shared/n 2>&1)
+  RC=$? ERR=$OUT_
+  expect_rc 0
+  expect_content shared/n $'mine\n'
+  expect_only shared n
+else
+  echo "NOTE: another user's lock file not checked (needs root and setpriv)" >&2
+fi
+
 finish
