@@ -40,7 +40,11 @@ mode_t final_mode(const metadata_options& opts, const struct stat* old) {
   return 0666 & ~current_umask();
 }
 
-std::vector<std::string> copy_xattrs(int from, int to, const std::string& display) {
+namespace {
+constexpr const char* capability_xattr = "security.capability";
+}  // namespace
+
+std::vector<std::string> copy_xattrs(int from, int to, const std::string& display, const char* skip) {
   std::vector<std::string> warnings;
   std::string names;
   if (!read_sized(names, [&](char* b, std::size_t n) { return ::flistxattr(from, b, n); })) {
@@ -50,7 +54,7 @@ std::vector<std::string> copy_xattrs(int from, int to, const std::string& displa
   for (std::size_t i = 0; i < names.size();) {
     std::string name(names.c_str() + i);
     i += name.size() + 1;
-    if (name.empty()) continue;
+    if (name.empty() || (skip && name == skip)) continue;
     std::string value;
     if (!read_sized(value, [&](char* b, std::size_t n) { return ::fgetxattr(from, name.c_str(), b, n); })) {
       if (errno != ENODATA) warnings.push_back("cannot read attribute " + name + " of " + display + ": " + describe(errno_code()));
@@ -98,7 +102,7 @@ std::vector<std::string> apply_metadata(int staged, int old_fd, const struct sta
   }
   if (::fchmod(staged, mode) != 0) throw_errno("cannot set the mode of the new", display);
   if (old_fd >= 0) {
-    auto xw = copy_xattrs(old_fd, staged, display);
+    auto xw = copy_xattrs(old_fd, staged, display, capability_xattr);
     warnings.insert(warnings.end(), xw.begin(), xw.end());
     // An ACL copied over a different explicit mode rewrites the group bits;
     // the explicit --mode wins.
@@ -107,13 +111,21 @@ std::vector<std::string> apply_metadata(int staged, int old_fd, const struct sta
   return warnings;
 }
 
-void restore_setid_bits(int staged, mode_t mode, const std::string& display) {
+std::vector<std::string> restore_after_write(int staged, mode_t mode, int old_fd, const std::string& display) {
+  std::vector<std::string> warnings;
   mode &= 07777;
-  if (!(mode & (S_ISUID | S_ISGID))) return;
-  struct stat now;
-  if (::fstat(staged, &now) != 0) throw_errno("cannot inspect the new", display);
-  if ((now.st_mode & 07777) != mode && ::fchmod(staged, mode) != 0)
-    throw_errno("cannot set the mode of the new", display);
+  if (mode & (S_ISUID | S_ISGID)) {
+    struct stat now;
+    if (::fstat(staged, &now) != 0) throw_errno("cannot inspect the new", display);
+    if ((now.st_mode & 07777) != mode && ::fchmod(staged, mode) != 0)
+      throw_errno("cannot set the mode of the new", display);
+  }
+  std::string cap;
+  if (old_fd >= 0 && read_sized(cap, [&](char* b, std::size_t n) { return ::fgetxattr(old_fd, capability_xattr, b, n); }) &&
+      ::fsetxattr(staged, capability_xattr, cap.data(), cap.size(), 0) != 0)
+    warnings.push_back(std::string("attribute ") + capability_xattr + " of " + display + " was not kept: " +
+                       describe(errno_code()));
+  return warnings;
 }
 
 }  // namespace mutx

@@ -287,7 +287,10 @@ struct job {
           {"strategy", rep.strategy},
           {"early_flushes", static_cast<std::int64_t>(moved.early_flushes)}});
     if (stop.stop_requested()) interrupted();
-    restore_setid_bits(staged.fd(), staged_meta.st_mode, t.display);
+    for (auto& w : restore_after_write(staged.fd(), staged_meta.st_mode, old_fd.get(), t.display)) {
+      emit(event::level::warning, "metadata", w);
+      rep.warnings.push_back(std::move(w));
+    }
 
     if (o.sync) {
       // Never retry a failed fsync: the kernel may have dropped the dirty

@@ -45,6 +45,28 @@ if [[ $(id -u) -eq 0 ]]; then
   expect_eq "$(getfattr --only-values -n trusted.test x/f 2>/dev/null)" "secret" "trusted.test"
 fi
 
+# File capabilities: the kernel drops security.capability on any write to
+# the file, so they are put back after the data (as set-id bits are).
+if [[ $(id -u) -eq 0 ]] && command -v setcap >/dev/null && command -v getcap >/dev/null; then
+  for flags in "" "--stream" "--append" "--backup --backup-mode 0700"; do
+    case_ "file capabilities survive [$flags]"
+    printf 'cap' >x/cap
+    setcap cap_net_raw+ep x/cap
+    # shellcheck disable=SC2086
+    run_in 'new' $flags x/cap
+    expect_rc 0
+    expect_eq "$ERR" "" "stderr"
+    expect_match "$(getcap x/cap)" 'cap_net_raw[=+]ep' "capabilities of x/cap"
+    if [[ $flags == *--backup* ]]; then
+      expect_match "$(getcap x/cap.backup)" 'cap_net_raw[=+]ep' "capabilities of the copied backup"
+      rm -f x/cap.backup
+    fi
+  done
+  rm -f x/cap
+else
+  echo "NOTE: file capabilities not checked (needs root and setcap/getcap from libcap2-bin)" >&2
+fi
+
 if command -v setfacl >/dev/null && command -v getfacl >/dev/null && setfacl -m u:65534:r probe/p 2>/dev/null; then
   case_ "an ACL entry survives a plain write"
   mkdir acl

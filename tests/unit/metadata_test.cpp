@@ -244,15 +244,15 @@ BOOST_AUTO_TEST_CASE(preserve_owner_refused_is_an_error, *boost::unit_test::prec
   BOOST_TEST(WEXITSTATUS(status) == 0, "child code " << WEXITSTATUS(status));
 }
 
-BOOST_AUTO_TEST_CASE(restore_setid_bits_sets_them_again) {
+BOOST_AUTO_TEST_CASE(restore_after_write_sets_setid_bits_again) {
   temp_dir d;
   test::spit(d / "f", "a");
   unique_fd f(::open((d / "f").c_str(), O_RDWR));
   ::fchmod(f.get(), 0755);  // as the kernel leaves it after a write
-  restore_setid_bits(f.get(), S_IFREG | 04755, "f");
+  BOOST_TEST(restore_after_write(f.get(), S_IFREG | 04755, -1, "f").empty());
   BOOST_TEST(fmode(f.get()) == 04755u);
   ::fchmod(f.get(), 0700);
-  restore_setid_bits(f.get(), S_IFREG | 0644, "f");  // no set-id bits: nothing to do
+  BOOST_TEST(restore_after_write(f.get(), S_IFREG | 0644, -1, "f").empty());  // no set-id bits: nothing to do
   BOOST_TEST(fmode(f.get()) == 0700u);
 }
 

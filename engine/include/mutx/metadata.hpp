@@ -38,14 +38,18 @@ mode_t final_mode(const metadata_options& opts, const struct stat* old);
 std::vector<std::string> apply_metadata(int staged, int old_fd, const struct stat* old,
                                         const metadata_options& opts, const std::string& display);
 
-// Writing data as a caller without CAP_FSETID makes the kernel clear the
-// set-id bits apply_metadata set. Call after the data is written, before
-// the fsync, with the mode the staged file had after apply_metadata.
-void restore_setid_bits(int staged, mode_t mode, const std::string& display);
+// What a write of data takes away, put back: the kernel clears the set-id
+// bits apply_metadata set (for a caller without CAP_FSETID) and file
+// capabilities (security.capability, for everyone), so apply_metadata
+// leaves the latter to this. Call after the data is written, before the
+// fsync, with the mode the staged file had after apply_metadata and the old
+// file (-1: none). Returns a warning for a capability the file refused.
+std::vector<std::string> restore_after_write(int staged, mode_t mode, int old_fd, const std::string& display);
 
-// Copy every extended attribute from `from` to `to`. Returns warnings for
-// those the destination refused; a destination that supports none is only a
-// warning when the source had some.
-std::vector<std::string> copy_xattrs(int from, int to, const std::string& display);
+// Copy every extended attribute from `from` to `to`, but `skip` (an
+// attribute name) when given. Returns warnings for those the destination
+// refused; a destination that supports none is only a warning when the
+// source had some.
+std::vector<std::string> copy_xattrs(int from, int to, const std::string& display, const char* skip = nullptr);
 
 }  // namespace mutx
