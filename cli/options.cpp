@@ -299,11 +299,7 @@ cli_options parse_command_line(const std::vector<std::string>& argv) {
 
   w.backup.timestamp = flag("backup-timestamp");
   w.backup.enabled = flag("backup") || w.backup.timestamp || backup_detail_given;
-  if (auto s = text("backup-suffix")) {
-    if (s->empty() || s->find('/') != std::string::npos)
-      throw error(failure_kind::io, "invalid backup suffix '" + *s + "'", "A suffix is non-empty and has no '/'.");
-    w.backup.suffix = *s;
-  }
+  if (auto s = text("backup-suffix")) w.backup.suffix = *s;  // checked by the engine
   w.backup.dir = text("backup-dir");
   if (auto m = text("backup-mode")) w.backup.mode = parse_mode(*m, "backup-mode");
 

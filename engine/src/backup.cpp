@@ -15,13 +15,19 @@
 
 namespace mutx {
 
-backup_location open_backup_location(const backup_options& opts, int target_dir,
-                                     const std::string& target_dir_display) {
-  if (opts.suffix == ".lock")
+void check_backup_suffix(const std::string& suffix) {
+  if (suffix.empty() || suffix.find('/') != std::string::npos)
+    throw error(failure_kind::io, "invalid backup suffix '" + suffix + "'", "A suffix is non-empty and has no '/'.");
+  if (suffix == ".lock")
     // OUTPUT.lock is the lock file: a backup renamed onto it would replace
     // the lock a writer holds and let the next one in beside it.
     throw error(failure_kind::io, "invalid backup suffix '.lock': OUTPUT.lock is the lock file",
                 "Choose another suffix, such as .backup or .orig.");
+}
+
+backup_location open_backup_location(const backup_options& opts, int target_dir,
+                                     const std::string& target_dir_display) {
+  check_backup_suffix(opts.suffix);
   backup_location loc;
   if (!opts.dir) {
     loc.dir.reset(::fcntl(target_dir, F_DUPFD_CLOEXEC, 0));

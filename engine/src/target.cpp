@@ -129,9 +129,12 @@ void check_replaceable(const target& t) {
                 "mutx replaces regular files only (not FIFOs, devices or sockets).");
   if (::faccessat(t.dir.get(), t.name.c_str(), W_OK, AT_EACCESS | AT_SYMLINK_NOFOLLOW) != 0) {
     int err = errno;
-    if (err == EACCES || err == EPERM)
+    if (err == EACCES)
       throw error(errno_code(EACCES), "", t.display)
           .with_hint("The file is not writable by you; mutx refuses it as > and sponge would.");
+    if (err == EPERM)  // not the mode: an attribute no one may write through
+      throw error(errno_code(EPERM), "", t.display)
+          .with_hint("The file is immutable or append-only ('lsattr' shows i or a); mutx refuses it as > would.");
     throw_errno("", t.display, err);
   }
 }

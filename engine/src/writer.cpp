@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <chrono>
 
 namespace mutx {
@@ -131,7 +132,35 @@ struct job {
   }
   std::vector<unique_fd> lock_dirs;
 
+  // What a library caller can get wrong (the CLI's parser refuses most of
+  // it first), checked before anything is touched: a NUL byte would cut a
+  // path short and write another file; a mode above 07777 would be masked
+  // into another mode; a bad suffix would make the target its own backup.
+  void validate() const {
+    auto whole = [](const std::string& path, const char* what) {
+      if (path.find('\0') != std::string::npos)
+        throw error(failure_kind::io, std::string(what) + " contains a NUL byte",
+                    "A path ends at its first NUL byte; pass the name without it.");
+    };
+    whole(o.output, "OUTPUT");
+    if (o.input) whole(*o.input, "the input path");
+    if (o.lock_file) whole(*o.lock_file, "the lock file path");
+    if (o.backup.dir) whole(*o.backup.dir, "the backup directory");
+    auto mode = [](std::optional<mode_t> m, const char* what) {
+      if (!m || *m <= 07777) return;
+      char octal[16];
+      std::snprintf(octal, sizeof octal, "0%o", static_cast<unsigned>(*m));
+      throw error(failure_kind::io, std::string("invalid ") + what + " " + octal + ": above 07777",
+                  "Give a mode of at most 07777, such as 0644.");
+    };
+    mode(o.metadata.mode, "mode");
+    mode(o.backup.mode, "backup mode");
+    mode(o.lock_mode, "lock mode");
+    if (o.backup.enabled) check_backup_suffix(o.backup.suffix);
+  }
+
   asio::awaitable<void> run() {
+    validate();
     auto started = clock_type::now();
     if (hooks.debug_events) {
       r.probe();

@@ -35,4 +35,30 @@ for dir in "$T/ro" "$T/fs"; do
   expect_only "$dir" t
 done
 rm -f "$T/outside.lock"
+
+# An immutable file (chattr +i): refused up front with its own reason, not
+# "not writable by you", even for root; nothing left. Append-only (+a) lets
+# the check pass and fails at the rename: also exit 1, nothing left.
+mkdir "$T/attr"
+printf 'old' >"$T/attr/t"
+if chattr +i "$T/attr/t" 2>/dev/null; then
+  on_exit "chattr -i -a '$T/attr/t'"
+  case_ "immutable target"
+  run_in "new" --no-config "$T/attr/t"
+  expect_rc 1
+  expect_eq "$ERR" "Error: $T/attr/t: Operation not permitted"$'\n'"Hint: The file is immutable or append-only ('lsattr' shows i or a); mutx refuses it as > would." "stderr"
+  expect_content "$T/attr/t" "old"
+  expect_only "$T/attr" t
+  chattr -i "$T/attr/t"
+  chattr +a "$T/attr/t"
+  case_ "append-only target"
+  run_in "new" --no-config "$T/attr/t"
+  expect_rc 1
+  expect_match "$ERR" "^Error: .*Operation not permitted" "stderr"
+  expect_content "$T/attr/t" "old"
+  expect_only "$T/attr" t
+  chattr -a "$T/attr/t"
+else
+  echo "NOTE: chattr +i not possible here (needs root and a filesystem with attributes): immutable target not checked" >&2
+fi
 finish

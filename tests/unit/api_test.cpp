@@ -76,4 +76,36 @@ BOOST_AUTO_TEST_CASE(empty_data_is_refused_and_the_target_kept) {
   BOOST_TEST(test::slurp(f) == "");
 }
 
+// What the command line's parser refuses, the library refuses too, before
+// anything is touched: the target keeps its content and nothing appears.
+BOOST_AUTO_TEST_CASE(bad_options_are_refused_and_the_target_kept) {
+  temp_dir d;
+  const std::string f = d / "conf";
+  write_file(f, "old", quiet());
+  auto refused = [&](const std::string& path, const options& o, const std::string& words) {
+    try {
+      write_file(path, "new", o);
+      BOOST_ERROR("accepted: " << words);
+    } catch (const mutx::error& e) {
+      BOOST_TEST(std::string(e.what()).find(words) != std::string::npos, e.what());
+    }
+    BOOST_TEST(test::slurp(f) == "old");
+    BOOST_TEST(test::entries(d.path) == 1u);
+  };
+  options empty_suffix = quiet();
+  empty_suffix.backup_suffix = "";  // else the target would be its own backup
+  refused(f, empty_suffix, "invalid backup suffix ''");
+  options slash_suffix = quiet();
+  slash_suffix.backup_suffix = "/x";
+  refused(f, slash_suffix, "invalid backup suffix '/x'");
+  options big_mode = quiet();
+  big_mode.mode = 0177777;
+  refused(f, big_mode, "invalid mode 0177777: above 07777");
+  options big_lock_mode = quiet();
+  big_lock_mode.lock_mode = 010644;
+  refused(f, big_lock_mode, "invalid lock mode 010644");
+  refused(f + std::string("\0x", 2), quiet(), "OUTPUT contains a NUL byte");
+  refused(d / std::string("co\0nf", 5), quiet(), "OUTPUT contains a NUL byte");  // would have written "co"
+}
+
 BOOST_AUTO_TEST_SUITE_END()

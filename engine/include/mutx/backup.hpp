@@ -36,6 +36,10 @@ struct backup_location {
   unique_fd dir;
   std::string display;  // "" for the current directory
 };
+// Refuse a suffix that names no separate file: empty, with a '/', or
+// ".lock" (OUTPUT.lock is the lock file).
+void check_backup_suffix(const std::string& suffix);
+
 backup_location open_backup_location(const backup_options& opts, int target_dir,
                                      const std::string& target_dir_display);
 
