@@ -275,8 +275,8 @@ void ring::start_syscall(op_base* op) {
   if (reads) {
     pollfd p{op->fd, POLLIN, 0};
     if (::poll(&p, 1, 0) == 0) {
-      // Not ready: wait on the loop (pollers_ says why through an epoll
-      // instance). Where that fails, the syscall below blocks instead.
+      // Not ready: wait on the loop, through an epoll instance of its own
+      // (see pollers_). Where that fails, the syscall below blocks instead.
       unique_fd ep(::epoll_create1(EPOLL_CLOEXEC));
       epoll_event ev{};
       ev.events = EPOLLIN;

@@ -48,6 +48,14 @@ expect_content d/f $'small\n'
 printf 'old\n' >d/f
 
 need_cmd prlimit
+# A sanitized build cannot take part: its runtime needs descriptors of its
+# own (libasan.so does not even load at 3 or 4, and UBSan's type checks
+# then report errors inside Boost that are not there).
+if [[ ${MUTX_SANITIZED:-0} == 1 ]]; then
+  echo "NOTE: low open-file limits not checked in the sanitized build (the sanitizer runtime needs descriptors)" >&2
+  finish
+  exit
+fi
 for n in 3 4 5 6 7 8 9 10 11 12; do
   case_ "prlimit --nofile=$n"
   printf 'new\n' | prlimit --nofile=$n "$MUTX" d/f 2>"$T/.stderr"
