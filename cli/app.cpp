@@ -28,9 +28,7 @@ int run_write(const std::vector<std::string>& args) {
   try {
     c = parse_command_line(args);
   } catch (const mutx::error& e) {
-    bool json = false;
-    for (const auto& a : args) json = json || a == "--json";
-    return reporter(0, json).on_error(e);
+    return reporter(0, asks_for_json(args)).on_error(e);
   }
   if (c.help) {
     std::cout << help_text();

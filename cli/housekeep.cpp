@@ -64,9 +64,8 @@ void put_json_line(const boost::json::object& o, std::FILE* to) {
 
 int housekeep_main(const std::vector<std::string>& args) {
   housekeep_options opts;
-  bool all = false, verbose = false, json = false, help = false;
   // Errors are JSON under --json, also those found before it is parsed.
-  for (const auto& a : args) json = json || a == "--json";
+  bool all = false, verbose = false, json = asks_for_json(args), help = false;
   auto fail = [&](const std::string& message, const std::string& hint = {}) {
     return reporter(0, json).on_error(message, hint);
   };

@@ -63,6 +63,14 @@ std::string utf8_lossy(std::string_view s) {
   return out;
 }
 
+bool asks_for_json(const std::vector<std::string>& args) {
+  for (const auto& a : args) {
+    if (a == "--") return false;
+    if (a == "--json") return true;
+  }
+  return false;
+}
+
 bool reporter::shown(event::level lvl) const {
   switch (lvl) {
     case event::level::warning:

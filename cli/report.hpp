@@ -7,6 +7,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace mutx::cli {
 
@@ -14,6 +15,10 @@ namespace mutx::cli {
 // so --json lines stay valid JSON when a path holds arbitrary bytes (Linux
 // names are bytes; Boost.JSON copies them through unchecked).
 std::string utf8_lossy(std::string_view s);
+
+// Whether the command line asks for --json (before `--`), for the errors
+// found before or while it is parsed.
+bool asks_for_json(const std::vector<std::string>& args);
 
 class reporter {
  public:
