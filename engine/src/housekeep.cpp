@@ -30,28 +30,6 @@ constexpr mode_t lock_mode = 0644;
 
 bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
 
-// Digits only, at most 18 of them (no overflow); nullopt otherwise.
-std::optional<std::int64_t> parse_digits(std::string_view s) noexcept {
-  if (s.empty() || s.size() > 18) return std::nullopt;
-  std::int64_t v = 0;
-  for (char c : s) {
-    if (!is_digit(c)) return std::nullopt;
-    v = v * 10 + (c - '0');
-  }
-  return v;
-}
-
-// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
-// days_from_civil).
-std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) noexcept {
-  y -= m <= 2;
-  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const auto yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
-}
-
 // A point in time with nanoseconds, ordered.
 struct stamp {
   std::int64_t sec = 0;
@@ -492,51 +470,6 @@ std::optional<age_limit> parse_age_limit(std::string_view text) noexcept {
   // A bare number may mean days.
   if (amount > max_seconds / (unit ? unit : day)) return std::nullopt;
   return age_limit{amount, unit};
-}
-
-std::optional<parsed_backup_name> parse_backup_name(std::string_view name, std::string_view suffix) noexcept {
-  if (suffix.empty() || name.size() <= suffix.size() || !name.ends_with(suffix)) return std::nullopt;
-  const std::string_view stem = name.substr(0, name.size() - suffix.size());
-  parsed_backup_name b;
-  b.original = stem;
-  // ".YYYYMMDD-HHMMSS" is 16 characters; "_NNN" may follow.
-  const std::size_t dot = stem.rfind('.');
-  if (dot == std::string_view::npos || dot == 0) return b;
-  const std::string_view ts = stem.substr(dot + 1);
-  if (ts.size() < 15 || ts[8] != '-') return b;
-  const auto date = parse_digits(ts.substr(0, 8));
-  const auto time = parse_digits(ts.substr(9, 6));
-  if (!date || !time) return b;
-  std::int64_t counter = -1;
-  if (ts.size() > 15) {
-    if (ts[15] != '_' || ts.size() < 19) return b;
-    const auto c = parse_digits(ts.substr(16));
-    if (!c) return b;
-    counter = *c;
-  }
-  const int year = static_cast<int>(*date / 10000), month = static_cast<int>(*date / 100 % 100),
-            mday = static_cast<int>(*date % 100);
-  const int h = static_cast<int>(*time / 10000), mi = static_cast<int>(*time / 100 % 100),
-            s = static_cast<int>(*time % 100);
-  if (month < 1 || month > 12 || mday < 1 || mday > 31 || h > 23 || mi > 59 || s > 60) return b;
-  b.original = stem.substr(0, dot);
-  b.timestamped = true;
-  b.year = year;
-  b.month = month;
-  b.day = mday;
-  b.hour = h;
-  b.minute = mi;
-  b.second = s;
-  b.counter = counter;
-  return b;
-}
-
-std::optional<std::string_view> parse_temp_name(std::string_view name) noexcept {
-  constexpr std::string_view marker = ".mutx-";
-  if (name.size() < 2 || name[0] != '.') return std::nullopt;
-  const std::size_t pos = name.rfind(marker);
-  if (pos == std::string_view::npos || pos < 2 || pos + marker.size() >= name.size()) return std::nullopt;
-  return name.substr(1, pos - 1);
 }
 
 housekeep_result housekeep(const std::string& dir, const housekeep_options& opts, const housekeep_callback& on_event) {

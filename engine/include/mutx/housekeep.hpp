@@ -19,6 +19,7 @@
 #pragma once
 
 #include "mutx/error.hpp"
+#include "mutx/names.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -44,25 +45,6 @@ struct age_limit {
 // Nullopt for anything else: empty, signs, fractions, spaces, other units,
 // and values whose seconds would not fit in 63 bits under any unit.
 std::optional<age_limit> parse_age_limit(std::string_view text) noexcept;
-
-// A name mutx gives a backup, taken apart. `original` is NAME.
-struct parsed_backup_name {
-  std::string_view original;
-  bool timestamped = false;
-  // Local civil time from the name (valid only when timestamped).
-  int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
-  // The `_NNN` generation counter; -1 for none (which sorts first).
-  std::int64_t counter = -1;
-};
-
-// Nullopt unless `name` is NAME + suffix, NAME + ".YYYYMMDD-HHMMSS" + suffix
-// or NAME + ".YYYYMMDD-HHMMSS_NNN" + suffix (NNN: three or more digits) with
-// a non-empty NAME. A malformed timestamp (month 13, hour 24) makes it a
-// plain backup of a NAME that includes the would-be timestamp.
-std::optional<parsed_backup_name> parse_backup_name(std::string_view name, std::string_view suffix) noexcept;
-
-// `.NAME.mutx-RANDOM` → NAME; nullopt for other names.
-std::optional<std::string_view> parse_temp_name(std::string_view name) noexcept;
 
 struct housekeep_options {
   bool locks = false;

@@ -1,0 +1,81 @@
+// Every name mutx gives a file on disk, made and recognised in one place.
+//
+// mutx deletes files (the writer's stale-temp sweep, housekeep), so the code
+// that makes a name and the code that recognises one must never drift
+// apart: both live here, and names_test.cpp proves the round trip (all that
+// the writer makes is recognised, and look-alikes made by other programs
+// are not).
+//
+//   lock         NAME.lock
+//   temp         .NAME.mutx-S              S: one digit, a slot 0..temp_slots-1
+//                .NAME.mutx-XXXXXXXXXXXX   12 of [a-z0-9]: when every slot is
+//                                          taken by a live writer, and the
+//                                          names of mutx before slots
+//   backup       NAME + SUFFIX                                   (plain)
+//                NAME.YYYYMMDD-HHMMSS + SUFFIX                   (timestamped,
+//                NAME.YYYYMMDD-HHMMSS_NNN + SUFFIX                UTC, NNN >= 001)
+//
+// A name alone never proves that a file is mutx's: `dump.20250101-120000`
+// has a plain backup whose name is also a timestamped one of `dump`, and
+// anyone can create `.x.mutx-1`. Callers that delete add the proof
+// (housekeep.hpp: who holds the file, when it was made).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <ctime>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace mutx {
+
+// ---- lock files ----
+std::string lock_name(std::string_view target);
+// NAME of `NAME.lock` (NAME non-empty); nullopt for other names.
+std::optional<std::string_view> parse_lock_name(std::string_view name) noexcept;
+
+// ---- temps ----
+// A writer stages in slot 0 first, then 1, ...: the next writer of NAME can
+// find a crashed writer's temp by name, with temp_slots lookups, instead of
+// listing the directory.
+inline constexpr int temp_slots = 4;
+std::string temp_slot_name(std::string_view target, int slot);
+std::string random_temp_name(std::string_view target);
+// The most bytes a temp name adds to NAME (the random form).
+std::size_t temp_name_overhead() noexcept;
+// NAME of an exact temp name; nullopt for anything else.
+std::optional<std::string_view> parse_temp_name(std::string_view name) noexcept;
+
+// ---- backups ----
+std::string plain_backup_name(std::string_view target, std::string_view suffix);
+// `when` is written in UTC: generations sort by name and keep their order
+// across DST changes and writers with different TZ. `counter` 0 is the
+// plain stamp; 1+ adds _001, _002, ... which sort after it.
+std::string timestamped_backup_name(std::string_view target, std::time_t when, int counter,
+                                    std::string_view suffix);
+
+struct parsed_backup_name {
+  // NAME: for a timestamped name, what precedes ".YYYYMMDD-HHMMSS".
+  std::string_view original;
+  // NAME + SUFFIX read as a plain backup: the file `stem` would be the
+  // original. For a timestamped name both readings are possible.
+  std::string_view stem;
+  bool timestamped = false;
+  // The name's stamp (valid only when timestamped).
+  int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
+  std::int64_t epoch_utc = 0;  // the stamp read as UTC, seconds since 1970
+  // The `_NNN` generation counter; -1 for none (which sorts first).
+  std::int64_t counter = -1;
+};
+
+// Nullopt unless `name` is NAME + suffix, NAME + ".YYYYMMDD-HHMMSS" + suffix
+// or NAME + ".YYYYMMDD-HHMMSS_NNN" + suffix (NNN: three or more digits) with
+// a non-empty NAME. A malformed timestamp (month 13, hour 24) makes it a
+// plain backup of a NAME that includes the would-be timestamp.
+std::optional<parsed_backup_name> parse_backup_name(std::string_view name, std::string_view suffix) noexcept;
+
+// Days since 1970-01-01 of a proleptic Gregorian date.
+std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) noexcept;
+
+}  // namespace mutx

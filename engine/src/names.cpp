@@ -1,0 +1,161 @@
+#include "mutx/names.hpp"
+
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+namespace mutx {
+
+namespace {
+
+constexpr std::string_view lock_suffix = ".lock";
+constexpr std::string_view temp_marker = ".mutx-";
+constexpr std::size_t random_length = 12;
+constexpr char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+
+bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+bool is_random_char(char c) noexcept { return is_digit(c) || (c >= 'a' && c <= 'z'); }
+
+// Digits only, at most 18 of them (no overflow); nullopt otherwise.
+std::optional<std::int64_t> parse_digits(std::string_view s) noexcept {
+  if (s.empty() || s.size() > 18) return std::nullopt;
+  std::int64_t v = 0;
+  for (char c : s) {
+    if (!is_digit(c)) return std::nullopt;
+    v = v * 10 + (c - '0');
+  }
+  return v;
+}
+
+std::string temp_prefix(std::string_view target) {
+  std::string out;
+  out.reserve(1 + target.size() + temp_marker.size() + random_length);
+  out += '.';
+  out += target;
+  out += temp_marker;
+  return out;
+}
+
+}  // namespace
+
+std::string lock_name(std::string_view target) {
+  std::string out(target);
+  out += lock_suffix;
+  return out;
+}
+
+std::optional<std::string_view> parse_lock_name(std::string_view name) noexcept {
+  if (name.size() <= lock_suffix.size() || !name.ends_with(lock_suffix)) return std::nullopt;
+  return name.substr(0, name.size() - lock_suffix.size());
+}
+
+std::string temp_slot_name(std::string_view target, int slot) {
+  std::string out = temp_prefix(target);
+  out += static_cast<char>('0' + slot % 10);
+  return out;
+}
+
+std::string random_temp_name(std::string_view target) {
+  unsigned char raw[random_length];
+  if (::getrandom(raw, sizeof raw, 0) != static_cast<ssize_t>(sizeof raw)) {
+    // getrandom cannot fail for 12 bytes once the pool is up; fall back to
+    // something unique to this process rather than aborting a write.
+    for (unsigned i = 0; i < sizeof raw; ++i) raw[i] = static_cast<unsigned char>((::getpid() >> (i % 4)) + i * 7);
+  }
+  std::string out = temp_prefix(target);
+  for (unsigned char c : raw) out += alphabet[c % (sizeof alphabet - 1)];
+  return out;
+}
+
+std::size_t temp_name_overhead() noexcept { return 1 + temp_marker.size() + random_length; }
+
+std::optional<std::string_view> parse_temp_name(std::string_view name) noexcept {
+  if (name.size() < 2 || name[0] != '.') return std::nullopt;
+  const std::size_t pos = name.rfind(temp_marker);
+  if (pos == std::string_view::npos || pos < 2) return std::nullopt;
+  const std::string_view tag = name.substr(pos + temp_marker.size());
+  const bool slot = tag.size() == 1 && is_digit(tag[0]) && tag[0] - '0' < temp_slots;
+  bool random = tag.size() == random_length;
+  for (char c : tag) random = random && is_random_char(c);
+  if (!slot && !random) return std::nullopt;
+  return name.substr(1, pos - 1);
+}
+
+std::string plain_backup_name(std::string_view target, std::string_view suffix) {
+  std::string out(target);
+  out += suffix;
+  return out;
+}
+
+std::string timestamped_backup_name(std::string_view target, std::time_t when, int counter,
+                                    std::string_view suffix) {
+  std::tm tm{};
+  ::gmtime_r(&when, &tm);
+  char stamp[48];
+  std::snprintf(stamp, sizeof stamp, ".%04d%02d%02d-%02d%02d%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec);
+  std::string out(target);
+  out += stamp;
+  if (counter > 0) {
+    // '_' sorts after '.', so NAME.T_001.backup comes after NAME.T.backup
+    // and before the next second's NAME.T'.backup.
+    char gen[16];
+    std::snprintf(gen, sizeof gen, "_%03d", counter);
+    out += gen;
+  }
+  out += suffix;
+  return out;
+}
+
+std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) noexcept {
+  // Howard Hinnant's days_from_civil.
+  y -= m <= 2;
+  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const auto yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
+}
+
+std::optional<parsed_backup_name> parse_backup_name(std::string_view name, std::string_view suffix) noexcept {
+  if (suffix.empty() || name.size() <= suffix.size() || !name.ends_with(suffix)) return std::nullopt;
+  const std::string_view stem = name.substr(0, name.size() - suffix.size());
+  parsed_backup_name b;
+  b.original = stem;
+  b.stem = stem;
+  // ".YYYYMMDD-HHMMSS" is 16 characters; "_NNN" may follow.
+  const std::size_t dot = stem.rfind('.');
+  if (dot == std::string_view::npos || dot == 0) return b;
+  const std::string_view ts = stem.substr(dot + 1);
+  if (ts.size() < 15 || ts[8] != '-') return b;
+  const auto date = parse_digits(ts.substr(0, 8));
+  const auto time = parse_digits(ts.substr(9, 6));
+  if (!date || !time) return b;
+  std::int64_t counter = -1;
+  if (ts.size() > 15) {
+    if (ts[15] != '_' || ts.size() < 19) return b;
+    const auto c = parse_digits(ts.substr(16));
+    if (!c) return b;
+    counter = *c;
+  }
+  const int year = static_cast<int>(*date / 10000), month = static_cast<int>(*date / 100 % 100),
+            mday = static_cast<int>(*date % 100);
+  const int h = static_cast<int>(*time / 10000), mi = static_cast<int>(*time / 100 % 100),
+            s = static_cast<int>(*time % 100);
+  if (month < 1 || month > 12 || mday < 1 || mday > 31 || h > 23 || mi > 59 || s > 60) return b;
+  b.original = stem.substr(0, dot);
+  b.timestamped = true;
+  b.year = year;
+  b.month = month;
+  b.day = mday;
+  b.hour = h;
+  b.minute = mi;
+  b.second = s;
+  b.epoch_utc = days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(mday)) * 86400 +
+                h * 3600 + mi * 60 + s;
+  b.counter = counter;
+  return b;
+}
+
+}  // namespace mutx

@@ -1,0 +1,89 @@
+#include "mutx/names.hpp"  // first: the header stands alone
+
+#define BOOST_TEST_MODULE names
+#include <boost/test/unit_test.hpp>
+
+#include <string>
+
+using namespace mutx;
+
+// Everything the writer makes is recognised as what it is, for the target
+// it was made for; look-alikes made by other programs are not.
+BOOST_AUTO_TEST_SUITE(round_trip)
+
+const char* const targets[] = {"a", "config.json", "x.mutx-y", ".hidden", "dump.20250101-120000", "a.lock",
+                               "name with spaces", "t.backup", "..", "report.mutx-0"};
+
+BOOST_AUTO_TEST_CASE(lock_names) {
+  for (const char* t : targets) {
+    const std::string name = lock_name(t);  // parse results view into it
+    auto parsed = parse_lock_name(name);
+    BOOST_REQUIRE(parsed);
+    BOOST_TEST(*parsed == t);
+  }
+  for (const char* other : {".lock", "lock", "a.lock.old", "a.LOCK", "alock"})
+    BOOST_TEST(!parse_lock_name(other).has_value(), other);
+}
+
+BOOST_AUTO_TEST_CASE(temp_names) {
+  for (const char* t : targets) {
+    for (int slot = 0; slot < temp_slots; ++slot) {
+      const std::string name = temp_slot_name(t, slot);
+      auto parsed = parse_temp_name(name);
+      BOOST_REQUIRE(parsed);
+      BOOST_TEST(*parsed == t);
+    }
+    std::string random = random_temp_name(t);
+    BOOST_TEST(random.size() == std::string(t).size() + temp_name_overhead());
+    auto parsed = parse_temp_name(random);
+    BOOST_REQUIRE(parsed);
+    BOOST_TEST(*parsed == t);
+  }
+  BOOST_TEST(random_temp_name("a") != random_temp_name("a"));
+  // Slots beyond the writer's, other tags, wrong case, no leading dot: not
+  // mutx's temps, whatever they look like.
+  for (const char* other : {".a.mutx-4", ".a.mutx-9", ".a.mutx-01", ".a.mutx-", ".a.mutx-ABCDEFGHIJKL",
+                            ".a.mutx-abcdefghijk", ".a.mutx-abcdefghijklm", "a.mutx-0", ".mutx-0", "..mutx-0",
+                            ".a.mutx-abc-defghijk", ".a.mutx"})
+    BOOST_TEST(!parse_temp_name(other).has_value(), other);
+}
+
+BOOST_AUTO_TEST_CASE(backup_names) {
+  for (const char* t : targets) {
+    for (const char* suffix : {".backup", ".bak", "~"}) {
+      const std::string plain_name = plain_backup_name(t, suffix);
+      auto plain = parse_backup_name(plain_name, suffix);
+      BOOST_REQUIRE(plain);
+      BOOST_TEST(plain->stem == t);
+      for (int counter : {0, 1, 12, 999, 1000}) {
+        const std::time_t when = 1767225600 + 3599;  // 2026-01-01 00:59:59 UTC
+        std::string name = timestamped_backup_name(t, when, counter, suffix);
+        auto ts = parse_backup_name(name, suffix);
+        BOOST_REQUIRE(ts);
+        BOOST_TEST(ts->timestamped);
+        BOOST_TEST(ts->original == t);
+        BOOST_TEST(ts->epoch_utc == when);
+        BOOST_TEST(ts->counter == (counter == 0 ? -1 : counter));
+      }
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(timestamps_are_utc_whatever_the_zone) {
+  ::setenv("TZ", "America/New_York", 1);
+  ::tzset();
+  BOOST_TEST(timestamped_backup_name("f", 1767225600, 0, ".backup") == "f.20260101-000000.backup");
+  ::setenv("TZ", "Asia/Kolkata", 1);
+  ::tzset();
+  BOOST_TEST(timestamped_backup_name("f", 1767225600, 2, ".backup") == "f.20260101-000000_002.backup");
+}
+
+BOOST_AUTO_TEST_CASE(generations_sort_by_name_in_time_order) {
+  std::string a = timestamped_backup_name("f", 1767225600, 0, ".backup");
+  std::string b = timestamped_backup_name("f", 1767225600, 1, ".backup");
+  std::string c = timestamped_backup_name("f", 1767225601, 0, ".backup");
+  BOOST_TEST((a < b), a << " < " << b);
+  BOOST_TEST((b < c), b << " < " << c);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
