@@ -2,6 +2,7 @@
 
 #include "mutx/error.hpp"
 #include "mutx/metadata.hpp"
+#include "mutx/names.hpp"
 #include "mutx/pump.hpp"
 #include "mutx/staging.hpp"
 #include "mutx/target.hpp"
@@ -113,7 +114,7 @@ backup_result make_backup(const backup_options& opts, const backup_location& whe
   backup_result result;
   bool same_mode = !opts.mode || (*opts.mode & 07777) == (old.st_mode & 07777);
   if (same_mode) {
-    std::string tmp = temp_name(name);
+    std::string tmp = random_temp_name(name);
     if (::linkat(target_dir, name.c_str(), where.dir.get(), tmp.c_str(), 0) == 0) {
       // The name still points at old_fd's inode: we hold the target's lock.
       result.path = place(opts, where, name, tmp);
@@ -145,7 +146,7 @@ backup_result make_backup(const backup_options& opts, const backup_location& whe
   if (opts.sync && ::fsync(staged.fd()) != 0) throw_errno("cannot sync backup of", name);
   // Publish under a temp name first so place() can apply the same
   // replace-or-never-overwrite rule as for links.
-  std::string tmp = temp_name(name);
+  std::string tmp = random_temp_name(name);
   std::string proc = "/proc/self/fd/" + std::to_string(staged.fd());
   if (::linkat(staged.fd(), "", where.dir.get(), tmp.c_str(), AT_EMPTY_PATH) != 0 &&
       ::linkat(AT_FDCWD, proc.c_str(), where.dir.get(), tmp.c_str(), AT_SYMLINK_FOLLOW) != 0)

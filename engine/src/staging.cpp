@@ -1,9 +1,11 @@
 #include "mutx/staging.hpp"
 
 #include "mutx/error.hpp"
+#include "mutx/names.hpp"
+#include "mutx/target.hpp"
 
 #include <fcntl.h>
-#include <sys/random.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,30 +14,9 @@
 
 namespace mutx {
 
-std::string temp_prefix(const std::string& name) {
-  return "." + name + ".mutx-";
-}
-
-namespace {
-constexpr std::size_t random_length = 12;
-}  // namespace
-
-std::string temp_name(const std::string& name) {
-  static constexpr char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
-  unsigned char raw[random_length];
-  if (::getrandom(raw, sizeof raw, 0) != static_cast<ssize_t>(sizeof raw)) {
-    // getrandom cannot fail for 12 bytes once the pool is up; fall back to
-    // something unique to this process rather than aborting a write.
-    for (unsigned i = 0; i < sizeof raw; ++i) raw[i] = static_cast<unsigned char>((::getpid() >> (i % 4)) + i * 7);
-  }
-  std::string out = temp_prefix(name);
-  for (unsigned char c : raw) out += alphabet[c % (sizeof alphabet - 1)];
-  return out;
-}
-
 void check_temp_name_fits(int dfd, const std::string& name, const std::string& display) {
   const long name_max = ::fpathconf(dfd, _PC_NAME_MAX);
-  const long extra = static_cast<long>(temp_prefix("").size() + random_length);
+  const long extra = static_cast<long>(temp_name_overhead());
   if (name_max <= 0 || static_cast<long>(name.size()) + extra <= name_max) return;
   throw error(errno_code(ENAMETOOLONG), "", display)
       .with_hint("mutx stages the new content as .NAME.mutx-XXXXXXXXXXXX beside it, and this directory takes names of "
@@ -45,32 +26,121 @@ void check_temp_name_fits(int dfd, const std::string& name, const std::string& d
 
 namespace {
 
-std::string join(const std::string& dir, const std::string& name) {
-  if (dir.empty() || dir == ".") return name;
-  return dir.back() == '/' ? dir + name : dir + "/" + name;
+// Slots first (the next writer finds them by name), then random names for
+// when every slot is a live writer's or a look-alike that is not ours.
+constexpr int random_attempts = 16;
+std::string candidate_name(std::string_view target, int attempt) {
+  return attempt < temp_slots ? temp_slot_name(target, attempt) : random_temp_name(target);
 }
+
+bool name_is(int dfd, const std::string& name, const struct stat& held) noexcept {
+  struct stat now;
+  return ::fstatat(dfd, name.c_str(), &now, AT_SYMLINK_NOFOLLOW) == 0 && now.st_dev == held.st_dev &&
+         now.st_ino == held.st_ino;
+}
+
+std::string dir_name(const std::string& display) { return display.empty() ? "." : display; }
 
 }  // namespace
 
-staged_file::staged_file(int dfd, std::string name, std::string display)
+bool claim_inode(int fd) noexcept {
+  for (;;) {
+    if (::flock(fd, LOCK_SH | LOCK_NB) == 0) return true;
+    if (errno != EINTR) return false;
+  }
+}
+
+temp_probe claim_stale_temp(int dfd, const std::string& name, unique_fd& locked, struct stat& st) noexcept {
+  locked.reset();
+  if (::fstatat(dfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+    return errno == ENOENT ? temp_probe::gone : temp_probe::foreign;
+  if (!S_ISREG(st.st_mode)) return temp_probe::foreign;
+  // O_NONBLOCK: a FIFO swapped in meanwhile must not hang us; fstat below
+  // proves what was opened.
+  unique_fd fd(::openat(dfd, name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY));
+  if (!fd) return errno == ENOENT ? temp_probe::gone : temp_probe::foreign;
+  struct stat opened;
+  if (::fstat(fd.get(), &opened) != 0 || !S_ISREG(opened.st_mode) || opened.st_dev != st.st_dev ||
+      opened.st_ino != st.st_ino)
+    return temp_probe::foreign;
+  for (;;) {
+    if (::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) break;
+    if (errno == EINTR) continue;
+    return errno == EWOULDBLOCK ? temp_probe::live : temp_probe::foreign;
+  }
+  // Held: no writer can claim it any more. The name must still be this
+  // inode (a writer may have moved on and another file taken the name).
+  if (!name_is(dfd, name, opened)) return temp_probe::gone;
+  st = opened;
+  locked = std::move(fd);
+  return temp_probe::stale;
+}
+
+std::vector<std::string> sweep_stale_temps(int dfd, std::string_view target) {
+  std::vector<std::string> removed;
+  for (int slot = 0; slot < temp_slots; ++slot) {
+    std::string name = temp_slot_name(target, slot);
+    unique_fd locked;
+    struct stat st;
+    if (claim_stale_temp(dfd, name, locked, st) != temp_probe::stale) continue;
+    if (::unlinkat(dfd, name.c_str(), 0) == 0) removed.push_back(std::move(name));
+  }
+  return removed;
+}
+
+std::string link_under_temp_name(int fd, int from_dfd, const std::string& from, int dfd, std::string_view target,
+                                 const std::string& display) {
+  std::string proc = fd >= 0 ? "/proc/self/fd/" + std::to_string(fd) : std::string();
+  for (int attempt = 0; attempt < temp_slots + random_attempts; ++attempt) {
+    std::string name = candidate_name(target, attempt);
+    int rc;
+    if (fd < 0) {
+      rc = ::linkat(from_dfd, from.c_str(), dfd, name.c_str(), 0);
+    } else {
+      rc = ::linkat(fd, "", dfd, name.c_str(), AT_EMPTY_PATH);
+      // AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH on older kernels; the
+      // /proc/self/fd path works for any user who owns the descriptor.
+      if (rc != 0 && (errno == ENOENT || errno == EPERM || errno == EINVAL))
+        rc = ::linkat(AT_FDCWD, proc.c_str(), dfd, name.c_str(), AT_SYMLINK_FOLLOW);
+    }
+    if (rc == 0) return name;
+    if (errno != EEXIST) throw_errno("cannot link temporary file into", dir_name(display));
+  }
+  throw_errno("cannot link temporary file into", dir_name(display), EEXIST);
+}
+
+staged_file::staged_file(int dfd, std::string name, std::string display, mode_t mode)
     : dfd_(dfd), name_(std::move(name)), display_(std::move(display)) {
-  fd_.reset(::openat(dfd_, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
-  if (fd_) return;
+  fd_.reset(::openat(dfd_, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, mode));
+  if (fd_) {
+    // Nobody else can reach it yet: the shared flock always succeeds, and
+    // covers the temp name publish() links it under.
+    claim_inode(fd_.get());
+    return;
+  }
   int err = errno;
   if (err != EOPNOTSUPP && err != EISDIR && err != EINVAL && err != ENOENT)
-    throw_errno("cannot create a temporary file in", display_.empty() ? "." : display_, err);
+    throw_errno("cannot create a temporary file in", dir_name(display_), err);
   // No O_TMPFILE here (FUSE, NFS, older filesystems): a named temp that
   // only mutx's own name pattern matches, removed on any failure.
-  for (int attempt = 0; attempt < 16; ++attempt) {
-    std::string candidate = temp_name(name_);
-    fd_.reset(::openat(dfd_, candidate.c_str(), O_CREAT | O_EXCL | O_NOFOLLOW | O_RDWR | O_CLOEXEC, 0600));
-    if (fd_) {
+  for (int attempt = 0; attempt < temp_slots + random_attempts; ++attempt) {
+    std::string candidate = candidate_name(name_, attempt);
+    unique_fd fd(::openat(dfd_, candidate.c_str(), O_CREAT | O_EXCL | O_NOFOLLOW | O_RDWR | O_CLOEXEC, mode));
+    if (!fd) {
+      if (errno != EEXIST) throw_errno("cannot create a temporary file in", dir_name(display_));
+      continue;
+    }
+    // A sweeper may have found the name in the instant before our flock:
+    // it then holds the inode exclusively and removes the name; move on.
+    struct stat st;
+    if (claim_inode(fd.get()) && ::fstat(fd.get(), &st) == 0 && name_is(dfd_, candidate, st)) {
+      fd_ = std::move(fd);
       temp_ = std::move(candidate);
+      named_ = true;
       return;
     }
-    if (errno != EEXIST) throw_errno("cannot create a temporary file in", display_.empty() ? "." : display_);
   }
-  throw_errno("cannot create a temporary file in", display_.empty() ? "." : display_, EEXIST);
+  throw_errno("cannot create a temporary file in", dir_name(display_), EEXIST);
 }
 
 staged_file::~staged_file() {
@@ -78,33 +148,9 @@ staged_file::~staged_file() {
 }
 
 void staged_file::publish() {
-  const std::string target = join(display_, name_);
-  if (!temp_.empty()) {
-    if (::renameat(dfd_, temp_.c_str(), dfd_, name_.c_str()) != 0) throw_errno("cannot rename temporary file onto", target);
-    published_ = true;
-    return;
-  }
-  // linkat cannot replace a name, so the file first gets a temp name.
-  std::string link_name;
-  for (int attempt = 0; attempt < 16; ++attempt) {
-    link_name = temp_name(name_);
-    int rc = ::linkat(fd_.get(), "", dfd_, link_name.c_str(), AT_EMPTY_PATH);
-    if (rc != 0 && (errno == ENOENT || errno == EPERM || errno == EINVAL)) {
-      // AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH on older kernels; the
-      // /proc/self/fd path works for any user who owns the descriptor.
-      std::string proc = "/proc/self/fd/" + std::to_string(fd_.get());
-      rc = ::linkat(AT_FDCWD, proc.c_str(), dfd_, link_name.c_str(), AT_SYMLINK_FOLLOW);
-    }
-    if (rc == 0) break;
-    if (errno != EEXIST) throw_errno("cannot link temporary file into", display_.empty() ? "." : display_);
-    link_name.clear();
-  }
-  if (link_name.empty()) throw_errno("cannot link temporary file into", display_.empty() ? "." : display_, EEXIST);
-  if (::renameat(dfd_, link_name.c_str(), dfd_, name_.c_str()) != 0) {
-    int err = errno;
-    ::unlinkat(dfd_, link_name.c_str(), 0);
-    throw_errno("cannot rename temporary file onto", target, err);
-  }
+  const std::string target = join_path(display_, name_);
+  if (temp_.empty()) temp_ = link_under_temp_name(fd_.get(), -1, {}, dfd_, name_, display_);
+  if (::renameat(dfd_, temp_.c_str(), dfd_, name_.c_str()) != 0) throw_errno("cannot rename temporary file onto", target);
   published_ = true;
 }
 

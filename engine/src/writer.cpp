@@ -9,7 +9,6 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -52,31 +51,6 @@ struct job {
   void emit(event::level lvl, std::string name, std::string message,
             std::vector<std::pair<std::string, event::value>> fields = {}) const {
     if (hooks.on_event) hooks.on_event(event{lvl, std::move(name), std::move(message), std::move(fields)});
-  }
-
-  // A crashed writer on a filesystem without O_TMPFILE (or one killed
-  // between linkat and rename) leaves `.NAME.mutx-*`; we hold NAME's lock,
-  // so no live writer of NAME can own one.
-  void sweep_stale_temps(int dfd, const std::string& dir_display, const std::string& name) const {
-    // Read the directory through dfd itself (only *at calls use it, never
-    // its offset): no second descriptor and no DIR buffer on every write.
-    if (::lseek(dfd, 0, SEEK_SET) != 0) return;
-    const std::string prefix = temp_prefix(name);
-    alignas(dirent64) char buf[16384];
-    for (;;) {
-      ssize_t n = ::getdents64(dfd, buf, sizeof buf);
-      if (n <= 0) break;
-      for (ssize_t pos = 0; pos < n;) {
-        const auto* e = reinterpret_cast<const dirent64*>(buf + pos);
-        pos += e->d_reclen;
-        if (std::strncmp(e->d_name, prefix.c_str(), prefix.size()) != 0) continue;
-        struct stat st;
-        if (::fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) continue;
-        if (::unlinkat(dfd, e->d_name, 0) == 0)
-          emit(event::level::info, "stale_temp_removed", "Removed stale temporary file " + join_path(dir_display, e->d_name),
-               {{"path", join_path(dir_display, e->d_name)}});
-      }
-    }
   }
 
   asio::awaitable<lock_file> take_lock(const target& t) {
@@ -214,7 +188,11 @@ struct job {
 
     lock_file lk;
     if (o.lock) lk = co_await take_lock(t);
-    sweep_stale_temps(t.dir.get(), t.dir_display, t.name);
+    // A crashed writer (no O_TMPFILE, or killed between link and rename)
+    // leaves a temp in one of NAME's slots; those no live writer claims go.
+    for (const std::string& gone : sweep_stale_temps(t.dir.get(), t.name))
+      emit(event::level::info, "stale_temp_removed", "Removed stale temporary file " + join_path(t.dir_display, gone),
+           {{"path", join_path(t.dir_display, gone)}});
 
     // The target as it is now, under the lock.
     std::optional<struct stat> old;

@@ -48,11 +48,44 @@ BOOST_AUTO_TEST_CASE(staged_file_is_private_before_publish) {
   BOOST_TEST((st.st_mode & 07777) == 0600u);
 }
 
-BOOST_AUTO_TEST_CASE(temp_names_match_the_housekeep_pattern) {
-  std::string n = temp_name("config.json");
-  BOOST_TEST(n.rfind(".config.json.mutx-", 0) == 0u);
-  BOOST_TEST(n.size() == std::string(".config.json.mutx-").size() + 12);
-  BOOST_TEST(temp_name("a") != temp_name("a"));
+BOOST_AUTO_TEST_CASE(sweep_removes_only_unclaimed_temps_in_the_targets_own_slots) {
+  temp_dir d;
+  unique_fd dir(::open(d.path.c_str(), O_RDONLY | O_DIRECTORY));
+  test::spit(d / ".t.mutx-0", "crashed writer");
+  test::spit(d / ".t.mutx-1", "live writer");
+  unique_fd live(::open((d / ".t.mutx-1").c_str(), O_RDONLY));
+  BOOST_REQUIRE(claim_inode(live.get()));
+  // Look-alikes: another target's slot whose name starts like ours, a
+  // random-named temp (housekeep's to judge), a directory in a slot.
+  test::spit(d / ".t.mutx-b.mutx-0", "writer of t.mutx-b");
+  test::spit(d / ".t.mutx-abcdefghijkl", "random");
+  BOOST_REQUIRE(::mkdir((d / ".t.mutx-2").c_str(), 0700) == 0);
+  auto removed = sweep_stale_temps(dir.get(), "t");
+  BOOST_TEST(removed.size() == 1u);
+  BOOST_TEST(!std::filesystem::exists(d / ".t.mutx-0"));
+  BOOST_TEST(test::slurp(d / ".t.mutx-1") == "live writer");
+  BOOST_TEST(test::slurp(d / ".t.mutx-b.mutx-0") == "writer of t.mutx-b");
+  BOOST_TEST(test::slurp(d / ".t.mutx-abcdefghijkl") == "random");
+  BOOST_TEST(std::filesystem::exists(d / ".t.mutx-2"));
+  live.reset();  // its writer is gone: now it is stale
+  BOOST_TEST(sweep_stale_temps(dir.get(), "t").size() == 1u);
+  BOOST_TEST(!std::filesystem::exists(d / ".t.mutx-1"));
+}
+
+BOOST_AUTO_TEST_CASE(a_named_staged_file_is_claimed_until_it_is_gone) {
+  temp_dir d;
+  unique_fd dir(::open(d.path.c_str(), O_RDONLY | O_DIRECTORY));
+  test::spit(d / "t", "old");
+  staged_file s(dir.get(), "t", d.path);
+  std::string linked = link_under_temp_name(s.fd(), -1, {}, dir.get(), "t", d.path);
+  BOOST_TEST(linked == ".t.mutx-0");
+  unique_fd locked;
+  struct stat st;
+  BOOST_TEST((claim_stale_temp(dir.get(), linked, locked, st) == temp_probe::live));
+  BOOST_TEST(sweep_stale_temps(dir.get(), "t").empty());
+  // The next free slot is taken, never the claimed one.
+  BOOST_TEST(link_under_temp_name(s.fd(), -1, {}, dir.get(), "t", d.path) == ".t.mutx-1");
+  BOOST_TEST((claim_stale_temp(dir.get(), "missing", locked, st) == temp_probe::gone));
 }
 
 namespace {

@@ -1,41 +1,79 @@
 // The staged file: where new content is written before it has a name
-// (DESIGN section 3, steps 3 and 8).
+// (DESIGN section 3, steps 3 and 8), and the proof that a temp name belongs
+// to no live writer.
 //
-// openat(dfd, ".", O_TMPFILE|O_RDWR|O_CLOEXEC, 0600) where the filesystem
-// supports it, else a named temp `.NAME.mutx-RANDOM` created with
-// O_CREAT|O_EXCL|O_NOFOLLOW, 0600. The choice is made per directory. Until
+// openat(dfd, ".", O_TMPFILE|O_RDWR|O_CLOEXEC, mode) where the filesystem
+// supports it, else a named temp `.NAME.mutx-S` (names.hpp) created with
+// O_CREAT|O_EXCL|O_NOFOLLOW. The choice is made per directory. Until
 // publish() the target is untouched; the destructor drops an unpublished
 // file (O_TMPFILE: by close; named: unlinked). It never publishes.
+//
+// The claim: a writer holds a shared flock on every inode it puts under a
+// temp name (its staged file, the old target linked for a backup), from
+// before the name exists until the name is gone. Whoever wants to remove a
+// temp takes an exclusive flock without waiting and checks that the name
+// still points at the locked inode (claim_stale_temp): that succeeds only
+// when no live writer, whatever lock file it used, still owns the name. A
+// writer that finds its new name claimed by a sweeper in the instant
+// between creating and flocking it moves on to the next name.
 #pragma once
 
 #include "mutx/fd.hpp"
 
+#include <sys/stat.h>
+
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace mutx {
 
-// The prefix of every temp name mutx makes for target NAME.
-std::string temp_prefix(const std::string& name);
-// `.NAME.mutx-` plus 12 random characters.
-std::string temp_name(const std::string& name);
 // Refuse (ENAMETOOLONG, naming `display`) a NAME whose temp name would not
 // fit the name limit of directory `dfd`: checked before any input is read,
 // so a long stream is not written only to fail at the link.
 void check_temp_name_fits(int dfd, const std::string& name, const std::string& display);
 
+// Mark `fd`'s inode as a live writer's: a shared flock, not waiting. False
+// when another process holds an exclusive one (a sweeper about to remove
+// the name).
+bool claim_inode(int fd) noexcept;
+
+// Put a new name for `fd`'s inode (or, with fd < 0, for `dfd`/`from` by
+// name) into `dfd` under the first free temp name of `target` (slots first,
+// then random names), and return it. Throws mutx::error naming `display`.
+std::string link_under_temp_name(int fd, int from_dfd, const std::string& from, int dfd, std::string_view target,
+                                 const std::string& display);
+
+enum class temp_probe {
+  stale,    // nobody holds it: `locked` holds it exclusively now
+  live,     // a writer (or another program) holds a flock on it
+  gone,     // no such name (any more)
+  foreign,  // not a regular file, or cannot be opened to check
+};
+// Take the exclusive flock that proves temp `name` in `dfd` is no live
+// writer's. On stale the caller may unlink the name while `locked` stays
+// open, then close it. `st` is the name's stat (valid unless gone).
+temp_probe claim_stale_temp(int dfd, const std::string& name, unique_fd& locked, struct stat& st) noexcept;
+
+// The writer's sweep, under NAME's lock: remove the stale temps in NAME's
+// slots. Costs temp_slots lookups whatever the size of the directory.
+// Returns the names removed.
+std::vector<std::string> sweep_stale_temps(int dfd, std::string_view target);
+
 class staged_file {
  public:
-  // Stage a new file in the directory `dfd` for target `name`. `display` is
-  // the directory as the user named it, for messages. EROFS, EACCES, ENOSPC
-  // and EDQUOT are errors, never reasons to fall back.
-  staged_file(int dfd, std::string name, std::string display);
+  // Stage a new file in the directory `dfd` for target `name`, created with
+  // `mode` (the kernel applies the umask, or the directory's default ACL).
+  // `display` is the directory as the user named it, for messages. EROFS,
+  // EACCES, ENOSPC and EDQUOT are errors, never reasons to fall back.
+  staged_file(int dfd, std::string name, std::string display, mode_t mode = 0600);
   ~staged_file();
   staged_file(const staged_file&) = delete;
   staged_file& operator=(const staged_file&) = delete;
 
   int fd() const noexcept { return fd_.get(); }
   // True when the fallback named temp was used.
-  bool named() const noexcept { return !temp_.empty(); }
+  bool named() const noexcept { return named_; }
   const char* kind() const noexcept { return named() ? "named temp" : "O_TMPFILE"; }
 
   // Give the file its name: linkat() to a temp name (AT_EMPTY_PATH, or
@@ -50,7 +88,8 @@ class staged_file {
   int dfd_;
   std::string name_;
   std::string display_;
-  std::string temp_;  // the named temp, when O_TMPFILE is unavailable
+  std::string temp_;  // its temp name: the named temp, or the link publish() makes
+  bool named_ = false;  // O_TMPFILE was unavailable
   unique_fd fd_;
   bool published_ = false;
 };
