@@ -69,7 +69,8 @@ po::options_description option_table() {
       ("timeout,t", po::value<std::string>()->value_name("SECONDS"), "wait at most SECONDS (fractions allowed), then exit 2")
       ("no-wait", po::bool_switch(), "exit 2 at once if the lock is held")
       ("lock-file", po::value<std::string>()->value_name("PATH"), "lock PATH instead of OUTPUT.lock")
-      ("lock-mode", po::value<std::string>()->value_name("OCTAL"), "mode of a new lock file (default 0644)");
+      ("lock-mode", po::value<std::string>()->value_name("OCTAL"), "mode of a new lock file (default 0644)")
+      ("keep-lock-file", po::bool_switch(), "never delete the lock file (for scripts that also use flock(1) on it)");
 
   po::options_description out("Output");
   out.add_options()
@@ -313,6 +314,7 @@ cli_options parse_command_line(const std::vector<std::string>& argv) {
   w.lock_file = text("lock-file");
   if (w.lock_file && w.lock_file->empty()) throw error(failure_kind::io, "--lock-file needs a path");
   if (auto m = text("lock-mode")) w.lock_mode = parse_mode(*m, "lock-mode");
+  w.keep_lock_file = flag("keep-lock-file");
 
   if (flag("quiet")) c.verbosity = -1;
   c.json = flag("json");

@@ -69,7 +69,7 @@ _mutx() {
             --symlinks --parents -p --no-sync
             --backup -b --backup-suffix --backup-dir --backup-timestamp
             --backup-mode
-            --wait --timeout -t --no-wait --lock-file --lock-mode
+            --wait --timeout -t --no-wait --lock-file --lock-mode --keep-lock-file
             --verbose -v --quiet -q --json --progress --no-progress --io
             --no-config --help -h --version -V' -- "$cur"))
         return

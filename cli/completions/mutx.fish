@@ -38,6 +38,7 @@ complete -c mutx -n __mutx_write -s t -l timeout -x -d 'wait at most SECONDS, th
 complete -c mutx -n __mutx_write -l no-wait -d 'exit 2 at once if the lock is held'
 complete -c mutx -n __mutx_write -l lock-file -r -F -d 'lock PATH instead of OUTPUT.lock'
 complete -c mutx -n __mutx_write -l lock-mode -x -a '0644 0600 0640 0664' -d 'mode of a new lock file'
+complete -c mutx -n __mutx_write -l keep-lock-file -d 'never delete the lock file'
 # Output
 complete -c mutx -n __mutx_write -s v -l verbose -d 'more detail on stderr'
 complete -c mutx -n __mutx_write -s q -l quiet -d 'print nothing but errors'

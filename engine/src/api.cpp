@@ -42,6 +42,7 @@ write_options to_write_options(const std::string& path, const options& opts) {
   }
   w.lock_file = opts.lock_file;
   w.lock_mode = opts.lock_mode;
+  w.keep_lock_file = opts.keep_lock_file;
   w.io = opts.io == io_mode::automatic ? io_mode_from_env() : opts.io;
   w.handle_signals = opts.handle_signals;
   return w;

@@ -49,23 +49,26 @@ backup_location open_backup_location(const backup_options& opts, int target_dir,
 }
 
 std::string backup_name(const backup_options& opts, const std::string& name, std::time_t when, int counter) {
-  if (!opts.timestamp) return name + opts.suffix;
-  std::tm tm{};
-  ::localtime_r(&when, &tm);
-  char stamp[32];
-  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
-  std::string out = name + "." + stamp;
-  if (counter > 0) {
-    // '_' sorts after '.', so NAME.T_001.backup comes after NAME.T.backup
-    // and before the next second's NAME.T'.backup.
-    char gen[16];
-    std::snprintf(gen, sizeof gen, "_%03d", counter);
-    out += gen;
-  }
-  return out + opts.suffix;
+  return opts.timestamp ? timestamped_backup_name(name, when, counter, opts.suffix) : plain_backup_name(name, opts.suffix);
 }
 
 namespace {
+
+bool is_inode(int dfd, const std::string& name, dev_t dev, ino_t ino) noexcept {
+  struct stat st;
+  return ::fstatat(dfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_dev == dev && st.st_ino == ino;
+}
+
+// rename() between two links of one inode succeeds and does nothing (the
+// old backup already was this file: a write interrupted after its backup),
+// and would leave `from` behind.
+int move_name(int dfd, const std::string& from, const std::string& to) noexcept {
+  struct stat st;
+  if (::fstatat(dfd, from.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return -1;
+  if (::renameat(dfd, from.c_str(), dfd, to.c_str()) != 0) return -1;
+  if (is_inode(dfd, from, st.st_dev, st.st_ino)) ::unlinkat(dfd, from.c_str(), 0);
+  return 0;
+}
 
 // Move `tmp` onto `final_name` without replacing an existing name. Some
 // filesystems (older FUSE and NFS) answer RENAME_NOREPLACE with EINVAL;
@@ -78,50 +81,128 @@ int rename_noreplace(int dfd, const std::string& tmp, const std::string& final_n
   return 0;
 }
 
-// Put `tmp` (a name in `bdir`) onto the backup name: replacing the previous
-// plain backup, or, for timestamped generations, never overwriting one.
-std::string place(const backup_options& opts, const backup_location& where, const std::string& name,
-                  const std::string& tmp) {
-  std::time_t now = std::time(nullptr);
-  for (int counter = 0; counter < 1000; ++counter) {
-    std::string final_name = backup_name(opts, name, now, counter);
-    int rc = opts.timestamp ? rename_noreplace(where.dir.get(), tmp, final_name)
-                            : ::renameat(where.dir.get(), tmp.c_str(), where.dir.get(), final_name.c_str());
-    if (rc == 0) {
-      // rename() between two links of one inode succeeds and does nothing:
-      // the old backup already was this file (a write interrupted after its
-      // backup), and the temp name would be left behind.
-      struct stat st;
-      if (!opts.timestamp && ::fstatat(where.dir.get(), tmp.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0)
-        ::unlinkat(where.dir.get(), tmp.c_str(), 0);
-      if (opts.sync && ::fsync(where.dir.get()) != 0)
-        throw_errno("cannot sync backup directory", where.display.empty() ? "." : where.display);
-      return join_path(where.display, final_name);
-    }
-    if (errno == EEXIST && opts.timestamp) continue;
-    int err = errno;
-    ::unlinkat(where.dir.get(), tmp.c_str(), 0);
-    throw_errno("cannot create backup", join_path(where.display, final_name), err);
-  }
-  ::unlinkat(where.dir.get(), tmp.c_str(), 0);
-  throw_errno("cannot create backup of", name, EEXIST);
+// A new open file description of `fd`'s inode holding a shared flock: the
+// claim that keeps sweepers off the temp names it has (staging.hpp), given
+// up on its own when the placement is kept or undone.
+unique_fd claim_of(int fd) {
+  unique_fd own(::open(("/proc/self/fd/" + std::to_string(fd)).c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+  if (own) claim_inode(own.get());
+  return own;
 }
 
 }  // namespace
 
+placed_backup& placed_backup::operator=(placed_backup&& other) noexcept {
+  if (this != &other) {
+    undo();
+    dir_ = other.dir_;
+    sync_ = other.sync_;
+    name_ = std::move(other.name_);
+    saved_ = std::move(other.saved_);
+    dev_ = other.dev_;
+    ino_ = other.ino_;
+    claims_[0] = std::move(other.claims_[0]);
+    claims_[1] = std::move(other.claims_[1]);
+    active_ = std::exchange(other.active_, false);
+  }
+  return *this;
+}
+
+void placed_backup::keep() noexcept {
+  if (!active_) return;
+  active_ = false;
+  if (!saved_.empty()) ::unlinkat(dir_, saved_.c_str(), 0);
+  claims_[0].reset();
+  claims_[1].reset();
+}
+
+void placed_backup::undo() noexcept {
+  if (!active_) return;
+  active_ = false;
+  if (!saved_.empty()) {
+    move_name(dir_, saved_, name_);
+  } else if (is_inode(dir_, name_, dev_, ino_)) {
+    ::unlinkat(dir_, name_.c_str(), 0);
+  }
+  if (sync_) ::fsync(dir_);
+  claims_[0].reset();
+  claims_[1].reset();
+}
+
+// Puts `tmp` (a name in the backup directory) onto the backup name:
+// replacing the previous plain backup, whose link is saved for undo(), or,
+// for timestamped generations, never overwriting one.
+struct backup_placer {
+  const backup_options& opts;
+  const backup_location& where;
+  const std::string& name;
+
+  std::string saved_previous(const std::string& final_name, placed_backup& placed) const {
+    const int dir = where.dir.get();
+    struct stat st;
+    if (::fstatat(dir, final_name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) return {};
+    unique_fd prev(::openat(dir, final_name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY));
+    if (prev) claim_inode(prev.get());
+    std::string saved = link_under_temp_name(prev ? prev.get() : -1, dir, final_name, dir, name, where.display);
+    placed.claims_[1] = std::move(prev);
+    return saved;
+  }
+
+  std::string place(const std::string& tmp, placed_backup& placed) const {
+    const int dir = where.dir.get();
+    struct stat linked;
+    if (::fstatat(dir, tmp.c_str(), &linked, AT_SYMLINK_NOFOLLOW) != 0) throw_errno("cannot create backup of", name);
+    placed.dir_ = dir;
+    placed.sync_ = opts.sync;
+    placed.dev_ = linked.st_dev;
+    placed.ino_ = linked.st_ino;
+    std::time_t now = std::time(nullptr);
+    for (int counter = 0; counter < 1000; ++counter) {
+      std::string final_name = backup_name(opts, name, now, counter);
+      if (!opts.timestamp) placed.saved_ = saved_previous(final_name, placed);
+      int rc = opts.timestamp ? rename_noreplace(dir, tmp, final_name) : move_name(dir, tmp, final_name);
+      if (rc == 0) {
+        placed.name_ = final_name;
+        placed.active_ = true;
+        if (opts.sync && ::fsync(dir) != 0)
+          throw_errno("cannot sync backup directory", where.display.empty() ? "." : where.display);
+        return join_path(where.display, final_name);
+      }
+      int err = errno;
+      if (!placed.saved_.empty()) ::unlinkat(dir, placed.saved_.c_str(), 0);
+      placed.saved_.clear();
+      if (err == EEXIST && opts.timestamp) continue;
+      ::unlinkat(dir, tmp.c_str(), 0);
+      throw_errno("cannot create backup", join_path(where.display, final_name), err);
+    }
+    ::unlinkat(dir, tmp.c_str(), 0);
+    throw_errno("cannot create backup of", name, EEXIST);
+  }
+};
+
+
 backup_result make_backup(const backup_options& opts, const backup_location& where, int target_dir,
                           const std::string& name, int old_fd, const struct stat& old) {
   backup_result result;
+  const backup_placer placer{opts, where, name};
   bool same_mode = !opts.mode || (*opts.mode & 07777) == (old.st_mode & 07777);
   if (same_mode) {
-    std::string tmp = random_temp_name(name);
-    if (::linkat(target_dir, name.c_str(), where.dir.get(), tmp.c_str(), 0) == 0) {
-      // The name still points at old_fd's inode: we hold the target's lock.
-      result.path = place(opts, where, name, tmp);
+    // The name still points at old_fd's inode: we hold the target's lock.
+    // Linking through old_fd links exactly the inode claimed.
+    unique_fd claim = claim_of(old_fd);
+    std::string tmp;
+    try {
+      tmp = link_under_temp_name(claim ? claim.get() : -1, target_dir, name, where.dir.get(), name, where.display);
+    } catch (const error& e) {
+      const int err = e.code().value();
+      if (err != EXDEV && err != EPERM && err != EMLINK && err != EOPNOTSUPP)
+        throw error(e.code(), "cannot link backup of", name);
+    }
+    if (!tmp.empty()) {
+      result.placed.claims_[0] = std::move(claim);
+      result.path = placer.place(tmp, result.placed);
       return result;
     }
-    if (errno != EXDEV && errno != EPERM && errno != EMLINK && errno != EOPNOTSUPP)
-      throw_errno("cannot link backup of", name);
   }
   // Copy: a staged file in the backup directory with the backup's mode,
   // filled, synced, linked under a temp name and renamed.
@@ -146,12 +227,8 @@ backup_result make_backup(const backup_options& opts, const backup_location& whe
   if (opts.sync && ::fsync(staged.fd()) != 0) throw_errno("cannot sync backup of", name);
   // Publish under a temp name first so place() can apply the same
   // replace-or-never-overwrite rule as for links.
-  std::string tmp = random_temp_name(name);
-  std::string proc = "/proc/self/fd/" + std::to_string(staged.fd());
-  if (::linkat(staged.fd(), "", where.dir.get(), tmp.c_str(), AT_EMPTY_PATH) != 0 &&
-      ::linkat(AT_FDCWD, proc.c_str(), where.dir.get(), tmp.c_str(), AT_SYMLINK_FOLLOW) != 0)
-    throw_errno("cannot create backup of", name);
-  result.path = place(opts, where, name, tmp);
+  std::string tmp = link_under_temp_name(staged.fd(), -1, {}, where.dir.get(), name, where.display);
+  result.path = placer.place(tmp, result.placed);
   result.copied = true;
   return result;
 }

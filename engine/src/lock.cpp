@@ -35,6 +35,23 @@ void check_lock_stat(const struct stat& st, const std::string& display) {
   if (!S_ISREG(st.st_mode)) refuse_lock(display, "not a regular file");
 }
 
+// EACCES even read-only: say whose file it is, or that the directory
+// refuses new files, and what to do about it.
+[[noreturn]] void unopenable_lock(int dfd, const std::string& name, const std::string& display) {
+  struct stat st;
+  if (::fstatat(dfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+    char mode[16];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    throw error(errno_code(EACCES), "cannot open lock file", display)
+        .with_hint("It belongs to uid " + std::to_string(st.st_uid) + " with mode " + mode +
+                   ", which you may not open. If no writer uses it, its owner or root can remove it (mutx housekeep "
+                   "--clean-locks removes unheld ones); or choose another with --lock-file.");
+  }
+  throw error(errno_code(EACCES), "cannot create lock file", display)
+      .with_hint("The lock file lives beside the file it guards, and you may not create files in that directory; "
+                 "pass --lock-file PATH in a directory you may write (the same PATH for every writer of the file).");
+}
+
 std::string format_seconds(double s) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%g", s);
@@ -138,6 +155,7 @@ lock_file::attempt lock_file::try_acquire(int dfd, const std::string& name, mode
     unique_fd lfd;
     if (create) {
       lfd.reset(::openat(dfd, name.c_str(), flags | O_CREAT | O_EXCL, mode));
+      if (!lfd && errno == EACCES) unopenable_lock(dfd, name, display);
       if (!lfd && errno != EEXIST) throw_errno("cannot open lock file", display);
     }
     if (!lfd) {
@@ -161,6 +179,7 @@ lock_file::attempt lock_file::try_acquire(int dfd, const std::string& name, mode
       int err = errno;
       if (err == ELOOP) refuse_lock(display, "a symbolic link");
       if (err == EISDIR) refuse_lock(display, "a directory");
+      if (err == EACCES) unopenable_lock(dfd, name, display);
       throw_errno("cannot open lock file", display, err);
     }
     struct stat held;
@@ -185,8 +204,14 @@ lock_file::attempt lock_file::try_acquire(int dfd, const std::string& name, mode
   }
 }
 
+bool lock_file::intact() const noexcept { return fd_ && name_points_at(dfd_, name_, fd_.get()); }
+
 void lock_file::release() noexcept {
   if (!fd_) return;
+  if (keep_name_) {
+    fd_.reset();
+    return;
+  }
   // Unlink only our own empty lock file. A --lock-file naming a file with
   // data (even the target itself, which the commit has just replaced under
   // that name) must never be deleted: the crash suite found `mutx

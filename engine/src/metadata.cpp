@@ -100,7 +100,9 @@ std::vector<std::string> apply_metadata(int staged, int old_fd, const struct sta
       warnings.push_back("set-group-ID bit of " + display + " was not kept: the group changed (use --preserve-owner)");
     }
   }
-  if (::fchmod(staged, mode) != 0) throw_errno("cannot set the mode of the new", display);
+  // A new file keeps the mode the kernel gave it at creation (0666 less
+  // the umask, or what the directory's default ACL says).
+  if ((old || opts.mode) && ::fchmod(staged, mode) != 0) throw_errno("cannot set the mode of the new", display);
   if (old_fd >= 0) {
     auto xw = copy_xattrs(old_fd, staged, display, capability_xattr);
     warnings.insert(warnings.end(), xw.begin(), xw.end());

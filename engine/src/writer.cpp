@@ -96,6 +96,7 @@ struct job {
     lock_file lk = co_await acquire_lock(ldfd, lname, o.lock_mode, ldisplay, o.output, o.wait, stop, [&] {
       emit(event::level::notice, "lock_wait", "Waiting for lock on " + o.output + "...", {{"lock_file", ldisplay}});
     });
+    lk.keep_name(o.keep_lock_file);
     rep.lock_wait_ms = ms_since(start);
     emit(event::level::info, "lock_acquired", "Locked " + ldisplay,
          {{"lock_file", ldisplay}, {"wait_time_ms", rep.lock_wait_ms}});
@@ -105,6 +106,17 @@ struct job {
     co_return lk;
   }
   std::vector<unique_fd> lock_dirs;
+
+  // The lock file must still be the one we locked: someone who removed or
+  // replaced it (rm, a flock(1) user's cleanup) let the next writer lock a
+  // new file and run beside us. Fail rather than commit over its update.
+  void check_lock_intact(const lock_file& lk, const target& t) const {
+    if (!lk.held() || lk.intact()) return;
+    throw error(failure_kind::locked, "lock file " + rep.lock_file + " was removed or replaced while this write held it; " +
+                                          t.display + " was not changed",
+                "Another program deleted or replaced the lock file; run again. Scripts that use flock(1) on it "
+                "need --keep-lock-file.");
+  }
 
   // What a library caller can get wrong (the CLI's parser refuses most of
   // it first), checked before anything is touched: a NUL byte would cut a
@@ -217,7 +229,11 @@ struct job {
       }
     }
 
-    staged_file staged(t.dir.get(), t.name, t.dir_display);
+    // A new file is created with 0666 and left as the kernel makes it: the
+    // umask, or the directory's default ACL (setfacl -d), applies as for
+    // `>`. fchmod over it would widen what a default ACL keeps private.
+    const bool kernel_mode = !old && !o.metadata.mode;
+    staged_file staged(t.dir.get(), t.name, t.dir_display, kernel_mode ? 0666 : 0600);
     rep.staging = staged.kind();
     emit(event::level::debug, "staged", std::string("Staged with ") + staged.kind() + " in " + (t.dir_display.empty() ? "." : t.dir_display),
          {{"staging", rep.staging}});
@@ -318,6 +334,10 @@ struct job {
       if (ec) throw_error(ec, "cannot sync (fsync) new content of", t.display);
     }
 
+    check_lock_intact(lk, t);
+    // Undone unless the commit below happens: a failed rename or a signal
+    // in between leaves every backup as it was.
+    placed_backup backup;
     if (o.backup.enabled && old) {
       backup_result b = make_backup(o.backup, *backup_dir, t.dir.get(), t.name, old_fd.get(), *old);
       rep.backup = b.path;
@@ -325,13 +345,16 @@ struct job {
       rep.warnings.insert(rep.warnings.end(), b.warnings.begin(), b.warnings.end());
       emit(event::level::info, "backup", "Backup: " + b.path + (b.copied ? " (copied)" : " (linked)"),
            {{"backup", b.path}, {"copied", b.copied}});
+      backup = std::move(b.placed);
     }
 
     if (stop.stop_requested()) interrupted();
+    check_lock_intact(lk, t);
     // The commit point. From here on a signal no longer turns this write
     // into a failure.
     committed = true;
     staged.publish();
+    backup.keep();
     if (o.sync && ::fsync(t.dir.get()) != 0)
       throw_errno("the new content is in place but not confirmed durable: cannot sync directory",
                   t.dir_display.empty() ? "." : t.dir_display);

@@ -196,9 +196,37 @@ BOOST_AUTO_TEST_CASE(plain_backup_replaces_the_previous_one) {
   opened t(d.path, "f");
   backup_options o;
   backup_location loc = open_backup_location(o, t.dir.get(), d.path);
-  make_backup(o, loc, t.dir.get(), "f", t.old.get(), t.st);
+  backup_result r = make_backup(o, loc, t.dir.get(), "f", t.old.get(), t.st);
   BOOST_TEST(test::slurp(d / "f.backup") == "second");
-  BOOST_TEST(test::entries(d.path) == 2u);
+  // Until the commit, the previous generation is kept under a temp name.
+  BOOST_TEST(names_in(d.path) == (std::vector<std::string>{".f.mutx-1", "f", "f.backup"}), boost::test_tools::per_element());
+  BOOST_TEST(test::slurp(d / ".f.mutx-1") == "first");
+  r.placed.keep();
+  BOOST_TEST(test::slurp(d / "f.backup") == "second");
+  BOOST_TEST(names_in(d.path) == (std::vector<std::string>{"f", "f.backup"}), boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_backup_not_kept_gives_the_previous_generation_back) {
+  temp_dir d;
+  test::spit(d / "f", "second");
+  test::spit(d / "f.backup", "first");
+  const ino_t first = inode_of(d / "f.backup");
+  opened t(d.path, "f");
+  backup_options o;
+  backup_location loc = open_backup_location(o, t.dir.get(), d.path);
+  {
+    backup_result r = make_backup(o, loc, t.dir.get(), "f", t.old.get(), t.st);
+    BOOST_TEST(test::slurp(d / "f.backup") == "second");
+  }  // the commit failed: not kept
+  BOOST_TEST(test::slurp(d / "f.backup") == "first");
+  BOOST_TEST(inode_of(d / "f.backup") == first);
+  BOOST_TEST(names_in(d.path) == (std::vector<std::string>{"f", "f.backup"}), boost::test_tools::per_element());
+  // With no previous generation, and for a timestamped one, the new name goes.
+  BOOST_REQUIRE(::unlink((d / "f.backup").c_str()) == 0);
+  { backup_result r = make_backup(o, loc, t.dir.get(), "f", t.old.get(), t.st); }
+  o.timestamp = true;
+  { backup_result r = make_backup(o, loc, t.dir.get(), "f", t.old.get(), t.st); }
+  BOOST_TEST(names_in(d.path) == (std::vector<std::string>{"f"}), boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(stale_backup_that_is_the_same_inode_leaves_no_temp) {
@@ -208,7 +236,7 @@ BOOST_AUTO_TEST_CASE(stale_backup_that_is_the_same_inode_leaves_no_temp) {
   opened t(d.path, "f");
   backup_options o;
   backup_location loc = open_backup_location(o, t.dir.get(), d.path);
-  make_backup(o, loc, t.dir.get(), "f", t.old.get(), t.st);
+  make_backup(o, loc, t.dir.get(), "f", t.old.get(), t.st).placed.keep();
   BOOST_TEST(names_in(d.path) == (std::vector<std::string>{"f", "f.backup"}), boost::test_tools::per_element());
 }
 

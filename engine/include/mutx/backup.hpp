@@ -47,15 +47,47 @@ backup_location open_backup_location(const backup_options& opts, int target_dir,
 // (0: the plain timestamp; 1+: _001, _002, ... which sort after it).
 std::string backup_name(const backup_options& opts, const std::string& name, std::time_t when, int counter);
 
+// The backup a write has put in place, undone on destruction unless the
+// commit happened and keep() was called. The backup_location it was made in
+// must outlive it.
+class placed_backup {
+ public:
+  placed_backup() = default;
+  placed_backup(placed_backup&& other) noexcept { *this = std::move(other); }
+  placed_backup& operator=(placed_backup&& other) noexcept;
+  ~placed_backup() { undo(); }
+
+  // The commit happened: drop the saved previous generation.
+  void keep() noexcept;
+  // The commit did not happen: put the previous generation back (or remove
+  // the new name when there was none). Idempotent.
+  void undo() noexcept;
+
+ private:
+  friend struct backup_placer;
+  friend struct backup_result make_backup(const backup_options&, const backup_location&, int, const std::string&, int,
+                                          const struct stat&);
+  int dir_ = -1;
+  bool sync_ = true;
+  std::string name_;   // the backup name
+  std::string saved_;  // the previous generation's temp name, "" for none
+  dev_t dev_ = 0;      // the inode now under name_
+  ino_t ino_ = 0;
+  unique_fd claims_[2];  // shared flocks on what is under temp names
+  bool active_ = false;
+};
+
 struct backup_result {
   std::string path;
   bool copied = false;  // true when the content was copied, not linked
   // Attributes a copied backup could not keep (its filesystem refused them).
   std::vector<std::string> warnings;
+  placed_backup placed;
 };
 
 // Back up the current target `name` in `target_dir` (open as `old_fd`,
 // `old` its stat). Throws mutx::error; on failure no partial backup remains.
+// The result's `placed` undoes it unless kept.
 backup_result make_backup(const backup_options& opts, const backup_location& where, int target_dir,
                           const std::string& name, int old_fd, const struct stat& old);
 

@@ -38,6 +38,7 @@ class lock_file {
       release();
       dfd_ = std::exchange(other.dfd_, -1);
       name_ = std::move(other.name_);
+      keep_name_ = other.keep_name_;
       fd_ = std::move(other.fd_);
     }
     return *this;
@@ -55,6 +56,15 @@ class lock_file {
                       const std::string& display, unique_fd* busy_fd = nullptr);
 
   bool held() const noexcept { return static_cast<bool>(fd_); }
+  // Held, and the name still points at the locked inode. False when
+  // someone removed or replaced the lock file while we held it: a writer
+  // that then opens the name locks another inode and goes in beside us, so
+  // a write must not commit (checked just before the rename).
+  bool intact() const noexcept;
+  // Never unlink the name on release (--keep-lock-file): for sites whose
+  // other programs block in flock(1) on the same file, which would
+  // otherwise hold an unlinked inode while the next mutx writer goes in.
+  void keep_name(bool keep) noexcept { keep_name_ = keep; }
   int fd() const noexcept { return fd_.get(); }
 
   // Unlink the name while still holding the lock, then close. Idempotent;
@@ -69,6 +79,7 @@ class lock_file {
   int dfd_ = -1;
   std::string name_;
   unique_fd fd_;
+  bool keep_name_ = false;
 };
 
 struct lock_wait {

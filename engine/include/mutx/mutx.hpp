@@ -69,6 +69,9 @@ struct options {
   std::optional<std::chrono::duration<double>> lock_timeout;
   std::optional<std::string> lock_file;       // default: PATH.lock beside the target
   mode_t lock_mode = 0644;
+  // Never delete the lock file, so programs blocked in flock(1) on it take
+  // turns with mutx writers (--keep-lock-file).
+  bool keep_lock_file = false;
 
   // Durability: false skips the file and directory fsyncs (still atomic,
   // not durable across a crash).

@@ -45,6 +45,8 @@ struct write_options {
   lock_wait wait;
   std::optional<std::string> lock_file;  // default: NAME.lock beside the target
   mode_t lock_mode = 0644;
+  // Never delete the lock file (--keep-lock-file): see lock_file::keep_name.
+  bool keep_lock_file = false;
 
   io_mode io = io_mode::automatic;
   // Handle SIGINT/SIGTERM/SIGHUP on the loop (exit 3 semantics). The CLI
