@@ -3,9 +3,20 @@
 #include "mutx/error.hpp"
 
 #include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/fs.h>
+#include <linux/magic.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
+#include <optional>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 namespace mutx {
@@ -40,6 +51,68 @@ std::vector<std::string> components(const std::string& path) {
 [[noreturn]] void missing_directory(const std::string& path) {
   throw error(errno_code(ENOENT), "cannot open directory", path.empty() ? "." : path)
       .with_hint("Create it first, or pass -p/--parents to create missing directories.");
+}
+
+std::pair<std::string, std::string> split_path(const std::string& path) {
+  std::size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return {"", path};
+  return {slash == 0 ? "/" : path.substr(0, slash), path.substr(slash + 1)};
+}
+
+bool on_procfs(int fd) {
+  struct statfs fs;
+  return ::fstatfs(fd, &fs) == 0 && fs.f_type == PROC_SUPER_MAGIC;
+}
+
+std::optional<std::string> read_link(int dir, const std::string& name, const struct stat& st) {
+  std::string link(st.st_size > 0 ? static_cast<std::size_t>(st.st_size) + 1 : 4096, '\0');
+  ssize_t n = ::readlinkat(dir, name.c_str(), link.data(), link.size());
+  if (n < 0) return std::nullopt;
+  link.resize(static_cast<std::size_t>(n));
+  return link;
+}
+
+// A name in /proc/PID/fd (or /dev/fd, /dev/stdout, which lead there) is a
+// "magic" link: following it by name, as mutx follows links, reaches the
+// path the descriptor was opened on, and renaming over that replaces the
+// file the shell redirected stdout to, under a process that still writes to
+// the old inode. Anything else in /proc is a kernel interface, written in
+// place. Neither is a file mutx can replace. `proc_dir` is where the path
+// landed in /proc, to tell the two apart.
+[[noreturn]] void refuse_proc(const std::string& output, const std::string& proc_dir) {
+  bool fd_dir = proc_dir == "fd" || (proc_dir.size() > 3 && proc_dir.ends_with("/fd"));
+  if (fd_dir)
+    throw error(failure_kind::io, output + ": is a file descriptor, not a file mutx can replace",
+                "mutx renames a new file over a path, and through /proc that would replace the file the "
+                "descriptor was opened on. Redirect instead (COMMAND > FILE), or give mutx the real path; "
+                "sponge writes through the descriptor.");
+  throw error(failure_kind::io, output + ": is in /proc (a kernel interface), not a file mutx can replace",
+              "Write it in place with > (echo VALUE > PATH).");
+}
+
+// Where the symbolic link chain starting with `link` (read from a link in
+// `dir_display`) first enters a directory on procfs, if it does. Followed by
+// text, as resolve_target would, without creating or refusing anything; a
+// chain that breaks off does not reach /proc. /dev/stdout -> /proc/self/fd/1
+// says "/proc/self/fd" here even for --symlinks=replace, which would
+// otherwise let root replace the /dev/stdout link itself.
+std::optional<std::string> chain_into_proc(const std::string& dir_display, std::string link) {
+  std::string path = link[0] == '/' ? link : join_path(dir_display, link);
+  for (int hops = 0; hops <= 40 && !path.empty(); ++hops) {
+    auto [dir, name] = split_path(path);
+    unique_fd d(::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    // No /proc mounted (a minimal container): the name still says where the
+    // link was meant to go.
+    if (!d) return path.starts_with("/proc/") ? std::optional<std::string>(dir) : std::nullopt;
+    if (on_procfs(d.get())) return dir;
+    struct stat st;
+    if (name.empty() || ::fstatat(d.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISLNK(st.st_mode))
+      return std::nullopt;
+    std::optional<std::string> next = read_link(d.get(), name, st);
+    if (!next || next->empty()) return std::nullopt;
+    path = (*next)[0] == '/' ? *next : join_path(dir, *next);
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -79,18 +152,26 @@ target resolve_target(const std::string& output, symlink_policy policy, bool par
   for (int hops = 0;; ++hops) {
     if (hops > 40) throw_error(errno_code(ELOOP), "cannot resolve", output);
     if (path.back() == '/') throw_error(errno_code(EISDIR), "", output);
-    std::size_t slash = path.rfind('/');
     target t;
-    t.name = slash == std::string::npos ? path : path.substr(slash + 1);
-    t.dir_display = slash == std::string::npos ? "" : (slash == 0 ? "/" : path.substr(0, slash));
+    std::tie(t.dir_display, t.name) = split_path(path);
     t.display = path;
     if (t.name == "." || t.name == "..") throw_error(errno_code(EISDIR), "", output);
     t.dir = open_directory(t.dir_display, parents, sync);
+    // By the filesystem, not the name: /dev/fd is a link to /proc/self/fd.
+    if (on_procfs(t.dir.get())) refuse_proc(output, t.dir_display);
     t.via_symlink = hops > 0;
     struct stat st;
     if (::fstatat(t.dir.get(), t.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
       if (errno != ENOENT) throw_errno("cannot inspect", path);
       return t;
+    }
+    std::optional<std::string> link;
+    if (S_ISLNK(st.st_mode)) {
+      link = read_link(t.dir.get(), t.name, st);
+      if (!link) throw_errno("cannot read symbolic link", path);
+      if (link->empty()) throw_error(errno_code(ENOENT), "cannot resolve", path);
+      // Whatever the policy: replacing /dev/stdout is as wrong as following it.
+      if (auto proc_dir = chain_into_proc(t.dir_display, *link)) refuse_proc(output, *proc_dir);
     }
     if (!S_ISLNK(st.st_mode) || policy == symlink_policy::replace) {
       if (!S_ISLNK(st.st_mode)) t.existing = st;
@@ -112,30 +193,119 @@ target resolve_target(const std::string& output, symlink_policy policy, bool par
                   "refusing to follow " + path + ": a symbolic link owned by another user (uid " +
                       std::to_string(st.st_uid) + ") in a sticky, world-writable directory",
                   "As the kernel's fs.protected_symlinks does. Write the real path, or use --symlinks=replace to replace the link itself.");
-    std::string link(st.st_size > 0 ? static_cast<std::size_t>(st.st_size) + 1 : 4096, '\0');
-    ssize_t n = ::readlinkat(t.dir.get(), t.name.c_str(), link.data(), link.size());
-    if (n < 0) throw_errno("cannot read symbolic link", path);
-    link.resize(static_cast<std::size_t>(n));
-    if (link.empty()) throw_error(errno_code(ENOENT), "cannot resolve", path);
-    path = link[0] == '/' ? link : join_path(t.dir_display, link);
+    path = (*link)[0] == '/' ? *link : join_path(t.dir_display, *link);
   }
 }
 
+namespace {
+
+// statx of `name` in `dir` ("" = the directory itself), not following a
+// final link; false when it cannot be had (a missing name, a kernel or
+// seccomp profile without statx: the checks that need it are then skipped).
+bool entry_statx(int dir, const std::string& name, struct statx& sx) {
+  int flags = AT_SYMLINK_NOFOLLOW | AT_STATX_SYNC_AS_STAT | (name.empty() ? AT_EMPTY_PATH : 0);
+  return ::statx(dir, name.c_str(), flags, STATX_BASIC_STATS | STATX_MNT_ID, &sx) == 0;
+}
+
+bool has_attribute(const struct statx& sx, std::uint64_t attr) {
+  return (sx.stx_attributes_mask & attr) != 0 && (sx.stx_attributes & attr) != 0;
+}
+
+// The directory's append-only and immutable flags (chattr +a, +i): from
+// statx where the filesystem reports them, else by the ioctl lsattr uses.
+std::pair<bool, bool> directory_append_immutable(int dir, const struct statx* sx) {
+  const std::uint64_t both = STATX_ATTR_APPEND | STATX_ATTR_IMMUTABLE;
+  if (sx && (sx->stx_attributes_mask & both) == both)
+    return {has_attribute(*sx, STATX_ATTR_APPEND), has_attribute(*sx, STATX_ATTR_IMMUTABLE)};
+  int flags = 0;  // the kernel reads and writes an int, whatever the ioctl's name says
+  if (::ioctl(dir, FS_IOC_GETFLAGS, &flags) != 0) return {false, false};
+  return {(flags & FS_APPEND_FL) != 0, (flags & FS_IMMUTABLE_FL) != 0};
+}
+
+// CAP_FOWNER in the effective set: what lets root (or a capable service)
+// rename over another user's file in a sticky directory.
+bool has_cap_fowner() {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+  if (::syscall(SYS_capget, &header, data) != 0) return ::geteuid() == 0;
+  return (data[CAP_TO_INDEX(CAP_FOWNER)].effective & CAP_TO_MASK(CAP_FOWNER)) != 0;
+}
+
+// The directory must let mutx create, rename and remove names in it, for a
+// new file as for an existing one. An append-only directory lets the lock
+// file and the linked temp in but neither out again: each attempt used to
+// leave both behind, and fail only at the rename.
+void check_directory(const target& t, const struct statx* dsx) {
+  auto [append_only, immutable] = directory_append_immutable(t.dir.get(), dsx);
+  if (!append_only && !immutable) return;
+  const std::string dir = t.dir_display.empty() ? "." : t.dir_display;
+  const char* flag = immutable ? "i" : "a";
+  throw error(failure_kind::io,
+              t.display + ": its directory " + dir +
+                  (immutable ? " is immutable (chattr +i): no name in it can be created, renamed or removed"
+                             : " is append-only (chattr +a): no name in it can be renamed or removed"),
+              std::string("mutx publishes by renaming a new file over the old one") +
+                  (immutable ? "" : ", and would leave its temp and lock file behind") +
+                  ". Remove the flag with 'chattr -" + flag + " " + dir + "' as root ('lsattr -d " + dir +
+                  "' shows it), or write elsewhere.");
+}
+
+}  // namespace
+
 void check_replaceable(const target& t) {
-  if (!t.existing) return;
-  if (S_ISDIR(t.existing->st_mode)) throw_error(errno_code(EISDIR), "", t.display);
-  if (!S_ISREG(t.existing->st_mode))
-    throw error(failure_kind::io, t.display + ": not a regular file",
-                "mutx replaces regular files only (not FIFOs, devices or sockets).");
-  if (::faccessat(t.dir.get(), t.name.c_str(), W_OK, AT_EACCESS | AT_SYMLINK_NOFOLLOW) != 0) {
-    int err = errno;
-    if (err == EACCES)
-      throw error(errno_code(EACCES), "", t.display)
-          .with_hint("The file is not writable by you; mutx refuses it as > and sponge would.");
-    if (err == EPERM)  // not the mode: an attribute no one may write through
-      throw error(errno_code(EPERM), "", t.display)
-          .with_hint("The file is immutable or append-only ('lsattr' shows i or a); mutx refuses it as > would.");
-    throw_errno("", t.display, err);
+  struct statx dsx;
+  bool dir_known = entry_statx(t.dir.get(), "", dsx);
+  check_directory(t, dir_known ? &dsx : nullptr);
+  if (t.existing) {
+    if (S_ISDIR(t.existing->st_mode)) throw_error(errno_code(EISDIR), "", t.display);
+    if (!S_ISREG(t.existing->st_mode))
+      throw error(failure_kind::io, t.display + ": not a regular file",
+                  "mutx replaces regular files only (not FIFOs, devices or sockets).");
+    if (::faccessat(t.dir.get(), t.name.c_str(), W_OK, AT_EACCESS | AT_SYMLINK_NOFOLLOW) != 0) {
+      int err = errno;
+      if (err == EACCES)
+        throw error(errno_code(EACCES), "", t.display)
+            .with_hint("The file is not writable by you; mutx refuses it as > and sponge would.");
+      if (err == EPERM)  // not the mode: an attribute no one may write through
+        throw error(errno_code(EPERM), "", t.display)
+            .with_hint("The file is immutable or append-only ('lsattr' shows i or a); mutx refuses it as > would.");
+      throw_errno("", t.display, err);
+    }
+  }
+  // Whatever is at the name now (with --symlinks=replace, the link) is what
+  // the rename replaces.
+  struct statx sx;
+  if (!entry_statx(t.dir.get(), t.name, sx)) return;
+  // Append-only passes the write check above (only opens without O_APPEND
+  // are refused) and failed at the rename.
+  if (S_ISREG(sx.stx_mode) && has_attribute(sx, STATX_ATTR_APPEND))
+    throw error(errno_code(EPERM), "", t.display)
+        .with_hint("The file is append-only ('lsattr' shows a): it may be added to but never replaced, not even "
+                   "by root. Append with >>, or remove the flag with 'chattr -a " + t.display + "' as root.");
+  // A file bind-mounted over another (Docker's -v file:file) is the root of
+  // its own mount, and rename(2) over a mount point fails with EBUSY. Known
+  // by the attribute, or by a mount id other than the directory's (both
+  // from Linux 5.8; not by st_dev, which overlayfs reports from the layer
+  // below for files but not for directories).
+  bool mount_root = has_attribute(sx, STATX_ATTR_MOUNT_ROOT) ||
+                    (dir_known && (sx.stx_mask & STATX_MNT_ID) && (dsx.stx_mask & STATX_MNT_ID) &&
+                     sx.stx_mnt_id != dsx.stx_mnt_id);
+  if (mount_root)
+    throw error(failure_kind::io, t.display + ": is a mount point (a bind-mounted file); it cannot be replaced atomically",
+                "rename(2) cannot replace a mount point. Replace the file on the other side of the bind mount, or "
+                "mount its directory instead of the single file; > writes it in place, but not atomically.");
+  // In a sticky directory (like /tmp) only the file's owner, the
+  // directory's owner or a caller with CAP_FOWNER may rename over it,
+  // whatever its mode: a 0666 file of another user passes the write check
+  // and the rename fails, after a backup may already have been made.
+  if (dir_known && (dsx.stx_mode & S_ISVTX)) {
+    uid_t me = ::geteuid();
+    if (sx.stx_uid != me && dsx.stx_uid != me && !has_cap_fowner())
+      throw error(failure_kind::io,
+                  "cannot replace " + t.display + ": it belongs to uid " + std::to_string(sx.stx_uid) +
+                      " and its directory is sticky",
+                  "In a sticky directory (like /tmp) only the file's owner, the directory's owner or root may "
+                  "replace or remove a file, whatever its mode. Ask its owner, or write another path.");
   }
 }
 

@@ -6,8 +6,61 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+
 using namespace mutx;
 using mutx::test::temp_dir;
+
+namespace {
+
+// The message of the mutx::error that `f` throws, or "" if it throws none.
+template <class F>
+std::string refusal(F f) {
+  try {
+    f();
+  } catch (const mutx::error& e) {
+    return std::string(e.what()) + "\nHint: " + e.hint();
+  }
+  return "";
+}
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+// chattr +a/+i on `path` (or off); false where the filesystem or the
+// caller cannot set inode flags.
+bool set_flags(const std::string& path, int flags) {
+  unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+  return fd && ::ioctl(fd.get(), FS_IOC_SETFLAGS, &flags) == 0;
+}
+
+// Clears the flags of a path when the test case ends, so temp_dir can go.
+struct flags_guard {
+  std::string path;
+  ~flags_guard() { set_flags(path, 0); }
+};
+
+boost::test_tools::assertion_result can_set_flags(boost::unit_test::test_unit_id) {
+  temp_dir d;
+  bool ok = set_flags(d.path, FS_APPEND_FL) && set_flags(d.path, 0);
+  boost::test_tools::assertion_result r(ok);
+  if (!ok) r.message() << "needs root and a filesystem with inode flags (chattr) for the temp directory";
+  return r;
+}
+
+boost::test_tools::assertion_result is_root(boost::unit_test::test_unit_id) {
+  boost::test_tools::assertion_result r(::geteuid() == 0);
+  if (!r) r.message() << "needs root to act as another user";
+  return r;
+}
+
+}  // namespace
 
 BOOST_AUTO_TEST_SUITE(target_resolution)
 
@@ -74,6 +127,114 @@ BOOST_AUTO_TEST_CASE(directory_and_fifo_targets_are_refused) {
   BOOST_CHECK_THROW(check_replaceable(resolve_target(d / "dir", symlink_policy::follow, false, true)), mutx::error);
   BOOST_CHECK_THROW(check_replaceable(resolve_target(d / "fifo", symlink_policy::follow, false, true)), mutx::error);
   BOOST_CHECK_THROW(resolve_target(d.path + "/", symlink_policy::follow, false, true), mutx::error);
+}
+
+BOOST_AUTO_TEST_CASE(descriptor_paths_are_refused_whatever_the_policy) {
+  temp_dir d;
+  test::spit(d / "redirected", "kept");
+  unique_fd fd(::open((d / "redirected").c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
+  BOOST_REQUIRE(fd);
+  const std::string n = std::to_string(fd.get());
+  // A link of one's own into /proc is refused too, even when only the link
+  // itself would be replaced: the same rule as for /dev/stdout.
+  BOOST_REQUIRE(::symlink(("/proc/self/fd/" + n).c_str(), (d / "link").c_str()) == 0);
+  std::vector<std::string> paths{"/dev/fd/" + n, "/proc/self/fd/" + n, "/proc/" + std::to_string(::getpid()) + "/fd/" + n,
+                                 d / "link"};
+  if (::access("/dev/stdout", F_OK) == 0) paths.push_back("/dev/stdout");
+  for (symlink_policy policy : {symlink_policy::follow, symlink_policy::replace, symlink_policy::refuse})
+    for (const std::string& path : paths) {
+      std::string why = refusal([&] { check_replaceable(resolve_target(path, policy, false, true)); });
+      BOOST_TEST(contains(why, path + ": is a file descriptor, not a file mutx can replace"), path << ": " << why);
+      BOOST_TEST(contains(why, "Redirect instead"), path << ": " << why);
+    }
+  BOOST_TEST(test::slurp(d / "redirected") == "kept");
+  BOOST_TEST(test::entries(d.path) == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(other_proc_files_are_refused_and_paths_through_proc_to_real_directories_are_not) {
+  std::string why = refusal([] { resolve_target("/proc/version", symlink_policy::follow, false, true); });
+  BOOST_TEST(contains(why, "/proc/version: is in /proc (a kernel interface)"), why);
+  // /proc/self/root leads back to an ordinary directory: the rename there
+  // goes to a real name, so nothing is refused.
+  temp_dir d;
+  target t = resolve_target("/proc/self/root" + (d / "f"), symlink_policy::follow, false, true);
+  BOOST_TEST(t.name == "f");
+  BOOST_CHECK_NO_THROW(check_replaceable(t));
+}
+
+BOOST_AUTO_TEST_CASE(ordinary_files_and_new_names_pass) {
+  temp_dir d;
+  test::spit(d / "f", "x");
+  BOOST_CHECK_NO_THROW(check_replaceable(resolve_target(d / "f", symlink_policy::follow, false, true)));
+  BOOST_CHECK_NO_THROW(check_replaceable(resolve_target(d / "new", symlink_policy::follow, false, true)));
+}
+
+BOOST_AUTO_TEST_CASE(append_only_or_immutable_directory_is_refused_for_new_and_existing_files,
+                     *boost::unit_test::precondition(can_set_flags)) {
+  temp_dir d;
+  test::spit(d / "f", "x");
+  flags_guard guard{d.path};
+  for (int flag : {FS_APPEND_FL, FS_IMMUTABLE_FL}) {
+    BOOST_REQUIRE(set_flags(d.path, flag));
+    const std::string what = flag == FS_APPEND_FL ? "is append-only (chattr +a)" : "is immutable (chattr +i)";
+    const std::string undo = flag == FS_APPEND_FL ? "chattr -a " : "chattr -i ";
+    for (const char* name : {"f", "new"}) {
+      std::string why = refusal([&] { check_replaceable(resolve_target(d / name, symlink_policy::follow, false, true)); });
+      BOOST_TEST(contains(why, d / name + ": its directory " + d.path + " " + what), why);
+      BOOST_TEST(contains(why, "'" + undo + d.path + "'"), why);
+    }
+    BOOST_REQUIRE(set_flags(d.path, 0));
+  }
+  BOOST_TEST(test::entries(d.path) == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(append_only_file_is_refused_with_its_own_hint, *boost::unit_test::precondition(can_set_flags)) {
+  temp_dir d;
+  test::spit(d / "f", "x");
+  flags_guard guard{d / "f"};
+  BOOST_REQUIRE(set_flags(d / "f", FS_APPEND_FL));
+  target t = resolve_target(d / "f", symlink_policy::follow, false, true);
+  try {
+    check_replaceable(t);
+    BOOST_FAIL("expected an error");
+  } catch (const mutx::error& e) {
+    BOOST_TEST(e.code() == errno_code(EPERM));
+    BOOST_TEST(contains(e.hint(), "The file is append-only ('lsattr' shows a)"), e.hint());
+    BOOST_TEST(contains(e.hint(), "'chattr -a " + d / "f" + "'"), e.hint());
+  }
+}
+
+BOOST_AUTO_TEST_CASE(another_users_file_in_a_sticky_directory_is_refused_unless_owner_or_root,
+                     *boost::unit_test::precondition(is_root)) {
+  temp_dir d;
+  BOOST_REQUIRE(::chmod(d.path.c_str(), 01777) == 0);
+  test::spit(d / "roots", "x");
+  test::spit(d / "mine", "x");
+  BOOST_REQUIRE(::chmod((d / "roots").c_str(), 0666) == 0);
+  BOOST_REQUIRE(::chown((d / "mine").c_str(), 65534, 65534) == 0);
+  target roots = resolve_target(d / "roots", symlink_policy::follow, false, true);
+  target mine = resolve_target(d / "mine", symlink_policy::follow, false, true);
+  BOOST_CHECK_NO_THROW(check_replaceable(roots));  // root: CAP_FOWNER
+  // As uid 65534 (the effective capabilities go with the euid, and come
+  // back with it).
+  struct as_nobody {
+    as_nobody() { BOOST_REQUIRE(::seteuid(65534) == 0); }
+    ~as_nobody() {
+      if (::seteuid(0) != 0) std::abort();  // every later test would run as nobody
+    }
+  };
+  {
+    as_nobody nobody;
+    std::string why = refusal([&] { check_replaceable(roots); });
+    BOOST_TEST(contains(why, "cannot replace " + d / "roots" + ": it belongs to uid 0 and its directory is sticky"), why);
+    BOOST_CHECK_NO_THROW(check_replaceable(mine));
+  }
+  // The directory's owner may replace anything in it.
+  BOOST_REQUIRE(::chown(d.path.c_str(), 65534, 65534) == 0);
+  {
+    as_nobody nobody;
+    BOOST_CHECK_NO_THROW(check_replaceable(roots));
+  }
 }
 
 BOOST_AUTO_TEST_CASE(symlink_policy_names) {

@@ -32,13 +32,20 @@ struct target {
 // Resolve `output`. With `parents`, missing directories are created (0777
 // before umask, like install -D) and each new one is synced into its parent
 // unless `sync` is false. Throws mutx::error with a plain-words reason and a
-// hint (a missing directory names -p/--parents).
+// hint (a missing directory names -p/--parents). A path that reaches a
+// directory on procfs, or a symbolic link whose chain leads there (/dev/fd/N,
+// /dev/stdout, /proc/self/fd/N), is refused whatever `policy` says: it names
+// a descriptor or a kernel interface, not a file to replace.
 target resolve_target(const std::string& output, symlink_policy policy, bool parents, bool sync);
 
-// Refuse an existing target we must not replace: a directory, something
-// other than a regular file, or a file the caller may not write
-// (faccessat(W_OK, AT_EACCESS): a writable directory must not defeat a
-// read-only file's mode; on a read-only mount this says read-only).
+// Refuse a target whose replacement would fail at the rename or that we must
+// not replace, before anything is created: a directory that is append-only
+// or immutable (for new files too); an existing directory, something other
+// than a regular file, or a file the caller may not write (faccessat(W_OK,
+// AT_EACCESS): a writable directory must not defeat a read-only file's
+// mode; on a read-only mount this says read-only); an append-only file; a
+// mount point (a bind-mounted file); another user's file in a sticky
+// directory the caller does not own, without CAP_FOWNER.
 void check_replaceable(const target& t);
 
 // Open a directory path, creating missing components when `create` (syncing
