@@ -304,8 +304,11 @@ cli_options parse_command_line(const std::vector<std::string>& argv) {
   w.backup.dir = text("backup-dir");
   if (auto m = text("backup-mode")) w.backup.mode = parse_mode(*m, "backup-mode");
 
-  int waits = flag("wait") + flag("no-wait") + (vm.count("timeout") ? 1 : 0);
-  if (waits > 1) throw error(failure_kind::io, "--wait, --no-wait and --timeout exclude each other");
+  // `--wait --timeout S` is the PRD's own form: the same as --timeout S.
+  if (flag("no-wait") && flag("wait")) throw error(failure_kind::io, "--wait and --no-wait exclude each other");
+  if (flag("no-wait") && vm.count("timeout"))
+    throw error(failure_kind::io, "--no-wait and --timeout exclude each other",
+                "--no-wait fails at once; --timeout SECONDS waits that long first.");
   if (flag("no-wait")) w.wait.how = lock_wait::policy::no_wait;
   if (auto t = text("timeout")) {
     w.wait.how = lock_wait::policy::timeout;

@@ -4,6 +4,7 @@
 
 #include <boost/json.hpp>
 
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <type_traits>
@@ -31,6 +32,21 @@ void put_line(const std::string& line) {
   std::string buf = line + "\n";
   std::fwrite(buf.data(), 1, buf.size(), stderr);
   std::fflush(stderr);
+}
+
+// A duration or rate as a plain JSON number with at most three decimals:
+// 0.058, 6.96, 1523. Boost.JSON writes every double in exponent form
+// (5.771E-2), which the PRD's readers (jq scripts, log pipelines that
+// compare numbers as text) do not expect.
+std::string plain_number(double v) {
+  if (!std::isfinite(v)) return "null";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.3f", v);
+  std::string s = buf;
+  while (s.back() == '0') s.pop_back();
+  if (s.back() == '.') s.pop_back();
+  if (s == "-0") s = "0";
+  return s;
 }
 
 }  // namespace
@@ -89,19 +105,22 @@ void reporter::on_event(const event& e) const {
     put_line(e.lvl == event::level::warning ? "Warning: " + e.message : e.message);
     return;
   }
-  json::object o;
-  o["level"] = level_name(e.lvl);
-  o["event"] = e.name;
-  o["message"] = utf8_lossy(e.message);
+  // Written field by field: the event's fields are flat, and doubles need
+  // plain_number. Empty strings are left out, as the PRD's example does.
+  std::string line = "{\"level\":\"" + std::string(level_name(e.lvl)) + "\",\"event\":" + json::serialize(json::string(e.name)) +
+                     ",\"message\":" + json::serialize(json::string(utf8_lossy(e.message)));
   for (const auto& [k, v] : e.fields) {
-    std::visit(
-        [&, key = k](const auto& x) {
-          if constexpr (std::is_same_v<std::decay_t<decltype(x)>, std::string>) o[key] = utf8_lossy(x);
-          else o[key] = x;
+    std::string text = std::visit(
+        [](const auto& x) -> std::string {
+          using T = std::decay_t<decltype(x)>;
+          if constexpr (std::is_same_v<T, std::string>) return x.empty() ? std::string() : json::serialize(json::string(utf8_lossy(x)));
+          else if constexpr (std::is_same_v<T, double>) return plain_number(x);
+          else return json::serialize(json::value(x));
         },
         v);
+    if (!text.empty()) line += "," + json::serialize(json::string(k)) + ":" + text;
   }
-  put_line(json::serialize(o));
+  put_line(line + "}");
 }
 
 int reporter::on_error(const mutx::error& e) const {

@@ -42,13 +42,13 @@ void check_lock_stat(const struct stat& st, const std::string& display) {
   if (::fstatat(dfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
     char mode[16];
     std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-    throw error(errno_code(EACCES), "cannot open lock file", display)
-        .with_hint("It belongs to uid " + std::to_string(st.st_uid) + " with mode " + mode +
+    throw error(errno_code(EACCES), "", display)
+        .with_hint("The lock file belongs to uid " + std::to_string(st.st_uid) + " with mode " + mode +
                    ", which you may not open. If no writer uses it, its owner or root can remove it (mutx housekeep "
                    "--clean-locks removes unheld ones); or choose another with --lock-file.");
   }
-  throw error(errno_code(EACCES), "cannot create lock file", display)
-      .with_hint("The lock file lives beside the file it guards, and you may not create files in that directory; "
+  throw error(errno_code(EACCES), "", display)
+      .with_hint("Cannot create the lock file: it lives beside the file it guards, and you may not create files in that directory; "
                  "pass --lock-file PATH in a directory you may write (the same PATH for every writer of the file).");
 }
 
@@ -240,8 +240,10 @@ asio::awaitable<lock_file> acquire_lock(int dfd, std::string name, mode_t mode, 
   auto locked_error = [&](std::string why) {
     return error(failure_kind::locked, why, "The lock file is " + display + "; see who holds it with: fuser -v " + display);
   };
-  if (wait.how == lock_wait::policy::no_wait)
-    throw locked_error(target + " is locked by another process");
+  // --timeout 0 is --no-wait: no waiting line for a wait that cannot happen.
+  if (wait.how == lock_wait::policy::no_wait ||
+      (wait.how == lock_wait::policy::timeout && wait.timeout.count() <= 0))
+    throw locked_error(target + ": File locked by another process");
   if (stop.stop_requested()) throw error(failure_kind::interrupted, "Interrupted");
 
   const auto start = clock::now();
@@ -293,8 +295,7 @@ asio::awaitable<lock_file> acquire_lock(int dfd, std::string name, mode_t mode, 
     watch();
     auto now = clock::now();
     if (now >= deadline)
-      throw locked_error("timed out after " + format_seconds(wait.timeout.count()) +
-                         "s waiting for the lock on " + target);
+      throw locked_error(target + ": Lock acquisition timeout after " + format_seconds(wait.timeout.count()) + "s");
     timer.expires_at(std::min(deadline, now + backoff));
     backoff = std::min(backoff * 2, std::chrono::milliseconds(50));
     if (wd >= 0) {

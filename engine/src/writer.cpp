@@ -53,6 +53,14 @@ struct job {
     if (hooks.on_event) hooks.on_event(event{lvl, std::move(name), std::move(message), std::move(fields)});
   }
 
+  // " (5s timeout)" when the wait has a limit.
+  std::string timeout_note() const {
+    if (o.wait.how != lock_wait::policy::timeout) return {};
+    char buf[48];
+    std::snprintf(buf, sizeof buf, " (%gs timeout)", o.wait.timeout.count());
+    return buf;
+  }
+
   asio::awaitable<lock_file> take_lock(const target& t) {
     unique_fd custom_dir;
     int ldfd = t.dir.get();
@@ -93,12 +101,16 @@ struct job {
     }
     rep.lock_file = ldisplay;
     auto start = clock_type::now();
+    bool waited = false;
     lock_file lk = co_await acquire_lock(ldfd, lname, o.lock_mode, ldisplay, o.output, o.wait, stop, [&] {
-      emit(event::level::notice, "lock_wait", "Waiting for lock on " + o.output + "...", {{"lock_file", ldisplay}});
+      waited = true;
+      emit(event::level::notice, "lock_wait", "Waiting for lock on " + o.output + timeout_note() + "...",
+           {{"lock_file", ldisplay}});
     });
     lk.keep_name(o.keep_lock_file);
     rep.lock_wait_ms = ms_since(start);
-    emit(event::level::info, "lock_acquired", "Locked " + ldisplay,
+    // The PRD's words; after a wait it is said as the wait was (section 7.1).
+    emit(waited ? event::level::notice : event::level::info, "lock_acquired", "Lock acquired",
          {{"lock_file", ldisplay}, {"wait_time_ms", rep.lock_wait_ms}});
     // The lock must live in a directory that outlives `custom_dir`: the
     // lock_file keeps only the fd number, so hand the directory over.
@@ -343,8 +355,7 @@ struct job {
       rep.backup = b.path;
       for (const auto& w : b.warnings) emit(event::level::warning, "backup", w);
       rep.warnings.insert(rep.warnings.end(), b.warnings.begin(), b.warnings.end());
-      emit(event::level::info, "backup", "Backup: " + b.path + (b.copied ? " (copied)" : " (linked)"),
-           {{"backup", b.path}, {"copied", b.copied}});
+      emit(event::level::info, "backup", "Backup created: " + b.path, {{"backup", b.path}, {"copied", b.copied}});
       backup = std::move(b.placed);
     }
 

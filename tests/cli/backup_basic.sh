@@ -66,7 +66,7 @@ touch -d '2020-01-02 03:04:05.123456789' bmode/f
 ino=$(stat -c %i bmode/f)
 run_in 'new' --backup --backup-mode 0600 -v bmode/f
 expect_rc 0
-expect_match "$ERR" "Backup: bmode/f\.backup \(copied\)" "-v output"
+expect_match "$ERR" "Backup created: bmode/f\.backup" "-v output"
 expect_content bmode/f 'new'
 expect_content bmode/f.backup 'old'
 expect_mode bmode/f.backup 600
@@ -85,7 +85,7 @@ chmod 600 bsame/f
 ino=$(stat -c %i bsame/f)
 run_in 'new' --backup --backup-mode 600 -v bsame/f
 expect_rc 0
-expect_match "$ERR" "Backup: bsame/f\.backup \(linked\)" "-v output"
+expect_match "$ERR" "Backup created: bsame/f\.backup" "-v output"
 expect_eq "$(stat -c %i bsame/f.backup)" "$ino" "inode of the backup"
 
 case_ "--symlinks follow backs up the pointed-to file"

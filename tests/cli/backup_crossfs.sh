@@ -19,7 +19,7 @@ chmod 604 xfs/f
 touch -d '2021-03-04 05:06:07.5' xfs/f
 run_in 'new' --backup --backup-dir tmpfs -v xfs/f
 expect_rc 0
-expect_match "$ERR" "Backup: tmpfs/f\.backup \(copied\)" "-v output"
+expect_match "$ERR" "Backup created: tmpfs/f\.backup" "-v output"
 expect_content xfs/f 'new'
 expect_same_file tmpfs/f.backup expected
 expect_mode tmpfs/f.backup 604

@@ -13,7 +13,7 @@ chmod 640 same/f
 ino=$(stat -c %i same/f)
 run_in 'new' --backup --backup-dir same/bak -v same/f
 expect_rc 0
-expect_match "$ERR" "Backup: same/bak/f\.backup \(linked\)" "-v output"
+expect_match "$ERR" "Backup created: same/bak/f\.backup" "-v output"
 expect_content same/f 'new'
 expect_content same/bak/f.backup 'old'
 expect_mode same/bak/f.backup 640

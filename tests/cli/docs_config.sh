@@ -66,7 +66,7 @@ for _ in $(seq 100); do flock -n OUT.lock true 2>/dev/null || break; sleep 0.05;
 OUT_=$(printf 'late' | timeout 30 "$MUTX" --no-wait OUT 2>&1)
 RC=$? ERR=$OUT_
 expect_rc 2
-expect_match "$ERR" 'is locked by another process' "stderr"
+expect_match "$ERR" 'OUT: File locked by another process' "stderr"
 expect_content OUT z
 kill $holder 2>/dev/null
 wait $holder 2>/dev/null

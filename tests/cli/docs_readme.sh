@@ -55,7 +55,7 @@ on_exit "kill $holder"
 for _ in $(seq 200); do [[ -e state.json.lock ]] && ! flock -n state.json.lock true 2>/dev/null && break; sleep 0.02; done
 run_in 'v2' --no-wait state.json
 expect_rc 2
-expect_match "$ERR" 'state.json is locked by another process' "stderr"
+expect_match "$ERR" 'state.json: File locked by another process' "stderr"
 wait $holder
 expect_content state.json $'v1\n'
 run_in $'v3\n' --no-wait state.json

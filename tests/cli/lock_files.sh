@@ -116,7 +116,7 @@ on_exit "pkill -P $H; kill $H"
 for ((i = 0; i < 200; i++)); do flock -n locks/my.lock true || break; sleep 0.05; done
 run_in 'new' --no-wait --lock-file locks/my.lock OUT
 expect_rc 2
-expect_match "$ERR" "^Error: OUT is locked by another process" "stderr"
+expect_match "$ERR" "^Error: OUT: File locked by another process" "stderr"
 expect_match "$ERR" "Hint: .*locks/my\\.lock" "hint names --lock-file"
 # OUT.lock is not what guards OUT now: a writer using the default lock is
 # not excluded by it (that is the user's choice of --lock-file).
@@ -171,7 +171,7 @@ if [[ $(id -u) -eq 0 ]] && command -v setpriv >/dev/null && setpriv --reuid=6553
   RC=$? ERR=$OUT_
   wait $holder
   expect_rc 0
-  expect_match "$ERR" '^Waiting for lock on shared/n\.\.\.' "stderr"
+  expect_match "$ERR" '^Waiting for lock on shared/n \(20s timeout\)\.\.\.' "stderr"
   expect_content shared/n $'0\nA\nB\n'
   expect_only shared n
 

@@ -16,7 +16,7 @@ case_ "--no-wait against a flock(1) holder"
 hold_lock OUT.lock 30
 run_in 'new' --no-wait OUT
 expect_rc 2
-expect_match "$ERR" "^Error: OUT is locked by another process" "stderr"
+expect_match "$ERR" "^Error: OUT: File locked by another process" "stderr"
 expect_match "$ERR" $'\nHint: .*OUT\\.lock' "hint names the lock file"
 expect_content OUT $'old\n'
 # flock(1) made OUT.lock; mutx must neither remove nor replace it.
@@ -25,7 +25,7 @@ run --no-wait -i OUT OUT
 expect_rc 2
 run --no-wait --stream OUT </dev/null
 expect_rc 2
-expect_match "$ERR" "^Error: OUT is locked by another process" "--stream takes the lock before reading"
+expect_match "$ERR" "^Error: OUT: File locked by another process" "--stream takes the lock before reading"
 run --no-wait OUT -- cat
 expect_rc 2
 expect_content OUT $'old\n'
@@ -34,13 +34,13 @@ case_ "--no-wait --json names the lock file"
 run_in 'new' --no-wait --json OUT
 expect_rc 2
 expect_match "$ERR" '"level":"error"' "json error line"
-expect_match "$ERR" 'OUT is locked by another process' "json message"
+expect_match "$ERR" '"message":"OUT: File locked by another process"' "json message"
 
 case_ "--timeout 1 runs out"
 run_in 'new' --timeout 1 OUT
 expect_rc 2
-expect_match "$ERR" "^Waiting for lock on OUT\\.\\.\\." "waiting line first"
-expect_match "$ERR" $'\nError: timed out after 1s waiting for the lock on OUT' "timeout message"
+expect_eq "${ERR%%$'\n'*}" "Waiting for lock on OUT (1s timeout)..." "waiting line first"
+expect_match "$ERR" $'\nError: OUT: Lock acquisition timeout after 1s\n' "timeout message"
 expect_match "$ERR" $'\nHint: .*OUT\\.lock' "hint names the lock file"
 expect_content OUT $'old\n'
 expect_only . OUT OUT.lock
@@ -48,14 +48,14 @@ expect_only . OUT OUT.lock
 case_ "--timeout 0.3 (fractions)"
 run_in 'new' -t 0.3 OUT
 expect_rc 2
-expect_match "$ERR" "timed out after 0\\.3s waiting for the lock on OUT" "timeout message"
+expect_match "$ERR" "^Waiting for lock on OUT \\(0\\.3s timeout\\)\\.\\.\\."$'\n'"Error: OUT: Lock acquisition timeout after 0\\.3s" "timeout message"
 expect_content OUT $'old\n'
 
 case_ "-q: no waiting line, the error stays"
 run_in 'new' -q --timeout 0.2 OUT
 expect_rc 2
 expect_eq "$(grep -c 'Waiting for lock' <<<"$ERR")" 0 "waiting lines with -q"
-expect_match "$ERR" "^Error: timed out" "error with -q"
+expect_match "$ERR" "^Error: OUT: Lock acquisition timeout" "error with -q"
 
 case_ "bad timeout values exit 1"
 for v in abc -1 '' 1s nan inf 1e400; do
@@ -65,8 +65,23 @@ for v in abc -1 '' 1s nan inf 1e400; do
 done
 run_in 'new' --timeout 1 --no-wait OUT
 expect_rc 1
-expect_match "$ERR" "^Error: .*exclude each other" "--timeout with --no-wait"
+expect_match "$ERR" "^Error: --no-wait and --timeout exclude each other" "--timeout with --no-wait"
+run_in 'new' --wait --no-wait OUT
+expect_rc 1
+expect_match "$ERR" "^Error: --wait and --no-wait exclude each other" "--wait with --no-wait"
 expect_content OUT $'old\n'
+
+case_ "--wait --timeout SECONDS, the PRD's form, means --timeout"
+run_in 'new' --wait --timeout 1 OUT
+expect_rc 2
+expect_eq "$ERR" "Waiting for lock on OUT (1s timeout)..."$'\n'"Error: OUT: Lock acquisition timeout after 1s"$'\n'"Hint: The lock file is OUT.lock; see who holds it with: fuser -v OUT.lock" "stderr"
+expect_content OUT $'old\n'
+
+case_ "--timeout 0 is --no-wait: no waiting line"
+run_in 'new' --timeout 0 OUT
+expect_rc 2
+expect_match "$ERR" "^Error: OUT: File locked by another process" "stderr"
+expect_eq "$(grep -c Waiting <<<"$ERR")" 0 "waiting lines"
 release_lock
 
 case_ "default waits, then writes"
@@ -86,8 +101,7 @@ RC=$?
 ERR=$(cat err)
 expect_rc 0
 expect_content OUT $'new\n'
-expect_eq "$(grep -c '^Waiting for lock on OUT\.\.\.$' err)" 1 "waiting lines"
-expect_eq "$(wc -l <err)" 1 "stderr lines"
+expect_eq "$(cat err)" "Waiting for lock on OUT..."$'\n'"Lock acquired" "stderr (the PRD's two lines)"
 rm -f err
 expect_only . OUT input
 
