@@ -321,6 +321,7 @@ cli_options parse_command_line(const std::vector<std::string>& argv) {
 
   if (flag("quiet")) c.verbosity = -1;
   c.json = flag("json");
+  w.command_stderr_events = c.json;
   if (flag("progress")) c.progress = cli_options::progress_mode::on;
   if (flag("no-progress")) c.progress = cli_options::progress_mode::off;
   // --io overrides MUTX_IO: the variable is not even read then.

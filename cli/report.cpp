@@ -41,12 +41,12 @@ void put_line(const std::string& line) {
 std::string plain_number(double v) {
   if (!std::isfinite(v)) return "null";
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%.3f", v);
-  std::string s = buf;
-  while (s.back() == '0') s.pop_back();
-  if (s.back() == '.') s.pop_back();
-  if (s == "-0") s = "0";
-  return s;
+  int n = std::snprintf(buf, sizeof buf, "%.3f", v);
+  if (n <= 0 || n >= static_cast<int>(sizeof buf)) return "null";
+  while (buf[n - 1] == '0') --n;  // "%.3f" always has a '.' to stop at
+  if (buf[n - 1] == '.') --n;
+  if (n == 2 && buf[0] == '-' && buf[1] == '0') return "0";
+  return std::string(buf, static_cast<std::size_t>(n));
 }
 
 }  // namespace
@@ -99,16 +99,27 @@ bool reporter::shown(event::level lvl) const {
   return false;
 }
 
+// What the command line offers about an event the engine reports.
+std::string hint_for(const event& e) {
+  if (e.name == "owner_changed")
+    return "Pass --preserve-owner (or --try-preserve-owner), or set preserve-owner = true in the config file, to keep "
+           "the owner.";
+  return {};
+}
+
 void reporter::on_event(const event& e) const {
   if (!shown(e.lvl)) return;
+  const std::string hint = hint_for(e);
   if (!json_) {
     put_line(e.lvl == event::level::warning ? "Warning: " + e.message : e.message);
+    if (!hint.empty()) put_line("Hint: " + hint);
     return;
   }
   // Written field by field: the event's fields are flat, and doubles need
   // plain_number. Empty strings are left out, as the PRD's example does.
-  std::string line = "{\"level\":\"" + std::string(level_name(e.lvl)) + "\",\"event\":" + json::serialize(json::string(e.name)) +
-                     ",\"message\":" + json::serialize(json::string(utf8_lossy(e.message)));
+  std::string line = "{\"level\":\"";
+  line.append(level_name(e.lvl)).append("\",\"event\":").append(json::serialize(json::string(e.name)));
+  line.append(",\"message\":").append(json::serialize(json::string(utf8_lossy(e.message))));
   for (const auto& [k, v] : e.fields) {
     std::string text = std::visit(
         [](const auto& x) -> std::string {
@@ -118,9 +129,11 @@ void reporter::on_event(const event& e) const {
           else return json::serialize(json::value(x));
         },
         v);
-    if (!text.empty()) line += "," + json::serialize(json::string(k)) + ":" + text;
+    if (!text.empty()) line.append(",").append(json::serialize(json::string(k))).append(":").append(text);
   }
-  put_line(line + "}");
+  if (!hint.empty()) line.append(",\"hint\":").append(json::serialize(json::string(hint)));
+  line += '}';
+  put_line(line);
 }
 
 int reporter::on_error(const mutx::error& e) const {

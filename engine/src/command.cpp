@@ -6,6 +6,8 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 
@@ -26,16 +28,24 @@ namespace mutx {
 
 namespace asio = boost::asio;
 
-child_process::child_process(const std::vector<std::string>& argv, int stdin_fd, unique_fd& stdout_pipe) {
+child_process::child_process(const std::vector<std::string>& argv, int stdin_fd, unique_fd& stdout_pipe,
+                             unique_fd* stderr_pipe) {
   if (argv.empty()) throw error(failure_kind::io, "no command given after --");
   int p[2];
   if (::pipe2(p, O_CLOEXEC) != 0) throw_errno("cannot create a pipe for", argv[0]);
   unique_fd rd(p[0]), wr(p[1]);
+  unique_fd err_rd, err_wr;
+  if (stderr_pipe) {
+    if (::pipe2(p, O_CLOEXEC) != 0) throw_errno("cannot create a pipe for", argv[0]);
+    err_rd.reset(p[0]);
+    err_wr.reset(p[1]);
+  }
 
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, stdin_fd, STDIN_FILENO);
   posix_spawn_file_actions_adddup2(&fa, wr.get(), STDOUT_FILENO);
+  if (err_wr) posix_spawn_file_actions_adddup2(&fa, err_wr.get(), STDERR_FILENO);
   // The child starts with default signal handling and an empty mask, as a
   // shell would give it, whatever the loop has installed (SIGPIPE, which the
   // CLI ignores, must kill `yes` again). Only SIGHUP, SIGINT and SIGQUIT stay
@@ -52,7 +62,11 @@ child_process::child_process(const std::vector<std::string>& argv, int stdin_fd,
   }
   posix_spawnattr_setsigmask(&attr, &none);
   posix_spawnattr_setsigdefault(&attr, &reset);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  // Its own process group, so that ending it ends what it started too
+  // (`sh -c 'sleep 30'`: the sleep). Terminal signals reach mutx, which
+  // forwards them to the group, as timeout(1) does.
+  posix_spawnattr_setpgroup(&attr, 0);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
 
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
@@ -66,11 +80,12 @@ child_process::child_process(const std::vector<std::string>& argv, int stdin_fd,
   }
   pidfd_.reset(static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0)));
   stdout_pipe = std::move(rd);
+  if (stderr_pipe) *stderr_pipe = std::move(err_rd);
 }
 
 child_process::~child_process() {
   if (pid_ > 0 && !reaped_) {
-    ::kill(pid_, SIGKILL);
+    ::kill(-pid_, SIGKILL);
     int status;
     while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
     }
@@ -78,8 +93,11 @@ child_process::~child_process() {
 }
 
 void child_process::kill(int signo) noexcept {
-  if (pid_ <= 0 || reaped_) return;
-  ::kill(pid_, signo);
+  if (pid_ <= 0) return;
+  // The whole group: the command's own children too, also once the
+  // command itself has exited.
+  ::kill(-pid_, signo);
+  if (reaped_) return;
   if (!kill_deadline_) kill_deadline_ = std::chrono::steady_clock::now() + kill_grace;
   // Wake wait() so it starts the grace timer.
   if (waiting_) waiting_->cancel();
@@ -111,7 +129,7 @@ asio::awaitable<int> child_process::wait() {
         continue;
       }
       if (std::chrono::steady_clock::now() >= *kill_deadline_) {
-        ::kill(pid_, SIGKILL);
+        ::kill(-pid_, SIGKILL);
         co_await d.async_wait(asio::posix::descriptor_base::wait_read, use_tuple);
         continue;
       }
@@ -124,6 +142,45 @@ asio::awaitable<int> child_process::wait() {
   }
   reaped_ = true;
   co_return status;
+}
+
+std::shared_ptr<line_relay> line_relay::start(const asio::any_io_executor& ex, unique_fd fd,
+                                              std::function<void(std::string)> on_line) {
+  auto relay = std::make_shared<line_relay>(ex, std::move(on_line));
+  ::fcntl(fd.get(), F_SETFL, ::fcntl(fd.get(), F_GETFL) | O_NONBLOCK);
+  relay->desc_.assign(fd.release());
+  asio::co_spawn(ex, [relay]() { return relay->run(); }, asio::detached);
+  return relay;
+}
+
+asio::awaitable<void> line_relay::run() {
+  auto keep = shared_from_this();
+  char buf[4096];
+  while (!finished_) {
+    auto [ec, n] = co_await desc_.async_read_some(asio::buffer(buf), asio::as_tuple(asio::use_awaitable));
+    if (ec || n == 0) break;
+    feed(buf, n);
+  }
+}
+
+void line_relay::feed(const char* data, std::size_t n) {
+  pending_.append(data, n);
+  std::size_t from = 0;
+  for (std::size_t nl; (nl = pending_.find('\n', from)) != std::string::npos; from = nl + 1)
+    on_line_(pending_.substr(from, nl - from));
+  pending_.erase(0, from);
+}
+
+void line_relay::finish() {
+  if (finished_) return;
+  finished_ = true;
+  if (desc_.is_open()) {
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(desc_.native_handle(), buf, sizeof buf)) > 0) feed(buf, static_cast<std::size_t>(n));
+    desc_.cancel();
+  }
+  if (!pending_.empty()) on_line_(std::exchange(pending_, {}));
 }
 
 std::string describe_wait_status(int status) {

@@ -1,11 +1,15 @@
 #include "mutx/metadata.hpp"
 
+#include <grp.h>
+#include <pwd.h>
+
 #include "mutx/error.hpp"
 
 #include <sys/xattr.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 
 namespace mutx {
 
@@ -128,6 +132,33 @@ std::vector<std::string> restore_after_write(int staged, mode_t mode, int old_fd
     warnings.push_back(std::string("attribute ") + capability_xattr + " of " + display + " was not kept: " +
                        describe(errno_code()));
   return warnings;
+}
+
+// The binary is linked statically, where getpwuid() would need glibc's NSS
+// modules at run time: the local files are read directly (fgetpwent_r
+// uses no NSS). A user only a directory service knows shows as a number.
+std::string owner_name(uid_t uid, gid_t gid) {
+  char buf[4096];
+  std::string user = std::to_string(uid), group = std::to_string(gid);
+  if (std::FILE* f = std::fopen("/etc/passwd", "re")) {
+    struct passwd pw, *p = nullptr;
+    while (::fgetpwent_r(f, &pw, buf, sizeof buf, &p) == 0 && p)
+      if (p->pw_uid == uid) {
+        user = p->pw_name;
+        break;
+      }
+    std::fclose(f);
+  }
+  if (std::FILE* f = std::fopen("/etc/group", "re")) {
+    struct group gr, *g = nullptr;
+    while (::fgetgrent_r(f, &gr, buf, sizeof buf, &g) == 0 && g)
+      if (g->gr_gid == gid) {
+        group = g->gr_name;
+        break;
+      }
+    std::fclose(f);
+  }
+  return user + ":" + group;
 }
 
 }  // namespace mutx

@@ -8,6 +8,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/this_coro.hpp>
 
 #include <fcntl.h>
 #include <signal.h>
@@ -256,6 +257,17 @@ struct job {
     for (const auto& w : rep.warnings) emit(event::level::warning, "metadata", w);
     struct stat staged_meta;
     if (::fstat(staged.fd(), &staged_meta) != 0) throw_errno("cannot inspect the new", t.display);
+    // Root replacing another user's file hands it to root unless asked to
+    // keep the owner (the PRD keeps that opt-in); `sed -i` keeps it, so say
+    // so: an app's 0600 config would become unreadable to the app.
+    // With --try-preserve-owner the caller knows the owner may change.
+    if (old && o.metadata.owner == owner_policy::caller &&
+        (old->st_uid != staged_meta.st_uid || old->st_gid != staged_meta.st_gid)) {
+      std::string was = owner_name(old->st_uid, old->st_gid), now = owner_name(staged_meta.st_uid, staged_meta.st_gid);
+      std::string w = t.display + " was owned by " + was + " and is now owned by " + now;
+      emit(event::level::warning, "owner_changed", w, {{"old_owner", was}, {"new_owner", now}});
+      rep.warnings.push_back(std::move(w));
+    }
 
     std::uint64_t start = 0;
     if (o.append && old_fd) {
@@ -286,9 +298,14 @@ struct job {
     } else if (!o.command.empty()) {
       unique_fd child_in(old_fd ? ::fcntl(old_fd.get(), F_DUPFD_CLOEXEC, 0) : ::open("/dev/null", O_RDONLY | O_CLOEXEC));
       if (!child_in) throw_errno("cannot prepare input for", o.command[0]);
-      unique_fd out_pipe;
-      child_process child(o.command, child_in.get(), out_pipe);
+      unique_fd out_pipe, err_pipe;
+      child_process child(o.command, child_in.get(), out_pipe, o.command_stderr_events ? &err_pipe : nullptr);
       child_in.reset();
+      std::shared_ptr<line_relay> relay;
+      if (err_pipe)
+        relay = line_relay::start(co_await asio::this_coro::executor, std::move(err_pipe), [this](std::string line) {
+          emit(event::level::notice, "command_stderr", std::move(line), {{"command", o.command[0]}});
+        });
       auto forward = stop.on_stop([&] { child.kill(stop.signal() ? stop.signal() : SIGTERM); });
       std::exception_ptr pump_failure;
       try {
@@ -301,6 +318,7 @@ struct job {
       // so it is ended (SIGTERM, SIGKILL after a grace time), not awaited.
       if (pump_failure) child.kill(SIGTERM);
       int status = co_await child.wait();
+      if (relay) relay->finish();
       if (stop.stop_requested()) interrupted();
       if (pump_failure) std::rethrow_exception(pump_failure);
       if (status != 0)
@@ -308,7 +326,10 @@ struct job {
                     "The target was left as it was.");
       if (moved.bytes == 0 && !o.allow_empty)
         throw error(failure_kind::io, "command '" + o.command[0] + "' produced no output",
-                    "The target was left as it was; pass --allow-empty to write an empty file.");
+                    old ? "The target was left as it was; pass --allow-empty to write an empty file."
+                        : t.display + " did not exist, so the command read empty input (jq, for one, prints "
+                                      "nothing then). Create the file first (echo '{}' | mutx " + t.display +
+                                      "), or give the command input it handles.");
     } else {
       moved = co_await pump(r, in, in_name, staged.fd(), start, po, stop);
       if (moved.bytes == 0 && !o.allow_empty) no_input();

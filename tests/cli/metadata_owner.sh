@@ -38,10 +38,10 @@ run_in 'newer' --try-preserve-owner root/f
 expect_rc 0
 expect_eq "$(owner root/f)" "65534:65534" "owner"
 
-case_ "root: without it the new file belongs to root"
+case_ "root: without it the new file belongs to root, with a warning"
 run_in 'newest' root/f
 expect_rc 0
-expect_eq "$ERR" "" "stderr"
+expect_eq "$ERR" "Warning: root/f was owned by nobody:nogroup and is now owned by root:root"$'\n'"Hint: Pass --preserve-owner (or --try-preserve-owner), or set preserve-owner = true in the config file, to keep the owner." "stderr"
 expect_content root/f 'newest'
 expect_eq "$(owner root/f)" "0:0" "owner"
 expect_mode root/f 640
@@ -69,13 +69,13 @@ expect_mode suid/g 2775
 case_ "root: a set-id bit is dropped with a warning when the owner changes"
 run_in 'newer' suid/f
 expect_rc 0
-expect_eq "$ERR" "Warning: set-user-ID bit of suid/f was not kept: the owner changed (use --preserve-owner)" "stderr"
+expect_eq "$ERR" "Warning: set-user-ID bit of suid/f was not kept: the owner changed (use --preserve-owner)"$'\n'"Warning: suid/f was owned by nobody:nogroup and is now owned by root:root"$'\n'"Hint: Pass --preserve-owner (or --try-preserve-owner), or set preserve-owner = true in the config file, to keep the owner." "stderr"
 expect_content suid/f 'newer'
 expect_eq "$(owner suid/f)" "0:0" "owner"
 expect_mode suid/f 755
 run_in 'newer' suid/g
 expect_rc 0
-expect_eq "$ERR" "Warning: set-group-ID bit of suid/g was not kept: the group changed (use --preserve-owner)" "stderr"
+expect_eq "$ERR" "Warning: set-group-ID bit of suid/g was not kept: the group changed (use --preserve-owner)"$'\n'"Warning: suid/g was owned by nobody:nogroup and is now owned by root:root"$'\n'"Hint: Pass --preserve-owner (or --try-preserve-owner), or set preserve-owner = true in the config file, to keep the owner." "stderr"
 expect_mode suid/g 775
 
 case_ "root: an explicit --mode 4755 is honoured"
@@ -83,7 +83,7 @@ chown 65534:65534 suid/f
 chmod 4755 suid/f
 run_in 'x' --mode 4755 suid/f
 expect_rc 0
-expect_eq "$ERR" "" "stderr"
+expect_eq "$ERR" "Warning: suid/f was owned by nobody:nogroup and is now owned by root:root"$'\n'"Hint: Pass --preserve-owner (or --try-preserve-owner), or set preserve-owner = true in the config file, to keep the owner." "stderr"
 expect_eq "$(owner suid/f)" "0:0" "owner"
 expect_mode suid/f 4755
 
@@ -190,5 +190,22 @@ as_user 1000 --clear-groups shared/g
 expect_rc 0
 expect_mode shared/g 2775
 expect_only shared f g s
+
+case_ "root replacing another user's file: a warning naming both owners, and the way to keep it"
+printf 'app config\n' >shared/app.conf
+chown nobody:nogroup shared/app.conf
+chmod 600 shared/app.conf
+run_in 'new config' shared/app.conf
+expect_rc 0
+expect_eq "$ERR" "Warning: shared/app.conf was owned by nobody:nogroup and is now owned by root:root"$'\n'"Hint: Pass --preserve-owner (or --try-preserve-owner), or set preserve-owner = true in the config file, to keep the owner." "stderr"
+expect_eq "$(stat -c %U:%G shared/app.conf)" root:root "owner (opt-in preservation, as the PRD says)"
+chown nobody:nogroup shared/app.conf
+run_in 'kept' --preserve-owner shared/app.conf
+expect_rc 0
+expect_eq "$ERR" "" "stderr with --preserve-owner"
+expect_eq "$(stat -c %U:%G shared/app.conf)" nobody:nogroup "owner"
+run_in 'mine' shared/f2
+expect_eq "$ERR" "" "no warning for a new file"
+rm -f shared/app.conf shared/f2
 
 finish

@@ -141,4 +141,42 @@ expect_content runs $'x\n'
 expect_content M $'10\n'
 expect_missing M.lock
 
+case_ "--json: the command's stderr arrives as JSON events, every line of it"
+printf '{"n":1}\n' >J
+run --json J -- sh -c 'echo "jq: error (at <stdin>:1): boom" >&2; printf "last line without newline" >&2; exit 5'
+expect_rc 1
+while IFS= read -r line; do
+  jq -e . >/dev/null 2>&1 <<<"$line" && pass || fail "stderr line is not JSON: $line"
+done <<<"$ERR"
+expect_match "$ERR" '"event":"command_stderr","message":"jq: error \(at <stdin>:1\): boom","command":"sh"' "first line"
+expect_match "$ERR" '"message":"last line without newline"' "unterminated last line"
+expect_eq "$(grep -c '"reason":""' <<<"$ERR")" 0 "empty fields"
+expect_content J $'{"n":1}\n'
+case_ "--json with a command that leaves a background child holding stderr: no hang"
+OUT=$(timeout 20 "$MUTX" --json J -- sh -c 'sleep 30 >/dev/null 2>&1 & echo early >&2; cat' 2>"$T/.stderr")
+RC=$?
+expect_rc 0
+expect_match "$(cat "$T/.stderr")" '"message":"early"' "line before exit"
+pkill -f 'sleep 30' 2>/dev/null
+
+case_ "SIGTERM ends the command's whole process group, not only the command"
+"$MUTX" J -- sh -c 'sleep 41.25; cat' 2>"$T/.term" &
+W=$!
+for ((i = 0; i < 100; i++)); do pgrep -f 'sleep 41.25' >/dev/null && break; sleep 0.05; done
+kill -TERM "$W"
+wait "$W"
+RC=$?
+expect_rc 3
+sleep 0.2
+if pgrep -f 'sleep 41.25' >/dev/null; then fail "the command's child still runs"; pkill -f 'sleep 41.25'; else pass; fi
+expect_content J $'{"n":1}\n'
+expect_missing J.lock
+
+case_ "a command on a file that does not exist yet reads empty input: the hint says so"
+run new.json -- jq '.n += 1'
+expect_rc 1
+expect_match "$ERR" "^Error: command 'jq' produced no output" "stderr"
+expect_match "$ERR" $'\nHint: new.json did not exist, so the command read empty input' "hint"
+expect_missing new.json
+
 finish

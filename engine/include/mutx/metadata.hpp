@@ -46,6 +46,9 @@ std::vector<std::string> apply_metadata(int staged, int old_fd, const struct sta
 // file (-1: none). Returns a warning for a capability the file refused.
 std::vector<std::string> restore_after_write(int staged, mode_t mode, int old_fd, const std::string& display);
 
+// "user:group" by name where the names are known, else by number.
+std::string owner_name(uid_t uid, gid_t gid);
+
 // Copy every extended attribute from `from` to `to`, but `skip` (an
 // attribute name) when given. Returns warnings for those the destination
 // refused; a destination that supports none is only a warning when the

@@ -30,6 +30,9 @@ struct write_options {
   // `mutx OUTPUT -- COMMAND [ARG...]`: run it under the lock with the
   // current content on stdin, commit its stdout if it exits 0.
   std::vector<std::string> command;
+  // Report the command's stderr as "command_stderr" events instead of
+  // passing it through (--json: stderr is all JSON).
+  bool command_stderr_events = false;
 
   bool stream = false;       // lock first, then write as input arrives
   bool append = false;       // new content = old content + input
