@@ -53,9 +53,13 @@ install(FILES ${MUTX_COMPLETIONS}/mutx.fish
 set_target_properties(mutx_engine PROPERTIES EXPORT_NAME engine)
 install(TARGETS mutx_engine EXPORT mutxTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT development)
-install(DIRECTORY ${PROJECT_SOURCE_DIR}/engine/include/mutx
-        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT development
-        FILES_MATCHING PATTERN "*.hpp")
+# Only the public API: a program that includes mutx/mutx.hpp gets the options,
+# the result, the errors and housekeeping, and no Asio, liburing or engine
+# internals (the ring, ops, pump, lock and writer headers stay in the tree
+# for cli/ and the tests).
+set(MUTX_PUBLIC_HEADERS mutx.hpp error.hpp types.hpp housekeep.hpp names.hpp)
+list(TRANSFORM MUTX_PUBLIC_HEADERS PREPEND ${PROJECT_SOURCE_DIR}/engine/include/mutx/)
+install(FILES ${MUTX_PUBLIC_HEADERS} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/mutx COMPONENT development)
 install(EXPORT mutxTargets NAMESPACE mutx:: DESTINATION ${MUTX_CMAKE_DIR} COMPONENT development)
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/mutxConfig.cmake.in
                               ${PROJECT_BINARY_DIR}/mutxConfig.cmake

@@ -1,4 +1,5 @@
 #include "mutx/mutx.hpp"
+#include "mutx/writer.hpp"
 
 namespace mutx {
 

@@ -25,6 +25,10 @@ fi
 # Found the staged package, not some other copy.
 grep -q "$T/stage" "$T/consumer/CMakeCache.txt" && pass || fail "mutx_DIR does not point into the staged install"
 if cmake --build "$T/consumer" -j 2 >"$T/build.log" 2>&1; then pass; else fail "build failed: $(tail -15 "$T/build.log")"; fi
+case_ "the public header pulls in no Asio and no liburing"
+pre=$(c++ -std=c++20 -E -I"$T/stage/include" "$SRC/examples/consumer/main.cpp" 2>&1)
+[[ $? -eq 0 ]] && pass || fail "preprocessing failed: $(tail -5 <<<"$pre")"
+expect_eq "$(grep -c -e 'boost/asio' -e 'liburing' <<<"$pre")" 0 "Asio or liburing lines in the preprocessed consumer"
 EX=$T/consumer/mutx-example
 [[ -x $EX ]] || { fail "no mutx-example binary"; finish; exit; }
 

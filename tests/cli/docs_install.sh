@@ -16,8 +16,13 @@ for f in bin/mutx \
   share/bash-completion/completions/mutx \
   share/zsh/site-functions/_mutx \
   share/fish/vendor_completions.d/mutx.fish \
-  include/mutx/mutx.hpp include/mutx/writer.hpp include/mutx/error.hpp; do
+  include/mutx/mutx.hpp include/mutx/error.hpp include/mutx/types.hpp include/mutx/housekeep.hpp \
+  include/mutx/names.hpp; do
   [[ -f $S/$f ]] && pass || fail "$f not installed"
+done
+# The engine's internals are not part of the installed API.
+for f in ring.hpp ops.hpp pump.hpp lock.hpp writer.hpp staging.hpp; do
+  [[ -e $S/include/mutx/$f ]] && fail "include/mutx/$f installed (internal)" || pass
 done
 [[ -x $S/bin/mutx ]] && pass || fail "bin/mutx is not executable"
 man_page=$(ls "$S"/share/man/man1/mutx.1 "$S"/share/man/man1/mutx.1.gz 2>/dev/null | head -1)
@@ -28,9 +33,12 @@ config=$(find "$S" -path "$S/lib*/cmake/mutx/mutxConfig.cmake" | head -1)
 [[ -n $config ]] && pass || fail "lib/cmake/mutx/mutxConfig.cmake not installed"
 [[ -f ${config%/*}/mutxConfigVersion.cmake ]] && pass || fail "mutxConfigVersion.cmake not installed"
 grep -q 'mutx::engine' "${config%/*}"/mutxTargets.cmake 2>/dev/null && pass || fail "mutxTargets.cmake does not define mutx::engine"
-# Every public header is installed.
-for h in "$MUTX_SOURCE_DIR"/engine/include/mutx/*.hpp; do
-  [[ -f $S/include/mutx/${h##*/} ]] && pass || fail "include/mutx/${h##*/} not installed"
+# Every installed header stands alone: it compiles by itself against the
+# staged prefix, with no Asio or liburing in what it pulls in.
+for h in "$S"/include/mutx/*.hpp; do
+  if pre=$(printf '#include <mutx/%s>\n' "${h##*/}" | c++ -std=c++20 -fsyntax-only -H -I"$S/include" -x c++ - 2>&1); then pass
+  else fail "include/mutx/${h##*/} does not compile alone: $(tail -3 <<<"$pre")"; fi
+  grep -q -e 'boost/asio' -e 'liburing' <<<"$pre" && fail "include/mutx/${h##*/} pulls in Asio or liburing" || pass
 done
 
 case_ "installed binary runs"

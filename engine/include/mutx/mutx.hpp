@@ -32,9 +32,7 @@
 #pragma once
 
 #include "mutx/error.hpp"
-#include "mutx/ring.hpp"
-#include "mutx/target.hpp"
-#include "mutx/writer.hpp"
+#include "mutx/types.hpp"
 
 #include <sys/types.h>
 
@@ -107,9 +105,5 @@ result write_file(const std::string& path, std::string_view data, const options&
 // disk as it arrives, in constant memory, like `mutx --stream`. Throws
 // mutx::error; the target is untouched if `fd` fails or is empty.
 result write_stream(const std::string& path, int fd, const options& opts = {});
-
-// The engine options these map to, for callers who need more (mutx::write
-// in mutx/writer.hpp takes them).
-write_options to_write_options(const std::string& path, const options& opts);
 
 }  // namespace mutx

@@ -13,6 +13,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 
+#include "mutx/types.hpp"
+
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -22,8 +24,6 @@ struct io_uring;
 struct io_uring_sqe;
 
 namespace mutx {
-
-enum class io_mode { automatic, uring, syscalls };
 
 // Parses "auto", "uring", "syscalls"; throws mutx::error otherwise.
 io_mode parse_io_mode(const std::string& text);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "mutx/fd.hpp"
+#include "mutx/types.hpp"
 
 #include <sys/stat.h>
 
@@ -11,12 +12,6 @@
 #include <string>
 
 namespace mutx {
-
-enum class symlink_policy {
-  follow,   // write the file the link points to, keep the link (default)
-  replace,  // replace the link itself with a regular file
-  refuse,   // error out if OUTPUT is a symlink
-};
 
 symlink_policy parse_symlink_policy(const std::string& text);
 

@@ -6,6 +6,7 @@
 #include "mutx/backup.hpp"
 #include "mutx/lock.hpp"
 #include "mutx/metadata.hpp"
+#include "mutx/mutx.hpp"
 #include "mutx/ring.hpp"
 #include "mutx/target.hpp"
 
@@ -92,5 +93,8 @@ struct write_hooks {
 
 // Throws mutx::error (kind() tells lock failures and interrupts apart).
 write_report write(const write_options& opts, const write_hooks& hooks = {});
+
+// The engine options the public API's options (mutx.hpp) map to.
+write_options to_write_options(const std::string& path, const options& opts);
 
 }  // namespace mutx
