@@ -51,6 +51,14 @@ for cmd in 'mutx f < 1k' 'dd conv=fsync of=f < 1k' 'mutx --no-sync f < 1k \(not 
   expect_eq "$(grep -cE "^\| $cmd \| $num ± $num ms \| $num ms \| $num""x \| $num""x \|$" "$md")" 2 "rows of '$cmd' in $md"
 done
 
+case_ "dirsize.sh: the 1 KiB write in an empty and in a full directory, and dd beside them"
+driver dirsize BENCH_DIRSIZE_ENTRIES=1000 BENCH_DIRSIZE_RUNS=2 BENCH_DIRSIZE_ROUNDS=1
+md=out/dirsize/dirsize.md
+for cmd in 'mutx f < 1k, empty directory' 'mutx f < 1k, 1000 entries' 'dd conv=fsync of=g < 1k, 1000 entries'; do
+  expect_eq "$(grep -cE "^\| $cmd \| $num ± $num ms \| $num ms \| $num""x \| $num""x \|$" "$md")" 1 "rows of '$cmd' in $md"
+done
+expect_eq "$(ls scratch)" "" "scratch left by dirsize.sh"
+
 case_ "lock.sh: in-process figures and the end-to-end hand-off"
 driver lock BENCH_LOCK_ROUNDS=2
 md=out/lock/lock.md
