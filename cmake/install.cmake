@@ -11,6 +11,7 @@
 #     include/mutx/*.hpp
 #     lib*/libmutx.a
 #     lib*/cmake/mutx/mutx{Config,ConfigVersion,Targets}.cmake
+#     share/doc/mutx/copyright, share/doc/mutx-dev/copyright
 #
 # Components: "runtime" (the tool, its man page and completions) and
 # "development" (headers, library, CMake package); cpack -G DEB makes one
@@ -69,13 +70,53 @@ write_basic_package_version_file(${PROJECT_BINARY_DIR}/mutxConfigVersion.cmake
 install(FILES ${PROJECT_BINARY_DIR}/mutxConfig.cmake ${PROJECT_BINARY_DIR}/mutxConfigVersion.cmake
         DESTINATION ${MUTX_CMAKE_DIR} COMPONENT development)
 
+# --- The license, as a machine-readable Debian copyright file --------------
+# Debian policy wants /usr/share/doc/PACKAGE/copyright in every package, in
+# the DEP-5 format. It is made from LICENSE, so the two cannot drift apart:
+# the copyright line and the permission text are taken from it, the text
+# indented one space, its blank lines written " ." (DEP-5's paragraph
+# break). Debian's name for this license text (the MIT license) is Expat.
+set(MUTX_LICENSE ${PROJECT_SOURCE_DIR}/LICENSE)
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${MUTX_LICENSE})
+file(READ ${MUTX_LICENSE} MUTX_LICENSE_TEXT)
+string(REGEX MATCH "Copyright \\(c\\) ([^\n]+)" MUTX_LICENSE_COPYRIGHT "${MUTX_LICENSE_TEXT}")
+set(MUTX_LICENSE_COPYRIGHT "${CMAKE_MATCH_1}")
+string(FIND "${MUTX_LICENSE_TEXT}" "Permission is hereby granted" MUTX_LICENSE_START)
+if(NOT MUTX_LICENSE_COPYRIGHT OR MUTX_LICENSE_START EQUAL -1)
+  message(FATAL_ERROR "${MUTX_LICENSE} is not the MIT license text this file expects: update cmake/install.cmake")
+endif()
+string(SUBSTRING "${MUTX_LICENSE_TEXT}" ${MUTX_LICENSE_START} -1 MUTX_LICENSE_BODY)
+string(STRIP "${MUTX_LICENSE_BODY}" MUTX_LICENSE_BODY)
+string(REPLACE "\n\n" "\n.\n" MUTX_LICENSE_BODY "${MUTX_LICENSE_BODY}")
+string(REPLACE "\n" "\n " MUTX_LICENSE_BODY "${MUTX_LICENSE_BODY}")
+set(MUTX_MAINTAINER "mutx maintainers <maintainers@mutx.invalid>")
+file(CONFIGURE OUTPUT ${PROJECT_BINARY_DIR}/copyright CONTENT
+"Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
+Upstream-Name: mutx
+Upstream-Contact: ${MUTX_MAINTAINER}
+
+Files: *
+Copyright: ${MUTX_LICENSE_COPYRIGHT}
+License: Expat
+ ${MUTX_LICENSE_BODY}
+" @ONLY)
+install(FILES ${PROJECT_BINARY_DIR}/copyright DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/mutx COMPONENT runtime)
+install(FILES ${PROJECT_BINARY_DIR}/copyright DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/mutx-dev COMPONENT development)
+
 # --- Debian packages: cpack -G DEB ------------------------------------------
 set(CPACK_PACKAGE_NAME mutx)
 set(CPACK_PACKAGE_VENDOR "mutx")
-set(CPACK_PACKAGE_CONTACT "mutx maintainers <mutx@localhost>")
-set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "${PROJECT_DESCRIPTION}")
+set(CPACK_PACKAGE_CONTACT "${MUTX_MAINTAINER}")
+set(CPACK_DEBIAN_PACKAGE_MAINTAINER "${MUTX_MAINTAINER}")
+# Empty, so that CPack does not put one summary on both packages: each
+# component's description below starts with its own (Debian's synopsis).
+set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "")
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
+# The packaged binary is stripped (release build: 4,121,352 -> 3,179,336
+# bytes); libmutx.a keeps its symbols (CMake strips executables and shared
+# libraries only). `cmake --install --strip` does the same for an install.
+set(CPACK_STRIP_FILES ON)
 set(CPACK_GENERATOR DEB)
 set(CPACK_DEB_COMPONENT_INSTALL ON)
 set(CPACK_COMPONENTS_ALL runtime development)
@@ -98,10 +139,35 @@ set(CPACK_DEBIAN_DEVELOPMENT_PACKAGE_SECTION libdevel)
 # The headers include Boost.Asio; the static library needs liburing at link
 # time (found through pkg-config by mutxConfig.cmake).
 set(CPACK_DEBIAN_DEVELOPMENT_PACKAGE_DEPENDS "libboost1.81-dev, liburing-dev (>= 2.0), pkg-config")
-# CPack puts CPACK_PACKAGE_DESCRIPTION_SUMMARY on the Description line and
-# these below it.
-set(CPACK_COMPONENT_RUNTIME_DESCRIPTION
-    "mutx replaces a file atomically and durably and serialises concurrent writers through an advisory lock file: what sponge, flock and install do, with fsync of the file and its directory before it reports success.")
-set(CPACK_COMPONENT_DEVELOPMENT_DESCRIPTION
-    "The mutx engine as a static C++20 library with its headers and CMake package: find_package(mutx), target mutx::engine, header mutx/mutx.hpp.")
+# Debian's Description: a synopsis line, then the long description,
+# wrapped; CPack indents each line by one space and writes " ." for a blank
+# line. No double quotes: CPack's escaping turns the text between them into
+# a list (spaces became semicolons).
+set(CPACK_COMPONENT_RUNTIME_DESCRIPTION [[
+replace a file atomically and durably, under a lock
+mutx reads new content from standard input, a file or a command's output,
+writes it to a temporary file in the target's directory, syncs it to disk
+and renames it over the target, then syncs the directory. A reader sees the
+old content or the new, never a partial file, and a crash or power loss at
+any instant leaves the one or the other.
+
+Writers of the same file take turns through an advisory lock file
+(flock(2) on FILE.lock), so concurrent appends and read-modify-write
+commands (mutx FILE -- COMMAND) never lose an update. mutx keeps the old
+file's mode, extended attributes and ACLs, can keep backups and create
+missing directories, and mutx housekeep removes what killed writers leave
+behind.
+
+It does what sponge, flock and install do together, and reports success
+only once the new content is on disk.
+]])
+set(CPACK_COMPONENT_DEVELOPMENT_DESCRIPTION [[
+replace a file atomically and durably, under a lock - C++ library
+The mutx engine as a static C++20 library (libmutx.a) with its headers and
+CMake package: find_package(mutx) gives the target mutx::engine, and
+mutx/mutx.hpp declares write_file() and write_stream(), which replace a file
+with the same guarantees as the mutx command: the old content or the new,
+never a mix, durable before the call returns, serialised with other writers
+through the same lock file.
+]])
 include(CPack)

@@ -1,6 +1,8 @@
 # A staged `cmake --install` holds what a user and a programmer need: the
 # binary, the man page, three completions where bash-completion, zsh and fish
-# look, the headers, the library and the CMake package. The man page renders
+# look, the headers, the library and the CMake package, and the license
+# (share/doc/mutx/copyright, share/doc/mutx-dev/copyright: LICENSE's terms in
+# Debian's DEP-5 form; docs_package.sh checks the form). The man page renders
 # with man -l, without groff warnings, and names every long option of --help.
 . "$(dirname "$0")/lib.sh"
 BUILD=${MUTX_BUILD_DIR:?MUTX_BUILD_DIR must point at the build tree}
@@ -17,8 +19,16 @@ for f in bin/mutx \
   share/zsh/site-functions/_mutx \
   share/fish/vendor_completions.d/mutx.fish \
   include/mutx/mutx.hpp include/mutx/error.hpp include/mutx/types.hpp include/mutx/housekeep.hpp \
-  include/mutx/names.hpp; do
+  include/mutx/names.hpp \
+  share/doc/mutx/copyright share/doc/mutx-dev/copyright; do
   [[ -f $S/$f ]] && pass || fail "$f not installed"
+done
+# The license: LICENSE's holder and the first line of its permission text.
+for f in share/doc/mutx/copyright share/doc/mutx-dev/copyright; do
+  holder=$(sed -nE 's/^Copyright \(c\) (.+)$/\1/p' "$MUTX_SOURCE_DIR/LICENSE")
+  [[ -n $holder ]] && grep -qxF "Copyright: $holder" "$S/$f" 2>/dev/null && pass || fail "$f does not name LICENSE's holder '$holder'"
+  grep -qx ' Permission is hereby granted, free of charge, to any person obtaining a copy' "$S/$f" 2>/dev/null && pass ||
+    fail "$f lacks the MIT permission text"
 done
 # The engine's internals are not part of the installed API.
 for f in ring.hpp ops.hpp pump.hpp lock.hpp writer.hpp staging.hpp; do
