@@ -1,4 +1,4 @@
-// Keeping the old content (DESIGN section 6).
+// Keeping the old content (docs/design.md, section 6).
 //
 // The old target is hard-linked to a temp name beside the backup and
 // renamed onto the backup name: atomic, no data copied, same inode. Where

@@ -1,4 +1,4 @@
-// The lock protocol (DESIGN section 4).
+// The lock protocol (docs/design.md, section 4).
 //
 //   loop:
 //     lfd = openat(dfd, "NAME.lock", O_RDWR|O_CREAT|O_CLOEXEC|O_NOFOLLOW, mode)
@@ -71,8 +71,8 @@ class lock_file {
   // errors are ignored (a leftover empty lock file is harmless and
   // housekeep removes it).
   void release() noexcept;
-  // Close without unlinking (used when the file must stay, e.g. --lock-file
-  // given by the user is still unlinked: see DESIGN; kept for completeness).
+  // Close without unlinking: the lock ends, the file stays (a test uses it
+  // to leave an unheld lock file behind for housekeep).
   void close_only() noexcept { fd_.reset(); }
 
  private:

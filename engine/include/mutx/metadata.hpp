@@ -1,8 +1,8 @@
 // What the replaced file keeps: owner, mode, extended attributes (which
 // carry POSIX ACLs as system.posix_acl_access and the SELinux label as
 // security.selinux). Applied to the staged fd before it has a name
-// (DESIGN section 3, step 4): fchown first, since it clears set-id bits,
-// then fchmod, then xattrs.
+// (docs/design.md, section 3, step 4): fchown first, since it clears set-id
+// bits, then fchmod, then xattrs.
 #pragma once
 
 #include <sys/stat.h>

@@ -1,4 +1,4 @@
-// Moving the input into the staged file (DESIGN section 5).
+// Moving the input into the staged file (docs/design.md, section 5).
 //
 // Strategies, chosen by what the input is and whether the write is durable:
 //  - direct:  a pipe (or memory) into an O_DIRECT staged file, from four

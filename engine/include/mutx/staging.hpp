@@ -1,6 +1,6 @@
 // The staged file: where new content is written before it has a name
-// (DESIGN section 3, steps 3 and 8), and the proof that a temp name belongs
-// to no live writer.
+// (docs/design.md, section 3, steps 3 and 8), and the proof that a temp
+// name belongs to no live writer (section 7).
 //
 // openat(dfd, ".", O_TMPFILE|O_RDWR|O_CLOEXEC, mode) where the filesystem
 // supports it, else a named temp `.NAME.mutx-S` (names.hpp) created with

@@ -1,6 +1,7 @@
 // Finding the file to replace: OUTPUT split into an open directory and a
 // name, symlinks resolved by policy, missing parents created on request.
-// Everything after this works relative to `dir` (DESIGN section 3, step 1).
+// Everything after this works relative to `dir` (docs/design.md, section 3,
+// step 1).
 #pragma once
 
 #include "mutx/fd.hpp"

@@ -1,6 +1,7 @@
 // Replace a file atomically and durably, under its lock: the whole commit
-// protocol of DESIGN section 3 in one call. This is the engine's front door,
-// for cli/ and for programs linking the library (see mutx/mutx.hpp).
+// protocol of docs/design.md, section 3, in one call. This is the engine's
+// front door, for cli/ and for programs linking the library (see
+// mutx/mutx.hpp).
 #pragma once
 
 #include "mutx/backup.hpp"
