@@ -1,6 +1,7 @@
 #include "mutx/backup.hpp"
 
 #include "mutx/error.hpp"
+#include "mutx/inode.hpp"
 #include "mutx/metadata.hpp"
 #include "mutx/names.hpp"
 #include "mutx/pump.hpp"
@@ -54,11 +55,6 @@ std::string backup_name(const backup_options& opts, const std::string& name, std
 
 namespace {
 
-bool is_inode(int dfd, const std::string& name, dev_t dev, ino_t ino) noexcept {
-  struct stat st;
-  return ::fstatat(dfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_dev == dev && st.st_ino == ino;
-}
-
 // rename() between two links of one inode succeeds and does nothing (the
 // old backup already was this file: a write interrupted after its backup),
 // and would leave `from` behind.
@@ -66,7 +62,7 @@ int move_name(int dfd, const std::string& from, const std::string& to) noexcept 
   struct stat st;
   if (::fstatat(dfd, from.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return -1;
   if (::renameat(dfd, from.c_str(), dfd, to.c_str()) != 0) return -1;
-  if (is_inode(dfd, from, st.st_dev, st.st_ino)) ::unlinkat(dfd, from.c_str(), 0);
+  if (name_is(dfd, from, st)) ::unlinkat(dfd, from.c_str(), 0);
   return 0;
 }
 
@@ -99,8 +95,7 @@ placed_backup& placed_backup::operator=(placed_backup&& other) noexcept {
     sync_ = other.sync_;
     name_ = std::move(other.name_);
     saved_ = std::move(other.saved_);
-    dev_ = other.dev_;
-    ino_ = other.ino_;
+    placed_ = other.placed_;
     claims_[0] = std::move(other.claims_[0]);
     claims_[1] = std::move(other.claims_[1]);
     active_ = std::exchange(other.active_, false);
@@ -121,7 +116,7 @@ void placed_backup::undo() noexcept {
   active_ = false;
   if (!saved_.empty()) {
     move_name(dir_, saved_, name_);
-  } else if (is_inode(dir_, name_, dev_, ino_)) {
+  } else if (name_is(dir_, name_, placed_)) {
     ::unlinkat(dir_, name_.c_str(), 0);
   }
   if (sync_) ::fsync(dir_);
@@ -154,8 +149,7 @@ struct backup_placer {
     if (::fstatat(dir, tmp.c_str(), &linked, AT_SYMLINK_NOFOLLOW) != 0) throw_errno("cannot create backup of", name);
     placed.dir_ = dir;
     placed.sync_ = opts.sync;
-    placed.dev_ = linked.st_dev;
-    placed.ino_ = linked.st_ino;
+    placed.placed_ = linked;
     std::time_t now = std::time(nullptr);
     for (int counter = 0; counter < 1000; ++counter) {
       std::string final_name = backup_name(opts, name, now, counter);

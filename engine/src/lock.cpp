@@ -1,5 +1,9 @@
 #include "mutx/lock.hpp"
 
+#include "mutx/inode.hpp"
+#include "mutx/names.hpp"
+#include "mutx/target.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
@@ -62,18 +66,10 @@ std::string format_seconds(double s) {
 
 namespace {
 
-bool same_inode(const struct stat& a, const struct stat& b) {
-  return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
-}
-
 // The inode check: the name must still point at the inode `fd` refers to. A
 // previous holder may have unlinked it (and someone may have created a new
 // one) between our open and our flock.
-bool name_points_at(int dfd, const std::string& name, int fd) {
-  struct stat mine, now;
-  return ::fstat(fd, &mine) == 0 && ::fstatat(dfd, name.c_str(), &now, AT_SYMLINK_NOFOLLOW) == 0 &&
-         same_inode(mine, now);
-}
+bool name_points_at(int dfd, const std::string& name, int fd) { return name_is_fd(dfd, name, fd); }
 
 // The inotify instance a waiter borrows: one per thread, kept open for the
 // thread's life. Closing an inotify descriptor that has had watches waits
@@ -193,8 +189,7 @@ lock_file::attempt lock_file::try_acquire(int dfd, const std::string& name, mode
       }
       throw_errno("cannot lock", display);
     }
-    struct stat now;
-    if (::fstatat(dfd, name.c_str(), &now, AT_SYMLINK_NOFOLLOW) == 0 && same_inode(now, held)) {
+    if (name_is(dfd, name, held)) {
       dfd_ = dfd;
       name_ = name;
       fd_ = std::move(lfd);
@@ -216,12 +211,44 @@ void lock_file::release() noexcept {
   // data (even the target itself, which the commit has just replaced under
   // that name) must never be deleted: the crash suite found `mutx
   // --lock-file t t` losing t, and a non-empty --lock-file being removed.
-  struct stat held, now;
-  if (::fstat(fd_.get(), &held) == 0 && S_ISREG(held.st_mode) && held.st_size == 0 &&
-      ::fstatat(dfd_, name_.c_str(), &now, AT_SYMLINK_NOFOLLOW) == 0 && now.st_dev == held.st_dev &&
-      now.st_ino == held.st_ino)
+  struct stat held;
+  if (::fstat(fd_.get(), &held) == 0 && S_ISREG(held.st_mode) && held.st_size == 0 && name_is(dfd_, name_, held))
     ::unlinkat(dfd_, name_.c_str(), 0);
   fd_.reset();
+}
+
+lock_location locate_lock(const std::optional<std::string>& lock_file, const target& t) {
+  lock_location at;
+  at.target_dir = t.dir.get();
+  at.name = lock_name(t.name);
+  at.display = join_path(t.dir_display, at.name);
+  if (!lock_file) return at;
+  const std::string& p = *lock_file;
+  const std::size_t slash = p.rfind('/');
+  at.name = slash == std::string::npos ? p : p.substr(slash + 1);
+  if (at.name.empty() || at.name == "." || at.name == "..")
+    throw error(failure_kind::io, "invalid lock file path '" + p + "'", "Name a file, not a directory.");
+  const std::string dir = slash == std::string::npos ? "" : (slash == 0 ? "/" : p.substr(0, slash));
+  try {
+    at.own_dir = open_directory(dir, false, false);
+  } catch (const error& e) {
+    // open_directory's hint names --parents, which creates OUTPUT's
+    // directories, not the lock file's.
+    throw error(e.code(), "cannot open the directory of lock file", p).with_hint("--lock-file's directory must exist.");
+  }
+  at.display = p;
+  struct stat ld, td, ls;
+  const bool same_dir = ::fstat(at.dir(), &ld) == 0 && ::fstat(t.dir.get(), &td) == 0 && same_inode(ld, td);
+  // A hard link to the target has two links. Requiring that keeps a lock
+  // file that merely reuses the inode number of a target another writer has
+  // just replaced (t.existing is from before the lock) from being taken for
+  // the target: seen under load in concurrent_rmw.
+  const bool same_file = t.existing && ::fstatat(at.dir(), at.name.c_str(), &ls, AT_SYMLINK_NOFOLLOW) == 0 &&
+                         ls.st_nlink > 1 && same_inode(ls, *t.existing);
+  if ((same_dir && at.name == t.name) || same_file)
+    throw error(failure_kind::io, "lock file " + p + " is the file being written",
+                "Choose another --lock-file, or leave it out to use " + lock_name(t.name) + ".");
+  return at;
 }
 
 asio::awaitable<lock_file> acquire_lock(int dfd, std::string name, mode_t mode, std::string display,

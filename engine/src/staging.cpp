@@ -1,6 +1,7 @@
 #include "mutx/staging.hpp"
 
 #include "mutx/error.hpp"
+#include "mutx/inode.hpp"
 #include "mutx/names.hpp"
 #include "mutx/target.hpp"
 
@@ -31,12 +32,6 @@ namespace {
 constexpr int random_attempts = 16;
 std::string candidate_name(std::string_view target, int attempt) {
   return attempt < temp_slots ? temp_slot_name(target, attempt) : random_temp_name(target);
-}
-
-bool name_is(int dfd, const std::string& name, const struct stat& held) noexcept {
-  struct stat now;
-  return ::fstatat(dfd, name.c_str(), &now, AT_SYMLINK_NOFOLLOW) == 0 && now.st_dev == held.st_dev &&
-         now.st_ino == held.st_ino;
 }
 
 std::string dir_name(const std::string& display) { return display.empty() ? "." : display; }

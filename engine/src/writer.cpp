@@ -63,62 +63,27 @@ struct job {
   }
 
   asio::awaitable<lock_file> take_lock(const target& t) {
-    unique_fd custom_dir;
-    int ldfd = t.dir.get();
-    std::string lname = t.name + ".lock";
-    std::string ldisplay = join_path(t.dir_display, lname);
-    if (o.lock_file) {
-      const std::string& p = *o.lock_file;
-      std::size_t slash = p.rfind('/');
-      lname = slash == std::string::npos ? p : p.substr(slash + 1);
-      if (lname.empty() || lname == "." || lname == "..")
-        throw error(failure_kind::io, "invalid lock file path '" + p + "'", "Name a file, not a directory.");
-      std::string dir = slash == std::string::npos ? "" : (slash == 0 ? "/" : p.substr(0, slash));
-      try {
-        custom_dir = open_directory(dir, false, false);
-      } catch (const error& e) {
-        // open_directory's hint names --parents, which creates OUTPUT's
-        // directories, not the lock file's.
-        throw error(e.code(), "cannot open the directory of lock file", p)
-            .with_hint("--lock-file's directory must exist.");
-      }
-      ldfd = custom_dir.get();
-      ldisplay = p;
-      // The lock must not be the file being replaced: the rename would swap
-      // the locked inode out from under us and the next writer would lock
-      // the new one, so two writers could run at once.
-      struct stat ld, td, ls;
-      bool same_dir = ::fstat(ldfd, &ld) == 0 && ::fstat(t.dir.get(), &td) == 0 && ld.st_dev == td.st_dev &&
-                      ld.st_ino == td.st_ino;
-      // A hard link to the target has two links. Requiring that keeps a
-      // lock file that merely reuses the inode number of a target another
-      // writer has just replaced (t.existing is from before the lock) from
-      // being taken for the target: seen under load in concurrent_rmw.
-      bool same_file = t.existing && ::fstatat(ldfd, lname.c_str(), &ls, AT_SYMLINK_NOFOLLOW) == 0 &&
-                       ls.st_nlink > 1 && ls.st_dev == t.existing->st_dev && ls.st_ino == t.existing->st_ino;
-      if ((same_dir && lname == t.name) || same_file)
-        throw error(failure_kind::io, "lock file " + p + " is the file being written",
-                    "Choose another --lock-file, or leave it out to use " + t.name + ".lock.");
-    }
-    rep.lock_file = ldisplay;
+    lock_at = locate_lock(o.lock_file, t);
+    rep.lock_file = lock_at.display;
     auto start = clock_type::now();
     bool waited = false;
-    lock_file lk = co_await acquire_lock(ldfd, lname, o.lock_mode, ldisplay, o.output, o.wait, stop, [&] {
-      waited = true;
-      emit(event::level::notice, "lock_wait", "Waiting for lock on " + o.output + timeout_note() + "...",
-           {{"lock_file", ldisplay}});
-    });
+    lock_file lk = co_await acquire_lock(lock_at.dir(), lock_at.name, o.lock_mode, lock_at.display, o.output, o.wait,
+                                         stop, [&] {
+                                           waited = true;
+                                           emit(event::level::notice, "lock_wait",
+                                                "Waiting for lock on " + o.output + timeout_note() + "...",
+                                                {{"lock_file", lock_at.display}});
+                                         });
     lk.keep_name(o.keep_lock_file);
     rep.lock_wait_ms = ms_since(start);
     // The PRD's words; after a wait it is said as the wait was (section 7.1).
     emit(waited ? event::level::notice : event::level::info, "lock_acquired", "Lock acquired",
-         {{"lock_file", ldisplay}, {"wait_time_ms", rep.lock_wait_ms}});
-    // The lock must live in a directory that outlives `custom_dir`: the
-    // lock_file keeps only the fd number, so hand the directory over.
-    if (custom_dir) lock_dirs.push_back(std::move(custom_dir));
+         {{"lock_file", lock_at.display}, {"wait_time_ms", rep.lock_wait_ms}});
     co_return lk;
   }
-  std::vector<unique_fd> lock_dirs;
+  // Where the lock file is; its directory must outlive the lock_file,
+  // which keeps only the descriptor's number.
+  lock_location lock_at;
 
   // The lock file must still be the one we locked: someone who removed or
   // replaced it (rm, a flock(1) user's cleanup) let the next writer lock a

@@ -71,8 +71,7 @@ class placed_backup {
   bool sync_ = true;
   std::string name_;   // the backup name
   std::string saved_;  // the previous generation's temp name, "" for none
-  dev_t dev_ = 0;      // the inode now under name_
-  ino_t ino_ = 0;
+  struct stat placed_ {};  // the inode now under name_
   unique_fd claims_[2];  // shared flocks on what is under temp names
   bool active_ = false;
 };

@@ -82,6 +82,21 @@ class lock_file {
   bool keep_name_ = false;
 };
 
+// Where a target's lock file is: NAME.lock beside the real target, or the
+// user's --lock-file PATH, checked: a PATH names a file (not "", "." or
+// ".."), its directory exists, and it is not the target itself (or a hard
+// link to it), whose rename would swap the locked inode out from under the
+// holder and let the next writer in beside it.
+struct lock_location {
+  unique_fd own_dir;    // the --lock-file's directory
+  int target_dir = -1;  // else the target's (borrowed)
+  std::string name;     // the lock file's name in its directory
+  std::string display;  // the path as the user knows it
+  int dir() const noexcept { return own_dir ? own_dir.get() : target_dir; }
+};
+struct target;
+lock_location locate_lock(const std::optional<std::string>& lock_file, const target& t);
+
 struct lock_wait {
   enum class policy { forever, no_wait, timeout };
   policy how = policy::forever;
