@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <iostream>
 #include <new>
 #include <string>
@@ -31,7 +32,11 @@ int run_write(const std::vector<std::string>& args) {
     return reporter(0, asks_for_json(args)).on_error(e);
   }
   if (c.help) {
-    std::cout << help_text();
+    // The text is longer than stdout's 4 KiB buffer, so a write that fails
+    // (>/dev/full) fails here rather than in main's final flush: say why.
+    errno = 0;
+    if (!(std::cout << help_text() << std::flush))
+      return reporter(0, false).on_error(std::string("cannot write to standard output: ") + std::strerror(errno ? errno : EIO));
     return exit_ok;
   }
   if (c.version) {

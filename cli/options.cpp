@@ -3,13 +3,19 @@
 #include <boost/program_options/parsers.hpp>
 #include <boost/program_options/variables_map.hpp>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <map>
+#include <optional>
 #include <sstream>
+#include <string>
+#include <vector>
 
 namespace mutx::cli {
 
@@ -31,7 +37,8 @@ const char* const epilogue =
     "--timeout); 3 interrupted before the commit point.\n"
     "Environment: MUTX_IO=auto|uring|syscalls selects the I/O path.\n"
     "Config: $XDG_CONFIG_HOME/mutx/config (else ~/.config/mutx/config), lines\n"
-    "such as 'backup = true'; the command line wins; --no-config skips it.\n"
+    "such as 'backup = true'; the command line wins (--no-backup and the like\n"
+    "turn off a switch it sets); --no-config skips it.\n"
     "See mutx(1) and 'mutx housekeep --help'.\n";
 
 }  // namespace
@@ -39,7 +46,7 @@ const char* const epilogue =
 po::options_description option_table() {
   po::options_description input("Input and mode");
   input.add_options()
-      ("input,i", po::value<std::string>()->value_name("FILE"), "read input from FILE instead of stdin")
+      ("input,i", po::value<std::string>()->value_name("FILE"), "read input from FILE instead of stdin (-: stdin)")
       ("stream", po::bool_switch(), "lock first, then write input to disk as it arrives (constant memory)")
       ("append", po::bool_switch(), "new content = old content + input, published atomically")
       ("allow-empty", po::bool_switch(), "accept empty input (otherwise refused, target untouched)");
@@ -47,12 +54,14 @@ po::options_description option_table() {
   po::options_description meta("Target and metadata");
   meta.add_options()
       ("mode,m", po::value<std::string>()->value_name("OCTAL"), "mode of the new file (default: the old file's)")
+      ("preserve-mode", po::bool_switch(), "keep the old file's mode (the default)")
       ("no-preserve-mode", po::bool_switch(), "give the new file 0666 & ~umask instead of the old mode")
       ("preserve-owner", po::bool_switch(), "keep the old owner and group; fail if not permitted")
       ("try-preserve-owner", po::bool_switch(), "keep the old owner and group where permitted")
       ("symlinks", po::value<std::string>()->value_name("follow|replace|refuse"),
        "a symlinked OUTPUT: write the file it points to (follow, default), replace the link, or refuse")
       ("parents,p", po::bool_switch(), "create missing parent directories")
+      ("sync", po::bool_switch(), "sync the file and its directory before exit 0 (the default)")
       ("no-sync", po::bool_switch(), "skip the file and directory syncs (faster, not durable)");
 
   po::options_description backup("Backups");
@@ -84,8 +93,25 @@ po::options_description option_table() {
       ("help,h", "show this help and exit")
       ("version,V", "show the version and exit");
 
+  // Each switch the config file may turn on, turned off for one run. The
+  // opposites that are settings of their own (--sync, --preserve-mode,
+  // --wait, --no-progress) are listed with their group above.
+  po::options_description undo("Turning off a switch the config file turns on");
+  undo.add_options()
+      ("no-stream", po::bool_switch(), "read all input first (simple mode)")
+      ("no-append", po::bool_switch(), "replace the content instead of appending")
+      ("no-allow-empty", po::bool_switch(), "refuse empty input")
+      ("no-preserve-owner", po::bool_switch(), "the new file belongs to the caller (undoes preserve-owner and try-preserve-owner)")
+      ("no-parents", po::bool_switch(), "a missing parent directory is an error")
+      ("no-backup", po::bool_switch(), "make no backup (undoes backup and backup-timestamp)")
+      ("no-backup-timestamp", po::bool_switch(), "name a backup OUTPUT.backup, without a timestamp")
+      ("no-keep-lock-file", po::bool_switch(), "delete the lock file when done")
+      ("no-verbose", po::bool_switch(), "default output: errors and warnings")
+      ("no-quiet", po::bool_switch(), "default output: errors and warnings")
+      ("no-json", po::bool_switch(), "plain text on stderr");
+
   po::options_description all;
-  all.add(input).add(meta).add(backup).add(lock).add(out);
+  all.add(input).add(meta).add(backup).add(lock).add(out).add(undo);
   return all;
 }
 
@@ -122,23 +148,145 @@ double parse_seconds(const std::string& text) {
   return v;
 }
 
+// Options of one choice: naming one on the command line drops all of them
+// from the config file, so the command line wins also where it names a
+// different option of the choice than the file: `timeout = 5` in the file
+// and --no-wait on the command line means --no-wait, not "exclude each
+// other"; `quiet = true` and -v means -v; `backup = true` and --no-backup
+// means no backup.
+const std::vector<std::vector<std::string>>& choices() {
+  static const std::vector<std::vector<std::string>> all = {
+      {"stream", "no-stream"},
+      {"append", "no-append"},
+      {"allow-empty", "no-allow-empty"},
+      {"mode", "preserve-mode", "no-preserve-mode"},
+      {"preserve-owner", "try-preserve-owner", "no-preserve-owner"},
+      {"parents", "no-parents"},
+      {"sync", "no-sync"},
+      {"backup", "no-backup"},
+      {"backup-timestamp", "no-backup-timestamp"},
+      {"wait", "no-wait", "timeout"},
+      {"keep-lock-file", "no-keep-lock-file"},
+      {"quiet", "no-quiet", "verbose", "no-verbose"},
+      {"json", "no-json"},
+      {"progress", "no-progress"},
+  };
+  return all;
+}
+
+// And across choices, one way: --no-backup also drops `backup-timestamp =
+// true` (which implies a backup); the command line's --backup-* options
+// ask for a backup (as cp -S does), so they drop `no-backup = true`.
+const std::multimap<std::string, std::string>& also_drops() {
+  static const std::multimap<std::string, std::string> all = {
+      {"no-backup", "backup-timestamp"}, {"backup-timestamp", "no-backup"}, {"backup-dir", "no-backup"},
+      {"backup-suffix", "no-backup"},    {"backup-mode", "no-backup"},
+  };
+  return all;
+}
+
+// Pairs that contradict each other when both are given in one place (both
+// on the command line, or both in the file): `set` says whether an option
+// is, `message` words the error. --progress --no-progress is not one:
+// --no-progress wins, as documented.
+void refuse_contradictions(const std::function<bool(const std::string&)>& set,
+                           const std::function<std::string(const std::string&, const std::string&)>& message,
+                           bool command_line) {
+  static const std::vector<std::pair<std::string, std::string>> pairs = {
+      {"stream", "no-stream"},
+      {"append", "no-append"},
+      {"allow-empty", "no-allow-empty"},
+      {"preserve-mode", "no-preserve-mode"},
+      {"mode", "preserve-mode"},
+      {"preserve-owner", "no-preserve-owner"},
+      {"try-preserve-owner", "no-preserve-owner"},
+      {"parents", "no-parents"},
+      {"sync", "no-sync"},
+      {"backup", "no-backup"},
+      {"backup-timestamp", "no-backup"},
+      {"backup-timestamp", "no-backup-timestamp"},
+      {"keep-lock-file", "no-keep-lock-file"},
+      {"quiet", "no-quiet"},
+      {"verbose", "no-verbose"},
+      {"json", "no-json"},
+  };
+  for (const auto& [a, b] : pairs)
+    if (set(a) && set(b)) throw error(failure_kind::io, message(a, b));
+  // Only on the command line do these ask for a backup.
+  if (command_line)
+    for (const char* a : {"backup-dir", "backup-suffix", "backup-mode"})
+      if (set(a) && set("no-backup")) throw error(failure_kind::io, message("no-backup", a));
+  // Both in the file: say which wins rather than pick one silently.
+  if (!command_line && set("quiet") && set("verbose")) throw error(failure_kind::io, message("quiet", "verbose"));
+}
+
+// Edit distance with adjacent transpositions (optimal string alignment):
+// "bakup" and "backpu" are both one step from "backup".
+std::size_t distance(const std::string& a, const std::string& b) {
+  std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
+  for (std::size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i)
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  return d[a.size()][b.size()];
+}
+
+// The long options nearest to `typed` (without dashes): one or two typing
+// slips, fewer for short names, so `--x` suggests nothing. Several at the
+// same distance are all named.
+std::vector<std::string> nearest_options(const std::string& typed, const po::options_description& table) {
+  const std::size_t limit = std::min<std::size_t>(2, std::max<std::size_t>(1, typed.size() / 3));
+  std::size_t best = limit + 1;
+  std::vector<std::string> found;
+  for (const auto& o : table.options()) {
+    const std::string& name = o->long_name();
+    if (name.empty()) continue;
+    std::size_t d = distance(typed, name);
+    if (d > limit) continue;
+    if (d < best) {
+      best = d;
+      found.clear();
+    }
+    if (d == best) found.push_back(name);
+  }
+  return found;
+}
+
+std::string did_you_mean(const std::vector<std::string>& names, const std::string& before, const std::string& after) {
+  std::string text = "did you mean ";
+  for (std::size_t i = 0; i < names.size(); ++i)
+    text += (i == 0 ? "" : i + 1 == names.size() ? " or " : ", ") + before + names[i] + after;
+  return text + "?";
+}
+
+// A config file after check_config: the text for Program_options and the
+// `verbose` line, which is not in the table (-v is counted by hand).
+struct checked_config {
+  std::string text;
+  std::optional<int> verbosity;
+};
+
 // Config lines are checked here first so a bad one is reported with its
-// file and line, which Program_options' own parser does not tell. Returns
-// the text for Program_options, with the ';' comments it does not know
-// blanked out.
-std::string check_config(const std::string& path, std::istream& in, const po::options_description& table) {
-  std::string line, text;
-  std::map<std::string, int> seen;
+// file and line, which Program_options' own parser does not tell. The text
+// for Program_options has the ';' comments it does not know, and the
+// `verbose` line, blanked out.
+checked_config check_config(const std::string& path, std::istream& in, const po::options_description& table) {
+  checked_config out;
+  std::string line;
+  std::map<std::string, int> seen;       // name -> line
+  std::map<std::string, bool> turned_on;  // a switch set to true, or a value set
   for (int number = 1; std::getline(in, line); ++number) {
     auto first = line.find_first_not_of(" \t\r");
     if (first == std::string::npos || line[first] == '#' || line[first] == ';') {
-      text += "\n";
+      out.text += "\n";
       continue;
     }
-    text += line + "\n";
-    auto bad = [&](const std::string& why) {
-      throw error(failure_kind::io, path + ":" + std::to_string(number) + ": " + why,
-                  "Lines are 'long-option = value', e.g. 'backup = true' or 'timeout = 5'.");
+    auto bad = [&](const std::string& why, const std::string& hint =
+                                               "Lines are 'long-option = value', e.g. 'backup = true' or 'timeout = 5'.") {
+      throw error(failure_kind::io, path + ":" + std::to_string(number) + ": " + why, hint);
     };
     auto eq = line.find('=');
     if (eq == std::string::npos) bad("expected 'name = value'");
@@ -148,39 +296,61 @@ std::string check_config(const std::string& path, std::istream& in, const po::op
     value.erase(0, value.find_first_not_of(" \t"));
     value.erase(value.find_last_not_of(" \t\r") + 1);
     const po::option_description* d = table.find_nothrow(name, false);
-    if (!d || name == "help" || name == "version" || name == "input" || name == "no-config" || name == "verbose")
-      bad("unknown option '" + name + "'");
-    if (d->semantic()->max_tokens() == 0 && value != "true" && value != "false")
-      bad("'" + name + "' takes true or false, not '" + value + "'");
+    if (!d || name == "help" || name == "version" || name == "input" || name == "no-config") {
+      auto near = nearest_options(name, table);
+      std::erase_if(near, [](const std::string& n) { return n == "help" || n == "version" || n == "input" || n == "no-config"; });
+      if (near.empty()) bad("unknown option '" + name + "'");
+      bad("unknown option '" + name + "'", did_you_mean(near, "'", "'"));
+    }
     if (auto [it, fresh] = seen.emplace(name, number); !fresh)
       bad("'" + name + "' is set again (first on line " + std::to_string(it->second) + ")");
+    if (name == "verbose") {
+      // As -v (1) and -vv (2).
+      static const std::map<std::string, int> levels = {{"false", 0}, {"true", 1}, {"0", 0}, {"1", 1}, {"2", 2}};
+      auto level = levels.find(value);
+      if (level == levels.end()) bad("'verbose' takes true, false, 1 or 2, not '" + value + "'");
+      out.verbosity = level->second;
+      turned_on[name] = level->second > 0;
+      out.text += "\n";
+    } else {
+      if (d->semantic()->max_tokens() == 0 && value != "true" && value != "false")
+        bad("'" + name + "' takes true or false, not '" + value + "'");
+      turned_on[name] = d->semantic()->max_tokens() != 0 || value == "true";
+      out.text += line + "\n";
+    }
+    refuse_contradictions(
+        [&](const std::string& n) { return turned_on.contains(n) && turned_on.at(n); },
+        [&](const std::string& a, const std::string& b) {
+          const std::string& other = name == a ? b : a;
+          return path + ":" + std::to_string(number) + ": '" + a + "' and '" + b + "' exclude each other (the other is on line " +
+                 std::to_string(seen.at(other)) + ")";
+        },
+        false);
   }
-  return text;
+  return out;
 }
 
-// The command line wins over the config file, also where they name
-// different options of one choice: `timeout = 5` in the file and --no-wait on
-// the command line means --no-wait, not "exclude each other"; `quiet = true`
-// and -v means -v. `verbose` is counted outside the table (`verbosity`).
+// Whether `name` is on the command line. `verbose` is counted outside the
+// table (`verbosity`).
+bool given(const std::string& name, const po::variables_map& cmdline, int verbosity) {
+  if (name == "verbose") return verbosity > 0;
+  return cmdline.count(name) && !cmdline[name].defaulted();
+}
+
+// Whether an option of the command line drops `key` from the config file.
+bool overridden(const std::string& key, const po::variables_map& cmdline, int verbosity) {
+  for (const auto& choice : choices()) {
+    if (std::find(choice.begin(), choice.end(), key) == choice.end()) continue;
+    for (const auto& other : choice)
+      if (given(other, cmdline, verbosity)) return true;
+  }
+  for (const auto& [by, dropped] : also_drops())
+    if (dropped == key && given(by, cmdline, verbosity)) return true;
+  return false;
+}
+
 void drop_overridden(po::parsed_options& parsed, const po::variables_map& cmdline, int verbosity) {
-  static const std::vector<std::vector<std::string>> choices = {
-      {"wait", "no-wait", "timeout"},
-      {"preserve-owner", "try-preserve-owner"},
-      {"progress", "no-progress"},
-      {"quiet", "verbose"},
-  };
-  auto given = [&](const std::string& name) {
-    if (name == "verbose") return verbosity > 0;
-    return cmdline.count(name) && !cmdline[name].defaulted();
-  };
-  std::erase_if(parsed.options, [&](const po::option& o) {
-    for (const auto& choice : choices) {
-      if (std::find(choice.begin(), choice.end(), o.string_key) == choice.end()) continue;
-      for (const auto& other : choice)
-        if (given(other)) return true;
-    }
-    return false;
-  });
+  std::erase_if(parsed.options, [&](const po::option& o) { return overridden(o.string_key, cmdline, verbosity); });
 }
 
 }  // namespace
@@ -232,11 +402,20 @@ cli_options parse_command_line(const std::vector<std::string>& argv) {
     // Like cp -S: naming where or how to back up on the command line asks
     // for a backup. In the config file these only say where backups go.
     backup_detail_given = vm.count("backup-dir") || vm.count("backup-suffix") || vm.count("backup-mode");
+    if (!vm.count("help") && !vm.count("version")) {
+      refuse_contradictions([&](const std::string& n) { return given(n, vm, c.verbosity); },
+                            [](const std::string& a, const std::string& b) {
+                              return "--" + a + " and --" + b + " exclude each other";
+                            },
+                            true);
+    }
     if (!vm.count("help") && !vm.count("version") && !vm["no-config"].as<bool>()) {
       std::string path = config_path();
       std::ifstream f(path);
       if (!path.empty() && f) {
-        std::istringstream checked(check_config(path, f, table));
+        checked_config cfg = check_config(path, f, table);
+        if (cfg.verbosity && !overridden("verbose", vm, c.verbosity)) c.verbosity = *cfg.verbosity;
+        std::istringstream checked(cfg.text);
         po::parsed_options parsed = po::parse_config_file(checked, table, false);
         drop_overridden(parsed, vm, c.verbosity);
         po::store(parsed, vm);
@@ -246,11 +425,15 @@ cli_options parse_command_line(const std::vector<std::string>& argv) {
   } catch (const error&) {
     throw;
   } catch (const po::unknown_option& e) {
-    // `mutx -f` may mean a file named -f.
     const std::string& name = e.get_option_name();
     std::string hint = "See 'mutx --help'.";
+    // `mutx -f` may mean a file named -f.
     if (name.size() > 1 && name[0] == '-' && name[1] != '-')
       hint = "See 'mutx --help'; a file whose name starts with '-' is named as ./" + name + ".";
+    // A slip of the keyboard (--bakup): name what was meant.
+    if (name.starts_with("--"))
+      if (auto near = nearest_options(name.substr(2, name.find('=') - 2), table); !near.empty())
+        hint = did_you_mean(near, "--", "");
     throw error(failure_kind::io, e.what(), hint);
   } catch (const po::error& e) {
     throw error(failure_kind::io, e.what(), "See 'mutx --help'.");
@@ -284,6 +467,9 @@ cli_options parse_command_line(const std::vector<std::string>& argv) {
   if (w.input && !w.command.empty())
     throw error(failure_kind::io, "--input cannot be combined with a command",
                 "The command reads OUTPUT's current content on its stdin.");
+  // `-` is standard input, as for cat and sort; a file named - is ./-.
+  if (w.input == "-") w.input.reset();
+  c.typed_input = !w.input && w.command.empty() && ::isatty(STDIN_FILENO);
   w.stream = flag("stream");
   w.append = flag("append");
   w.allow_empty = flag("allow-empty");

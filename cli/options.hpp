@@ -19,6 +19,9 @@ struct cli_options {
   bool help = false;
   bool version = false;
   enum class progress_mode { automatic, on, off } progress = progress_mode::automatic;
+  // The input is typed at the terminal: standard input is a terminal and
+  // neither --input FILE nor a command replaces it.
+  bool typed_input = false;
 };
 
 // The option table (everything but OUTPUT and the command).

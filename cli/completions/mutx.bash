@@ -65,13 +65,16 @@ _mutx() {
 
     if [[ $cur == -* ]]; then
         COMPREPLY=($(compgen -W '--input -i --stream --append --allow-empty
-            --mode -m --no-preserve-mode --preserve-owner --try-preserve-owner
-            --symlinks --parents -p --no-sync
+            --mode -m --preserve-mode --no-preserve-mode --preserve-owner
+            --try-preserve-owner --symlinks --parents -p --sync --no-sync
             --backup -b --backup-suffix --backup-dir --backup-timestamp
             --backup-mode
             --wait --timeout -t --no-wait --lock-file --lock-mode --keep-lock-file
             --verbose -v --quiet -q --json --progress --no-progress --io
-            --no-config --help -h --version -V' -- "$cur"))
+            --no-config --help -h --version -V
+            --no-stream --no-append --no-allow-empty --no-preserve-owner
+            --no-parents --no-backup --no-backup-timestamp --no-keep-lock-file
+            --no-verbose --no-quiet --no-json' -- "$cur"))
         return
     fi
     if ((cword == 1)); then

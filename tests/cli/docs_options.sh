@@ -2,7 +2,10 @@
 # every long option --help prints (write and housekeep) is in the man page
 # source and in each completion file, and nothing else is. --help, --version
 # and housekeep --help exit 0; --version prints the CMake project version;
-# either into a full device exits 1 with an error.
+# either into a full device exits 1 with an error. What the man page says of
+# options themselves: a mistyped long option is answered with the nearest
+# one, `--input -` is standard input (and ./- the file named -), and every
+# switch the config file can set has its opposite in --help.
 . "$(dirname "$0")/lib.sh"
 SRC=${MUTX_SOURCE_DIR:?MUTX_SOURCE_DIR must point at the source tree}
 
@@ -58,6 +61,50 @@ same_set() {  # name file-options
   [[ -z $missing ]] && pass || fail "$name lacks options that --help prints: $missing"
   [[ -z $extra ]] && pass || fail "$name names options that --help does not print: $extra"
 }
+
+case_ "a mistyped option names the nearest one"
+for typo in bakup:backup no-bakcup:no-backup stram:stream timeot:timeout verbos:verbose \
+  lock-fiel:lock-file no-sycn:no-sync bakup=3:backup; do
+  run --"${typo%%:*}" OUT
+  expect_rc 1
+  expect_eq "$ERR" "Error: unrecognised option '--${typo%%:*}'"$'\n'"Hint: did you mean --${typo#*:}?" "stderr for --${typo%%:*}"
+done
+# Nothing near: the plain hint, no guess.
+run --x OUT
+expect_eq "$ERR" $'Error: unrecognised option \'--x\'\nHint: See \'mutx --help\'.' "stderr for --x"
+run --frobnicate OUT
+expect_eq "$ERR" $'Error: unrecognised option \'--frobnicate\'\nHint: See \'mutx --help\'.' "stderr for --frobnicate"
+expect_missing OUT
+
+case_ "--input - is standard input, ./- the file named -"
+run_in $'from stdin\n' --input - OUT
+expect_rc 0
+expect_eq "$ERR" "" "stderr"
+expect_content OUT $'from stdin\n'
+run_in $'from stdin\n' -i - --stream OUT2
+expect_rc 0
+expect_content OUT2 $'from stdin\n'
+printf 'from the file\n' >./-
+run_in $'from stdin\n' --input ./- OUT
+expect_rc 0
+expect_content OUT $'from the file\n'
+# A command reads OUTPUT's content on its stdin: --input - still excludes it.
+run_in x --input - OUT -- cat
+expect_rc 1
+expect_match "$ERR" '^Error: --input cannot be combined with a command' "stderr"
+expect_content OUT $'from the file\n'
+rm -f ./- OUT OUT2
+
+case_ "each switch the config file can set has its opposite in --help"
+# The switches of the option table (no value), and what turns each off.
+for pair in stream:no-stream append:no-append allow-empty:no-allow-empty preserve-mode:no-preserve-mode \
+  preserve-owner:no-preserve-owner try-preserve-owner:no-preserve-owner parents:no-parents sync:no-sync \
+  backup:no-backup backup-timestamp:no-backup-timestamp wait:no-wait keep-lock-file:no-keep-lock-file \
+  verbose:no-verbose quiet:no-quiet json:no-json progress:no-progress; do
+  for o in "${pair%%:*}" "${pair#*:}"; do
+    grep -qx -- "--$o" <<<"$WRITE_OPTS" && pass || fail "--$o missing from --help"
+  done
+done
 
 case_ "man page source"
 same_set cli/mutx.1.scd "$(longopts <"$SRC/cli/mutx.1.scd")"
