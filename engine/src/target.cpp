@@ -265,7 +265,8 @@ void check_replaceable(const target& t) {
       int err = errno;
       if (err == EACCES)
         throw error(errno_code(EACCES), "", t.display)
-            .with_hint("The file is not writable by you; mutx refuses it as > and sponge would.");
+            .with_hint("The file is not writable by you; mutx refuses it, as the shell's > does (sed -i and sponge replace it "
+                       "when the directory is writable). Make it writable first if it should change.");
       if (err == EPERM)  // not the mode: an attribute no one may write through
         throw error(errno_code(EPERM), "", t.display)
             .with_hint("The file is immutable or append-only ('lsattr' shows i or a); mutx refuses it as > would.");
