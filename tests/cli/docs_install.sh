@@ -4,6 +4,7 @@
 # (share/doc/mutx/copyright, share/doc/mutx-dev/copyright: LICENSE's terms in
 # Debian's DEP-5 form; docs_package.sh checks the form). The man page renders
 # with man -l, without groff warnings, and names every long option of --help.
+# The headers' references to docs/design.md name sections it has.
 . "$(dirname "$0")/lib.sh"
 BUILD=${MUTX_BUILD_DIR:?MUTX_BUILD_DIR must point at the build tree}
 need_cmd cmake
@@ -74,5 +75,18 @@ if [[ -n $man_page ]]; then
   done
   grep -q 'MUTX_IO' "$T/man.txt" && pass || fail "MUTX_IO not in rendered page"
 fi
+
+case_ "the headers' references to docs/design.md name sections it has"
+# The headers explain themselves by "docs/design.md, section N" (or
+# "sections N and M"): the design notes ship in the source tree, and each
+# N must be one of its "## N." headings.
+design=$MUTX_SOURCE_DIR/docs/design.md
+[[ -f $design ]] && pass || fail "docs/design.md is missing"
+refs=$(grep -ohE 'docs/design\.md, sections? [0-9]+( and [0-9]+)?' "$MUTX_SOURCE_DIR"/engine/include/mutx/*.hpp |
+  grep -oE '[0-9]+' | sort -u)
+[[ -n $refs ]] && pass || fail "no header cites docs/design.md"
+for n in $refs; do
+  grep -qE "^## $n\. " "$design" 2>/dev/null && pass || fail "docs/design.md has no section $n"
+done
 
 finish
