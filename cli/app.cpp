@@ -44,18 +44,11 @@ int run_write(const std::vector<std::string>& args) {
     return exit_ok;
   }
   reporter report(c.verbosity, c.json);
-  // -q wins over --progress, as --no-progress does: nothing but errors.
-  // Under --json the forced line is a JSON event; the automatic one is off.
-  progress_line progress(c.verbosity >= 0 && (c.progress == cli_options::progress_mode::on ||
-                                              (c.progress == cli_options::progress_mode::automatic &&
-                                               c.write.stream && !c.json && ::isatty(STDERR_FILENO))),
-                         c.json ? &report : nullptr);
+  tell_typed_input(c, report);
+  progress_line progress(c, report);
   write_hooks hooks;
   hooks.debug_events = c.verbosity >= 2;
-  hooks.on_event = [&](const event& e) {
-    progress.clear();
-    report.on_event(e);
-  };
+  hooks.on_event = [&](const event& e) { progress.show(e, report); };
   if (progress.enabled()) hooks.on_progress = [&](std::uint64_t n, std::optional<std::uint64_t> total) { progress.update(n, total); };
   try {
     mutx::write(c.write, hooks);
