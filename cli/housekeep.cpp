@@ -24,10 +24,14 @@ constexpr const char* usage =
     "Usage: mutx housekeep [OPTIONS] [DIR]\n"
     "\n"
     "Remove what mutx writers leave behind in DIR (default: .): orphaned lock\n"
-    "files, temp files of crashed writers and old backups. Held locks, non-empty\n"
-    "*.lock files of other programs (Cargo.lock, yarn.lock) and symbolic links are\n"
-    "never touched. Prints one line per path deleted (or, with --dry-run, that\n"
-    "would be).\n";
+    "files, temp files of crashed writers and old backups, each only where it is\n"
+    "provably mutx's and no live writer's. A lock file goes only as NAME.lock\n"
+    "beside NAME, empty, untouched for an hour and held by nobody (flock, POSIX\n"
+    "or OFD locks); other tools' lock files (Cargo.lock, .rpm.lock), git\n"
+    "directories and symbolic links are never touched. Backups are aged and\n"
+    "ordered by when they were made (their ctime), and the newest of each file\n"
+    "stays unless --keep-newest says otherwise. Prints one line per path deleted\n"
+    "(or, with --dry-run, that would be).\n";
 
 constexpr const char* duration_help =
     "use a whole number with a unit: 30s 15m 2h 7d 1w; a bare number is hours for locks and temps, days for backups";
@@ -73,18 +77,19 @@ int housekeep_main(const std::vector<std::string>& args) {
 
   po::options_description ops("Operations (at least one)");
   ops.add_options()
-      ("clean-locks", po::bool_switch(&opts.locks), "delete empty *.lock files that no process holds")
-      ("clean-temps", po::bool_switch(&opts.temps), "delete .NAME.mutx-* temp files while holding NAME.lock")
-      ("clean-backups", po::bool_switch(&opts.backups), "thin NAME[.YYYYMMDD-HHMMSS[_NNN]].backup files")
+      ("clean-locks", po::bool_switch(&opts.locks), "delete empty NAME.lock files beside NAME that no process holds")
+      ("clean-temps", po::bool_switch(&opts.temps), "delete .NAME.mutx-* temp files that no live writer holds")
+      ("clean-backups", po::bool_switch(&opts.backups), "thin NAME[.YYYYMMDD-HHMMSS[_NNN]].backup files, by when "
+       "each was made")
       ("all", po::bool_switch(&all), "all three");
   po::options_description rest("Options");
   rest.add_options()
       ("recursive,r", po::bool_switch(&opts.recursive), "descend into subdirectories (never through symlinks or into other filesystems)")
       ("older-than", po::value(&older_than)->value_name("DURATION"),
        "only files older than DURATION (30s 15m 2h 7d 1w; a bare number is hours for locks and temps, days for "
-       "backups); temps default to 1h")
-      ("keep-newest", po::value(&keep_newest)->value_name("N"), "keep the N newest backups of each file (default 1 "
-       "unless --older-than is given)")
+       "backups); locks and temps default to 1h")
+      ("keep-newest", po::value(&keep_newest)->value_name("N"), "keep the N newest backups of each file, whatever "
+       "their age (default 1)")
       ("backup-suffix", po::value(&opts.backup_suffix)->value_name("S"), "backup suffix (default .backup)")
       ("dry-run,n", po::bool_switch(&opts.dry_run), "change nothing; list what would be deleted")
       ("verbose,v", po::bool_switch(&verbose), "say on stderr what is kept and why, and a summary")

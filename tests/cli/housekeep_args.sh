@@ -2,7 +2,7 @@
 # mutx housekeep: argument checking, --help, durations, counts, bad DIRs.
 source "$(dirname "$0")/housekeep_lib.bash"
 cd "$tree"
-touch a.lock
+touch a a.lock
 
 # No operation named.
 hk
@@ -83,8 +83,8 @@ exists a.lock
 
 # A DIR that starts with a dash, after --.
 mkdir -- -d
-touch -- -d/x.lock
-hk --clean-locks -- -d
+touch -- -d/x -d/x.lock
+hk --clean-locks --older-than 0 -- -d
 expect_rc 0
 expect_out "-d/x.lock"
 echo "ok"

@@ -1,100 +1,112 @@
 #!/usr/bin/env bash
 # mutx housekeep --clean-backups: generations per original file, newest by
-# the name's timestamp (then counter), else mtime; look-alikes untouched.
+# when each was made (its ctime; then the _NNN counter); look-alikes and
+# symlinks untouched. Timestamped names here are made as mutx makes them:
+# the UTC time of the write (utc_stamp), so that they are proven
+# generations; housekeep_backup_names.sh has the names that are not.
 source "$(dirname "$0")/housekeep_lib.bash"
 cd "$tree"
 
-ts() { date -d "$1" +%Y%m%d-%H%M%S; }
 lookalikes=(notes.bakery.txt backup.md x.backup.old a.2024-backup .backup backup a.backup~ a.BACKUP)
 reset_tree() {
   rm -rf "$tree" && mkdir "$tree" && cd "$tree"
   touch "${lookalikes[@]}"
   touch -d '1 year ago' "${lookalikes[@]}"
 }
+# make NAME...: one file after another, each made (ctime) after the last;
+# file times tick coarsely (4 ms at HZ=250).
+make() {
+  local n
+  for n in "$@"; do
+    echo "$n" >"$n"
+    sleep 0.02
+  done
+}
 
-# --keep-newest 1 keeps the newest timestamped generation; _NNN sorts after
-# the plain timestamp of the same second; the plain NAME.backup counts by
-# mtime.
+# --keep-newest 1 keeps the newest generation; _NNN comes after the plain
+# stamp of the same second; the plain NAME.backup counts by when it was
+# made (or last changed: touch sets the ctime too), whatever its mtime.
 reset_tree
-echo 1 >conf.20240101-120000.backup
-echo 22 >conf.20240101-120000_001.backup
-echo 333 >conf.20231231-235959.backup
-echo 4444 >conf.backup
-touch -d '2020-01-01' conf.backup
-echo only >solo.20240101-000000.backup
+T=$(utc_stamp)
+make conf.backup
+touch -d '2099-01-01' conf.backup
+sleep 0.02
+make "conf.$T.backup" "conf.${T}_001.backup" "solo.$T.backup"
 echo link >"$outside/target"
-ln -s "$outside/target" conf.20991231-000000.backup
+L=conf.$(utc_stamp '+1 minute').backup
+ln -s "$outside/target" "$L"
 mkdir sub
-touch sub/conf.20200101-000000.backup
+make "sub/conf.$T.backup"
 hk --clean-backups --keep-newest 1 -n
 expect_rc 0
-expect_out ./conf.20240101-120000.backup ./conf.20231231-235959.backup ./conf.backup
-exists conf.20240101-120000.backup conf.20231231-235959.backup conf.backup
-hk --clean-backups --keep-newest 1
+expect_out "./conf.$T.backup" ./conf.backup
+exists "conf.$T.backup" conf.backup
+hk --clean-backups --keep-newest 1 -v
 expect_rc 0
-expect_out ./conf.20240101-120000.backup ./conf.20231231-235959.backup ./conf.backup
-gone conf.20240101-120000.backup conf.20231231-235959.backup conf.backup
-exists conf.20240101-120000_001.backup solo.20240101-000000.backup conf.20991231-000000.backup \
-  "$outside/target" sub/conf.20200101-000000.backup "${lookalikes[@]}"
-[[ $(<conf.20240101-120000_001.backup) == 22 ]] || fail "the newest generation changed"
+expect_out "./conf.$T.backup" ./conf.backup
+expect_err_has "Skipped ./conf.${T}_001.backup: the newest backup of conf"
+gone "conf.$T.backup" conf.backup
+exists "conf.${T}_001.backup" "solo.$T.backup" "$L" "$outside/target" "sub/conf.$T.backup" "${lookalikes[@]}"
+[[ $(<"conf.${T}_001.backup") == "conf.${T}_001.backup" ]] || fail "the newest generation changed"
 
 # With neither option the newest 1 stays; -r groups per directory.
-touch sub/conf.20210101-000000.backup
+make "sub/conf.${T}_001.backup"
 hk --clean-backups -r
 expect_rc 0
-expect_out ./sub/conf.20200101-000000.backup
-exists sub/conf.20210101-000000.backup conf.20240101-120000_001.backup
+expect_out "./sub/conf.$T.backup"
+exists "sub/conf.${T}_001.backup" "conf.${T}_001.backup"
 
 # --keep-newest N and 0.
 reset_tree
-for d in 01 02 03 04 05; do touch "f.202401${d}-000000.backup"; done
+T=$(utc_stamp)
+make "f.$T.backup" "f.${T}_001.backup" "f.${T}_002.backup" "f.${T}_003.backup" "f.${T}_004.backup"
 hk --clean-backups --keep-newest 3
-expect_out ./f.20240102-000000.backup ./f.20240101-000000.backup
+expect_out "./f.${T}_001.backup" "./f.$T.backup"
 hk --clean-backups --keep-newest 0
-expect_out ./f.20240105-000000.backup ./f.20240104-000000.backup ./f.20240103-000000.backup
+expect_out "./f.${T}_004.backup" "./f.${T}_003.backup" "./f.${T}_002.backup"
 exists "${lookalikes[@]}"
 
-# --older-than 7d removes a 30-day-old backup (by mtime for plain names).
+# --older-than goes by when each backup was made (a bare number is days);
+# the newest of each file stays unless --keep-newest 0 says otherwise.
 reset_tree
-touch old.backup new.backup
-touch -d '30 days ago' old.backup
-touch -d '2 days ago' new.backup
-hk --clean-backups --older-than 7d
+T=$(utc_stamp)
+make "g.$T.backup" old.backup
+sleep 2
+T2=$(utc_stamp)
+make "g.$T2.backup" new.backup
+hk --clean-backups --older-than 1
+expect_out
+hk --clean-backups --older-than 1s -n
+expect_out "./g.$T.backup"
+hk --clean-backups --older-than 1s --keep-newest 0
 expect_rc 0
-expect_out ./old.backup
-gone old.backup
-exists new.backup "${lookalikes[@]}"
+expect_out "./g.$T.backup" ./old.backup
+exists "g.$T2.backup" new.backup "${lookalikes[@]}"
 
-# ... and by the name's timestamp when there is one, whatever the mtime.
-reset_tree
-t30=$(ts '30 days ago') t10=$(ts '10 days ago') t2=$(ts '2 days ago')
-touch "g.$t30.backup" "g.$t10.backup" "g.$t2.backup"
-touch -d '1 year ago' "g.$t2.backup"
-hk --clean-backups --older-than 7d -n
-expect_out "./g.$t10.backup" "./g.$t30.backup"
-# A bare number is days.
-hk --clean-backups --older-than 20
-expect_out "./g.$t30.backup"
 # With both, a backup goes only when both allow it: the N newest stay.
-hk --clean-backups --older-than 7d --keep-newest 2
+reset_tree
+T=$(utc_stamp)
+make "h.$T.backup" "h.${T}_001.backup"
+sleep 2
+make "h.${T}_002.backup"
+hk --clean-backups --older-than 1s --keep-newest 3
 expect_out
-hk --clean-backups --older-than 7d --keep-newest 1
-expect_out "./g.$t10.backup"
-exists "g.$t2.backup"
-touch -d '30 days ago' lonely.backup
-hk --clean-backups --older-than 7d --keep-newest 1
+hk --clean-backups --older-than 1s --keep-newest 2
+expect_out "./h.$T.backup"
+hk --clean-backups --older-than 1m --keep-newest 0
 expect_out
-exists lonely.backup
+exists "h.${T}_001.backup" "h.${T}_002.backup"
 
 # Look-alikes survive the most aggressive settings.
 hk --clean-backups --keep-newest 0 --older-than 0 -r
-expect_out "./g.$t2.backup" ./lonely.backup
+expect_out "./h.${T}_002.backup" "./h.${T}_001.backup"
 exists "${lookalikes[@]}"
 
 # --backup-suffix: only that suffix counts.
 reset_tree
-touch h.20240101-000000.bak h.20240102-000000.bak h.20240101-000000.backup h.20240102-000000.backup
+T=$(utc_stamp)
+make "h.$T.bak" "h.${T}_001.bak" "h.$T.backup" "h.${T}_001.backup"
 hk --clean-backups --backup-suffix .bak
-expect_out ./h.20240101-000000.bak
-exists h.20240101-000000.backup h.20240102-000000.backup h.20240102-000000.bak
+expect_out "./h.$T.bak"
+exists "h.$T.backup" "h.${T}_001.backup" "h.${T}_001.bak"
 echo "ok"

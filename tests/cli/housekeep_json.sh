@@ -5,18 +5,22 @@ source "$(dirname "$0")/housekeep_lib.bash"
 command -v jq >/dev/null || skip "jq is not installed"
 cd "$tree"
 
-touch orphan.lock held.lock
+# Backup generations named as mutx names them (UTC, the time of the write).
+T=$(date -u +%Y%m%d-%H%M%S)
+touch orphan orphan.lock held held.lock
 printf '12345' >.data.mutx-abcdefabcdef
-touch -d '2 hours ago' .data.mutx-abcdefabcdef
-printf 'old' >data.20240101-000000.backup
-printf 'newer' >data.20240102-000000.backup
+printf 'old' >"data.$T.backup"
 mkdir sub
-printf 'x' >sub/s.20240101-000000.backup
-printf 'xy' >sub/s.20240102-000000.backup
+printf 'x' >"sub/s.$T.backup"
+sleep 0.02  # the newer generations are made (ctime) a tick later
+printf 'newer' >"data.${T}_001.backup"
+printf 'xy' >"sub/s.${T}_001.backup"
+: >'sub/we"ird	name'
 : >'sub/we"ird	name.lock'
 hold_lock held.lock
 
-hk --all --json --dry-run -r
+# --older-than 0: the locks and temps were made just now.
+hk --all --json --dry-run -r --older-than 0
 expect_rc 0
 jq -e . <<<"$out" >/dev/null || fail "not JSON: $out"
 [[ $(jq -s length <<<"$out") == 6 ]] || fail "want 6 objects: $out"
@@ -25,9 +29,9 @@ jq -e . <<<"$out" >/dev/null || fail "not JSON: $out"
 want=(
   '{"action":"would_delete","kind":"temp","path":"./.data.mutx-abcdefabcdef","bytes":5}'
   '{"action":"would_delete","kind":"lock","path":"./orphan.lock","bytes":0}'
-  '{"action":"would_delete","kind":"backup","path":"./data.20240101-000000.backup","bytes":3}'
+  '{"action":"would_delete","kind":"backup","path":"./data.'$T'.backup","bytes":3}'
   '{"action":"would_delete","kind":"lock","path":"./sub/we\"ird\tname.lock","bytes":0}'
-  '{"action":"would_delete","kind":"backup","path":"./sub/s.20240101-000000.backup","bytes":1}'
+  '{"action":"would_delete","kind":"backup","path":"./sub/s.'$T'.backup","bytes":1}'
 )
 got=$(jq -c . <<<"$out")
 mapfile -t lines <<<"$got"
@@ -38,16 +42,16 @@ summary=$(tail -n1 <<<"$out")
 jq -e '.summary == true and .locks == 2 and .temps == 1 and .backups == 2 and .bytes_freed == 9
        and .errors == 0 and .dry_run == true and (.duration_ms | type) == "number"' <<<"$summary" >/dev/null ||
   fail "summary: $summary"
-exists orphan.lock .data.mutx-abcdefabcdef data.20240101-000000.backup sub/s.20240101-000000.backup
+exists orphan.lock .data.mutx-abcdefabcdef "data.$T.backup" "sub/s.$T.backup"
 
 # The real run says "delete" and the same summary, dry_run false.
-hk --all --json -r
+hk --all --json -r --older-than 0
 expect_rc 0
 [[ $(jq -r 'select(.action) | .action' <<<"$out" | sort -u) == delete ]] || fail "actions: $out"
 jq -e 'select(.summary) | .locks == 2 and .temps == 1 and .backups == 2 and .bytes_freed == 9 and .dry_run == false' \
   <<<"$out" >/dev/null || fail "summary: $out"
-gone orphan.lock .data.mutx-abcdefabcdef data.20240101-000000.backup sub/s.20240101-000000.backup
-exists held.lock data.20240102-000000.backup sub/s.20240102-000000.backup
+gone orphan.lock .data.mutx-abcdefabcdef "data.$T.backup" "sub/s.$T.backup"
+exists orphan held.lock "data.${T}_001.backup" "sub/s.${T}_001.backup"
 
 # Nothing to do: only the summary.
 hk --all --json

@@ -22,8 +22,9 @@ housekeep_cleanup() {
 }
 trap housekeep_cleanup EXIT
 
+# The line is the test script's, also when a helper here failed.
 fail() {
-  echo "FAIL (line ${BASH_LINENO[0]}): $*" >&2
+  echo "FAIL (line ${BASH_LINENO[${#BASH_LINENO[@]} - 2]}): $*" >&2
   exit 1
 }
 
@@ -107,3 +108,50 @@ release_lock_bg() {
   kill "$holder_pid"
   wait "$holder_pid" 2>/dev/null || true
 }
+
+# hold_shared_bg FILE: a shared flock on FILE from a background process, as
+# a live writer holds on its temps (staging.hpp), until release_lock_bg.
+hold_shared_bg() {
+  flock -s -F "$1" sleep 60 &
+  holder_pid=$!
+  holder_pids+=("$holder_pid")
+  local i
+  for ((i = 0; i < 200; i++)); do
+    flock -n "$1" true || return 0
+    sleep 0.05
+  done
+  fail "background shared flock on $1 never took the lock"
+}
+
+# hold_fcntl_bg KIND FILE: a write lock on FILE held by a background python3,
+# KIND posix (lockf(3), as most C programs and rpm use) or ofd (F_OFD_SETLK),
+# until release_lock_bg. flock(2) does not see either.
+hold_fcntl_bg() {
+  command -v python3 >/dev/null || skip "python3 is not installed (needed to hold fcntl locks)"
+  local ready=$base/.held.$RANDOM
+  python3 - "$1" "$2" "$ready" <<'PY' &
+import fcntl, os, struct, sys, time
+kind, path, ready = sys.argv[1:]
+fd = os.open(path, os.O_RDWR)
+if kind == "posix":
+    fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+else:
+    # struct flock on Linux: short l_type, l_whence; off_t l_start, l_len; pid_t l_pid (0 for OFD)
+    fcntl.fcntl(fd, 37, struct.pack("hh4xqqi4x", fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0))  # 37: F_OFD_SETLK
+open(ready, "w").close()
+time.sleep(60)
+PY
+  holder_pid=$!
+  holder_pids+=("$holder_pid")
+  local i
+  for ((i = 0; i < 200; i++)); do
+    [[ -e $ready ]] && return 0
+    kill -0 "$holder_pid" 2>/dev/null || fail "python3 could not take a $1 lock on $2"
+    sleep 0.05
+  done
+  fail "background $1 lock on $2 never taken"
+}
+
+# utc_stamp [DATE]: the time in a timestamped backup name, as mutx writes it
+# (UTC; DATE as date -d takes it, default now).
+utc_stamp() { date -u -d "${1:-now}" +%Y%m%d-%H%M%S; }

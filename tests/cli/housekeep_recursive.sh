@@ -5,8 +5,17 @@ source "$(dirname "$0")/housekeep_lib.bash"
 cd "$base"
 
 mkdir -p tree/sub/deep tree/other "$outside/private"
+touch tree/a tree/sub/b tree/sub/deep/c tree/other/held "$outside/victim" "$outside/private/victim2"
 touch tree/a.lock tree/sub/b.lock tree/sub/deep/c.lock tree/other/held.lock
 touch "$outside/victim.lock" "$outside/private/victim2.lock"
+# Locks made just now stay for an hour; --older-than 0 lifts that here.
+hk() {
+  set +e
+  out=$("$MUTX" housekeep --older-than 0 "$@" 2>"$base/stderr")
+  rc=$?
+  set -e
+  err=$(<"$base/stderr")
+}
 ln -s "$outside" tree/escape
 ln -s "$outside/private" tree/sub/deep/escape2
 ln -s .. tree/sub/up
@@ -26,13 +35,13 @@ exists tree/a.lock tree/sub/b.lock tree/sub/deep/c.lock
 hk --clean-locks --recursive -v tree/
 expect_rc 0
 expect_out tree/a.lock tree/sub/b.lock tree/sub/deep/c.lock
-expect_err_has "Skipped tree/other/held.lock: held by another process"
+expect_err_has "Skipped tree/other/held.lock: held by another process (flock)"
 gone tree/a.lock tree/sub/b.lock tree/sub/deep/c.lock
 exists tree/other/held.lock tree/escape tree/sub/up tree/sub/victim.lock tree/sub/deep/escape2 \
   "$outside/victim.lock" "$outside/private/victim2.lock"
 
 # DIR "." inside the tree: paths start with "./".
-touch tree/sub/deep/again.lock
+touch tree/sub/deep/again tree/sub/deep/again.lock
 cd tree
 hk --clean-locks -r
 expect_rc 0

@@ -9,23 +9,28 @@ n_files=$((200 * size))
 cd "$tree"
 
 mkdir locks
-(cd locks && seq -f 'orphan-%06g.lock' 1 "$n_locks" | xargs touch)
+(cd locks && seq -f 'orphan-%06g' 1 "$n_locks" | sed 'p; s/$/.lock/' | xargs touch)
 touch locks/Cargo.lock.keep && printf 'v' >locks/Cargo.lock
-hk --clean-locks locks
+hk --clean-locks --older-than 0 locks
 expect_rc 0
 [[ $(wc -l <<<"$out") == "$n_locks" ]] || fail "want $n_locks lines, got $(wc -l <<<"$out")"
 [[ $(head -n1 <<<"$out") == locks/orphan-000001.lock ]] || fail "first line: $(head -n1 <<<"$out")"
 [[ $(tail -n1 <<<"$out") == "$(printf 'locks/orphan-%06d.lock' "$n_locks")" ]] || fail "last line: $(tail -n1 <<<"$out")"
-[[ $(ls locks) == "$(printf 'Cargo.lock\nCargo.lock.keep')" ]] || fail "left: $(ls locks | head)"
+[[ $(ls locks | grep -v '^orphan-[0-9]*$') == "$(printf 'Cargo.lock\nCargo.lock.keep')" ]] || fail "left: $(ls locks | head)"
+[[ $(ls locks | wc -l) == $((n_locks + 2)) ]] || fail "a lock's file went too"
 
+# Ten generations of each, named as mutx names them (the UTC time of the
+# write, then _001.._009 within one second), made in that order.
 mkdir backups
-(cd backups && for f in $(seq -f 'file%04g' 1 "$n_files"); do
-  for g in 01 02 03 04 05 06 07 08 09 10; do echo "$f.202401$g-120000.backup"; done
-done | xargs touch)
+T=$(date -u +%Y%m%d-%H%M%S)
+(cd backups && for g in '' _001 _002 _003 _004 _005 _006 _007 _008 _009; do
+  seq -f "file%04g.$T$g.backup" 1 "$n_files" | xargs touch
+  sleep 0.02  # file times tick coarsely (4 ms at HZ=250)
+done)
 hk --clean-backups --keep-newest 1 --json backups
 expect_rc 0
 jq -e "select(.summary) | .backups == $((n_files * 9)) and .errors == 0" <<<"$out" >/dev/null ||
   fail "summary: $(tail -n1 <<<"$out")"
 [[ $(ls backups | wc -l) == "$n_files" ]] || fail "want $n_files backups left"
-[[ -z $(ls backups | grep -v '\.20240110-120000\.backup$') ]] || fail "an older generation stayed"
+[[ -z $(ls backups | grep -v "\.${T}_009\.backup\$") ]] || fail "an older generation stayed"
 echo "ok"

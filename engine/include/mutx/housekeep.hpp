@@ -1,21 +1,41 @@
-// Housekeeping: remove what writers leave behind (DESIGN sections 2 and 4).
+// Housekeeping: remove what writers leave behind (docs/design.md, sections
+// 4 and 7).
 //
-//   locks    `*.lock` files that are regular, empty and not held. Each is
-//            taken with the lock protocol (flock, then the inode check) and
-//            unlinked while held, so a live writer never loses its lock.
-//   temps    `.NAME.mutx-*` staging files of crashed writers, removed only
-//            while holding NAME.lock, so a writer still filling one is never
-//            disturbed; by default only those untouched for an hour.
-//   backups  `NAME.backup`, `NAME.YYYYMMDD-HHMMSS.backup` and
-//            `NAME.YYYYMMDD-HHMMSS_NNN.backup` (any suffix), thinned per
-//            original file.
+// housekeep runs from cron over trees holding other programs' files, and a
+// name alone never proves a file is mutx's (names.hpp). Each kind is
+// removed only with a proof that it is mutx's and no live writer's; where
+// the proof fails, the file stays.
+//
+//   locks    `NAME.lock` (parse_lock_name) with NAME beside it: regular,
+//            empty, untouched (mtime and ctime) for an hour or
+//            --older-than, and held by nobody: not by flock (taken here,
+//            not waiting), not by a POSIX or OFD lock (F_OFD_GETLK). It is
+//            unlinked while the flock is held, so a mutx writer that opened
+//            it meanwhile sees the inode change and retries. The lock files
+//            of other tools (Cargo.lock, .rpm.lock, ...) are never touched.
+//   temps    `.NAME.mutx-S` / `.NAME.mutx-XXXXXXXXXXXX` (parse_temp_name),
+//            untouched for an hour or --older-than, and removed only while
+//            claim_stale_temp (staging.hpp) holds the proof that no live
+//            writer owns it, whatever lock file that writer used.
+//   backups  `NAME` + SUFFIX (plain), and `NAME.YYYYMMDD-HHMMSS[_NNN]` +
+//            SUFFIX (timestamped) only where that reading is proven: the
+//            file NAME.YYYYMMDD-HHMMSS does not exist beside it and the
+//            backup's ctime lies within [-60 s, +600 s] of the time in its
+//            name, read as UTC (or as local time, which earlier mutx
+//            wrote); otherwise it is the plain backup of NAME.YYYYMMDD-HHMMSS.
+//            Backups are aged and ordered by their ctime (when the backup
+//            was made: a linked backup's mtime is the old content's), per
+//            original file, and the newest of each stays unless
+//            --keep-newest says otherwise.
+//
+// Git directories (`.git`, or any directory holding HEAD, objects/ and
+// refs/) are never entered, and a DIR inside one is left alone.
 //
 // The walk runs on directory descriptors (openat, fstatat with
 // AT_SYMLINK_NOFOLLOW, unlinkat): it never follows a symbolic link, never
-// crosses into another filesystem and never re-resolves a path by name. It
-// runs from cron over trees holding other programs' files, so every rule
-// errs towards keeping a file. Nothing here prints: what happens is reported
-// through a callback, and the totals come back as a result.
+// crosses into another filesystem and never re-resolves a path by name.
+// Nothing here prints: what happens is reported through a callback, and the
+// totals come back as a result.
 #pragma once
 
 #include "mutx/error.hpp"
@@ -52,10 +72,13 @@ struct housekeep_options {
   bool backups = false;
   bool recursive = false;
   bool dry_run = false;
-  // Also report files that are kept for a reason worth knowing (held locks,
-  // busy temps, symlinks): housekeep_event::type::skipped.
+  // Also report every candidate that is kept, and why (held locks, busy
+  // temps, the newest backups, symlinks): housekeep_event::type::skipped.
   bool report_skipped = false;
+  // Locks and temps: untouched for this long (default 1 hour). Backups:
+  // made this long ago (default: any age).
   std::optional<age_limit> older_than;
+  // Backups of each file that stay whatever their age (default 1).
   std::optional<std::uint64_t> keep_newest;
   std::string backup_suffix = ".backup";
   // The clock, for tests; the real time when unset.

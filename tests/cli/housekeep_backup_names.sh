@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# mutx housekeep --clean-backups reads a timestamped name as a generation
+# only where that is proven (issue 17, findings 1 and 2). The plain backups
+# of date-named files (dump.20250101-120000 -> dump.20250101-120000.backup)
+# are those files' own, not generations of `dump` to thin; and generations
+# are ordered by when they were made, not by their names, which writers in
+# different time zones (and earlier mutx, which wrote local time) disagree
+# on.
+source "$(dirname "$0")/housekeep_lib.bash"
+cd "$tree"
+export XDG_CONFIG_HOME=$base/no-config
+
+w() {  # w CONTENT MUTX-ARGS...: write CONTENT through mutx
+  local content=$1
+  shift
+  printf '%s\n' "$content" | "$MUTX" "$@" || fail "mutx $* failed"
+}
+
+# Date-named files, each written twice with --backup: each has its own
+# backup, and keeps it.
+for d in 20250101 20250102 20250103; do
+  w "$d v1" "dump.$d-120000"
+  w "$d v2" --backup "dump.$d-120000"
+done
+# And `dump` itself, with three real generations.
+w v1 dump
+for v in v2 v3 v4; do w "$v" --backup-timestamp dump; done
+mapfile -t gens < <(LC_ALL=C ls dump.2026* dump.2027* dump.20[3-9]* 2>/dev/null | grep -v '^dump\.2025')
+[[ ${#gens[@]} == 3 ]] || fail "want 3 generations of dump: ${gens[*]}"
+hk --clean-backups --keep-newest 1 -v
+expect_rc 0
+expect_out "./${gens[1]}" "./${gens[0]}"
+expect_err_has "Skipped ./dump.20250101-120000.backup: the newest backup of dump.20250101-120000 (a plain backup: that file exists)"
+expect_err_has "Skipped ./${gens[2]}: the newest backup of dump"
+exists dump.20250101-120000.backup dump.20250102-120000.backup dump.20250103-120000.backup "${gens[2]}"
+[[ $(<dump.20250101-120000.backup) == "20250101 v1" ]] || fail "a date-named file's backup changed"
+[[ $(<"${gens[2]}") == v3 ]] || fail "the newest generation is not the newest: $(<"${gens[2]}")"
+
+# With the file gone, its backup's name still does not match when it was
+# made (today, named 2025): it stays the plain backup of that name.
+rm dump.20250102-120000
+hk --clean-backups --keep-newest 0 --older-than 1w
+expect_out
+exists dump.20250102-120000.backup
+
+# Writers in different zones (a login shell in Tokyo, cron in UTC): the
+# later write's backup is the newest, whatever its name says.
+w v1 conf
+TZ=Asia/Tokyo w v2 --backup-timestamp conf  # keeps v1
+sleep 1.1
+TZ=UTC w v3 --backup-timestamp conf         # keeps v2
+for tz in UTC Asia/Tokyo America/New_York; do
+  TZ=$tz hk --clean-backups --keep-newest 1 -n
+  expect_rc 0
+  [[ $(wc -l <<<"$out") == 1 ]] || fail "TZ=$tz: want one backup of conf to go: $out"
+  [[ $(<"${out#./}") == v1 ]] || fail "TZ=$tz would delete the newest backup (holding $(<"${out#./}"))"
+done
+
+# A generation that earlier mutx named in local time (here Asia/Tokyo, 9
+# hours ahead of UTC) and a newer one named in UTC: run in that zone,
+# housekeep proves the local name a generation and keeps the newer.
+mkdir tz && cd tz
+w v1 conf
+old_name=conf.$(TZ=Asia/Tokyo date +%Y%m%d-%H%M%S).backup
+echo v0 >"$old_name"
+sleep 1.1
+w v2 --backup-timestamp conf
+new_name=$(ls conf.*.backup | grep -vx "$old_name")
+[[ $old_name > $new_name ]] || fail "the local name should sort after the UTC one: $old_name $new_name"
+TZ=Asia/Tokyo hk --clean-backups --keep-newest 1
+expect_rc 0
+expect_out "./$old_name"
+exists "$new_name"
+echo "ok"
