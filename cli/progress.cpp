@@ -170,24 +170,24 @@ void progress_line::show(const event& e, const reporter& report) {
     report.on_event(e);
     return;
   }
-  {
-    std::lock_guard lk(m_);
-    if (e.name == "committed" && !finished_) {
-      // The bytes of the stream: the engine's last progress call may lag
-      // behind the end (none for a short final piece). Appended, the
-      // committed file also holds the old content, which was not streamed.
-      for (const auto& [key, value] : e.fields)
-        if (key == "bytes" && !append_ && std::holds_alternative<std::int64_t>(value))
-          bytes_ = std::max<std::uint64_t>(bytes_, static_cast<std::uint64_t>(std::get<std::int64_t>(value)));
-      start_locked();
-      summary_locked(clock::now());
-      finished_ = true;
-      wake_.notify_all();
-    }
-    erase_locked();
-    report.on_event(e);
-    if (e.name == "lock_acquired") start_locked();
+  std::lock_guard lk(m_);
+  if (e.name == "committed" && !finished_) {
+    // The bytes of the stream: the engine's last progress call may lag
+    // behind the end (none for a short final piece). Appended, the
+    // committed file also holds the old content, which was not streamed.
+    for (const auto& [key, value] : e.fields)
+      if (key == "bytes" && !append_ && std::holds_alternative<std::int64_t>(value))
+        bytes_ = std::max<std::uint64_t>(bytes_, static_cast<std::uint64_t>(std::get<std::int64_t>(value)));
+    // Timed from the lock; a write that reported no lock is timed from
+    // here, without a clock thread for the instant it has left.
+    if (!started_) start_ = clock::now();
+    summary_locked(clock::now());
+    finished_ = true;
+    wake_.notify_all();
   }
+  erase_locked();
+  report.on_event(e);
+  if (e.name == "lock_acquired") start_locked();
 }
 
 void progress_line::clear() {
