@@ -33,20 +33,31 @@ exists .conf.mutx-abcdefghij12
 [[ $(id -u) == 0 ]] || skip "the real writers need root for a FUSE mount"
 command -v bindfs >/dev/null || skip "bindfs is not installed"
 [[ -e /dev/fuse ]] || skip "no /dev/fuse"
+[[ -r /proc/locks ]] || skip "no /proc/locks to see the writers' claims"
 mkdir "$base/under" "$base/over"
 bindfs -o hard_remove "$base/under" "$base/over" 2>"$base/mount.err" || skip "cannot mount bindfs: $(<"$base/mount.err")"
 trap 'fusermount -u "$base/over" 2>/dev/null || umount -l "$base/over"; housekeep_cleanup' EXIT
 over=$base/over
 
-# wait_for GLOB: until a file matches (10 s at most); sets $found.
+# wait_for GLOB: until a file matches and its writer has claimed it (a
+# shared flock, seen in /proc/locks: probing with flock(1) would take the
+# lock itself), 10 s at most; sets $found. On FUSE the name is visible while
+# the writer is still inside openat, before its flock: stopped or judged in
+# that instant, the temp is not yet a live writer's (the writer moves on to
+# the next name if a sweeper takes it; the hour's margin keeps it otherwise).
 wait_for() {
-  local i
+  local i f ino
   for ((i = 0; i < 200; i++)); do
-    found=$(compgen -G "$1" | head -n1 || true)
-    [[ -n $found ]] && return 0
+    for f in $(compgen -G "$1" || true); do
+      ino=$(stat -c %i "$f" 2>/dev/null) || continue
+      if grep -Eq "FLOCK +ADVISORY +READ +[0-9]+ [0-9a-f]+:[0-9a-f]+:$ino " /proc/locks; then
+        found=$f
+        return 0
+      fi
+    done
     sleep 0.05
   done
-  fail "nothing matched $1"
+  fail "no claimed file matched $1"
 }
 
 # A streaming writer with --lock-file elsewhere: its named temp in $over
