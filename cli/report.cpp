@@ -136,6 +136,46 @@ void reporter::on_event(const event& e) const {
   put_line(line);
 }
 
+// The engine's hints speak of what to do; the command line says which flag
+// does it. By failure_reason, so a library caller sees no flags.
+std::string cli_hint(const mutx::error& e) {
+  const std::string& h = e.hint();
+  auto replaced = [&](std::string_view from, std::string_view to) {
+    std::string out = h;
+    if (auto at = out.find(from); at != std::string::npos) out.replace(at, from.size(), to);
+    return out;
+  };
+  switch (e.reason()) {
+    case failure_reason::no_input:
+      return "The target was left as it was; pass --allow-empty to write an empty file.";
+    case failure_reason::command_no_output:
+      return h == "The target was left as it was." ? "The target was left as it was; pass --allow-empty to write an empty file."
+                                                   : h;
+    case failure_reason::lock_file_unusable: return "Remove it or choose another with --lock-file.";
+    case failure_reason::lock_file_unreadable:
+      return h + " mutx housekeep --clean-locks removes it once no writer holds it; or choose another with --lock-file.";
+    case failure_reason::lock_dir_unwritable:
+      return "Cannot create the lock file: it lives beside the file it guards, and you may not create files in that "
+             "directory; pass --lock-file PATH in a directory you may write (the same PATH for every writer of the file).";
+    case failure_reason::lock_dir_missing: return "--lock-file's directory must exist.";
+    case failure_reason::lock_file_is_target:
+      return replaced("Choose another lock file, or use the default, ", "Choose another --lock-file, or leave it out to use ");
+    case failure_reason::lock_lost:
+      return "Another program deleted or replaced the lock file; run again. Scripts that use flock(1) on it need "
+             "--keep-lock-file.";
+    case failure_reason::backup_dir_missing: return "--backup-dir must exist; create it first.";
+    case failure_reason::owner_not_kept:
+      return "Only root may give a file to another user; use --try-preserve-owner to go on without it.";
+    case failure_reason::directory_missing: return "Create it first, or pass -p/--parents to create missing directories.";
+    case failure_reason::symlink_refused:
+      return "Use --symlinks=follow to write the file it points to, or --symlinks=replace.";
+    case failure_reason::symlink_foreign:
+      return replaced("or replace the link itself.", "or use --symlinks=replace to replace the link itself.");
+    case failure_reason::io_uring_unavailable: return "Use --io=syscalls.";
+    default: return h;
+  }
+}
+
 int reporter::on_error(const mutx::error& e) const {
   int code = exit_error;
   if (e.kind() == failure_kind::locked) code = exit_locked;
@@ -145,7 +185,7 @@ int reporter::on_error(const mutx::error& e) const {
     o["level"] = "error";
     o["event"] = e.kind() == failure_kind::interrupted ? "interrupted" : (e.kind() == failure_kind::locked ? "locked" : "error");
     o["message"] = utf8_lossy(e.what());
-    if (!e.hint().empty()) o["hint"] = utf8_lossy(e.hint());
+    if (const std::string hint = cli_hint(e); !hint.empty()) o["hint"] = utf8_lossy(hint);
     if (!e.op().empty()) o["operation"] = utf8_lossy(e.op());
     if (!e.path().empty()) o["path"] = utf8_lossy(e.path());
     if (e.code()) o["errno"] = e.code().value();
@@ -158,7 +198,7 @@ int reporter::on_error(const mutx::error& e) const {
     return code;
   }
   put_line(std::string("Error: ") + e.what());
-  if (!e.hint().empty() && verbosity_ >= 0) put_line("Hint: " + e.hint());
+  if (const std::string hint = cli_hint(e); !hint.empty() && verbosity_ >= 0) put_line("Hint: " + hint);
   return code;
 }
 

@@ -42,7 +42,8 @@ backup_location open_backup_location(const backup_options& opts, int target_dir,
   if (!loc.dir) {
     int err = errno;
     throw error(errno_code(err), "cannot use backup directory", *opts.dir)
-        .with_hint(err == ENOENT ? "--backup-dir must exist; create it first." : "Check the backup directory.");
+        .with_hint(err == ENOENT ? "The backup directory must exist; create it first." : "Check the backup directory.")
+        .with_reason(err == ENOENT ? failure_reason::backup_dir_missing : failure_reason::unspecified);
   }
   if (::faccessat(loc.dir.get(), ".", W_OK | X_OK, AT_EACCESS) != 0)
     throw_errno("cannot use backup directory", *opts.dir);

@@ -30,7 +30,8 @@ namespace {
 
 [[noreturn]] void refuse_lock(const std::string& display, const char* what) {
   throw error(failure_kind::io, "lock file " + display + " is " + what + "; refusing to use it",
-              "Remove it or choose another with --lock-file.");
+              "Remove it or choose another lock file.")
+      .with_reason(failure_reason::lock_file_unusable);
 }
 
 void check_lock_stat(const struct stat& st, const std::string& display) {
@@ -48,12 +49,14 @@ void check_lock_stat(const struct stat& st, const std::string& display) {
     std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
     throw error(errno_code(EACCES), "", display)
         .with_hint("The lock file belongs to uid " + std::to_string(st.st_uid) + " with mode " + mode +
-                   ", which you may not open. If no writer uses it, its owner or root can remove it (mutx housekeep "
-                   "--clean-locks removes unheld ones); or choose another with --lock-file.");
+                   ", which you may not open. If no writer uses it, its owner or root can remove it.")
+        .with_reason(failure_reason::lock_file_unreadable);
   }
   throw error(errno_code(EACCES), "", display)
-      .with_hint("Cannot create the lock file: it lives beside the file it guards, and you may not create files in that directory; "
-                 "pass --lock-file PATH in a directory you may write (the same PATH for every writer of the file).");
+      .with_hint("Cannot create the lock file: it lives beside the file it guards, and you may not create files in "
+                 "that directory; choose a lock file in a directory you may write (the same one for every writer of "
+                 "the file).")
+      .with_reason(failure_reason::lock_dir_unwritable);
 }
 
 std::string format_seconds(double s) {
@@ -234,7 +237,9 @@ lock_location locate_lock(const std::optional<std::string>& lock_file, const tar
   } catch (const error& e) {
     // open_directory's hint names --parents, which creates OUTPUT's
     // directories, not the lock file's.
-    throw error(e.code(), "cannot open the directory of lock file", p).with_hint("--lock-file's directory must exist.");
+    throw error(e.code(), "cannot open the directory of lock file", p)
+        .with_hint("The lock file's directory must exist.")
+        .with_reason(failure_reason::lock_dir_missing);
   }
   at.display = p;
   struct stat ld, td, ls;
@@ -247,7 +252,8 @@ lock_location locate_lock(const std::optional<std::string>& lock_file, const tar
                          ls.st_nlink > 1 && same_inode(ls, *t.existing);
   if ((same_dir && at.name == t.name) || same_file)
     throw error(failure_kind::io, "lock file " + p + " is the file being written",
-                "Choose another --lock-file, or leave it out to use " + lock_name(t.name) + ".");
+                "Choose another lock file, or use the default, " + lock_name(t.name) + ".")
+        .with_reason(failure_reason::lock_file_is_target);
   return at;
 }
 
@@ -264,13 +270,14 @@ asio::awaitable<lock_file> acquire_lock(int dfd, std::string name, mode_t mode, 
   if (lock.try_acquire(dfd, name, mode, true, display, &watched) == lock_file::attempt::acquired)
     co_return lock;
 
-  auto locked_error = [&](std::string why) {
-    return error(failure_kind::locked, why, "The lock file is " + display + "; see who holds it with: fuser -v " + display);
+  auto locked_error = [&](std::string why, failure_reason reason) {
+    return error(failure_kind::locked, why, "The lock file is " + display + "; see who holds it with: fuser -v " + display)
+        .with_reason(reason);
   };
   // --timeout 0 is --no-wait: no waiting line for a wait that cannot happen.
   if (wait.how == lock_wait::policy::no_wait ||
       (wait.how == lock_wait::policy::timeout && wait.timeout.count() <= 0))
-    throw locked_error(target + ": File locked by another process");
+    throw locked_error(target + ": File locked by another process", failure_reason::lock_busy);
   if (stop.stop_requested()) throw error(failure_kind::interrupted, "Interrupted");
 
   const auto start = clock::now();
@@ -322,7 +329,8 @@ asio::awaitable<lock_file> acquire_lock(int dfd, std::string name, mode_t mode, 
     watch();
     auto now = clock::now();
     if (now >= deadline)
-      throw locked_error(target + ": Lock acquisition timeout after " + format_seconds(wait.timeout.count()) + "s");
+      throw locked_error(target + ": Lock acquisition timeout after " + format_seconds(wait.timeout.count()) + "s",
+                         failure_reason::lock_timeout);
     timer.expires_at(std::min(deadline, now + backoff));
     backoff = std::min(backoff * 2, std::chrono::milliseconds(50));
     if (wd >= 0) {

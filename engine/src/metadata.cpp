@@ -82,7 +82,9 @@ std::vector<std::string> apply_metadata(int staged, int old_fd, const struct sta
       int err = errno;
       if (opts.owner == owner_policy::preserve || (err != EPERM && err != EINVAL))
         throw error(errno_code(err), "cannot preserve the owner of", display)
-            .with_hint("Only root may give a file to another user; use --try-preserve-owner to go on without it.");
+            .with_hint("Only root may give a file to another user; keep the owner only where permitted to go on "
+                       "without it.")
+            .with_reason(failure_reason::owner_not_kept);
       // Like cp -p: the user cannot be kept, but the group may be one the
       // caller belongs to.
       ::fchown(staged, static_cast<uid_t>(-1), old->st_gid);

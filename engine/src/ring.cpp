@@ -77,7 +77,8 @@ void ring::probe() {
 void ring::setup(io_mode mode) {
   auto fail = [&](std::string why) {
     if (mode == io_mode::uring)
-      throw error(failure_kind::io, "io_uring is unavailable: " + why, "Use --io=syscalls.");
+      throw error(failure_kind::io, "io_uring is unavailable: " + why, "Use the system-call path.")
+          .with_reason(failure_reason::io_uring_unavailable);
     fallback_reason_ = std::move(why);
     uring_.reset();
   };

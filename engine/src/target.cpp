@@ -50,7 +50,8 @@ std::vector<std::string> components(const std::string& path) {
 
 [[noreturn]] void missing_directory(const std::string& path) {
   throw error(errno_code(ENOENT), "cannot open directory", path.empty() ? "." : path)
-      .with_hint("Create it first, or pass -p/--parents to create missing directories.");
+      .with_hint("Create it first, or let the write create missing directories.")
+      .with_reason(failure_reason::directory_missing);
 }
 
 std::pair<std::string, std::string> split_path(const std::string& path) {
@@ -179,7 +180,8 @@ target resolve_target(const std::string& output, symlink_policy policy, bool par
     }
     if (policy == symlink_policy::refuse)
       throw error(failure_kind::io, output + " is a symbolic link (refused by --symlinks=refuse)",
-                  "Use --symlinks=follow to write the file it points to, or --symlinks=replace.");
+                  "Follow it to write the file it points to, or replace the link itself.")
+          .with_reason(failure_reason::symlink_refused);
     // The kernel's fs.protected_symlinks rule, applied to the link mutx
     // follows itself (the kernel guards only the links it follows): in a
     // sticky, world-writable directory such as /tmp a link is followed only
@@ -192,7 +194,8 @@ target resolve_target(const std::string& output, symlink_policy policy, bool par
       throw error(failure_kind::io,
                   "refusing to follow " + path + ": a symbolic link owned by another user (uid " +
                       std::to_string(st.st_uid) + ") in a sticky, world-writable directory",
-                  "As the kernel's fs.protected_symlinks does. Write the real path, or use --symlinks=replace to replace the link itself.");
+                  "As the kernel's fs.protected_symlinks does. Write the real path, or replace the link itself.")
+          .with_reason(failure_reason::symlink_foreign);
     path = (*link)[0] == '/' ? *link : join_path(t.dir_display, *link);
   }
 }

@@ -111,7 +111,9 @@ BOOST_AUTO_TEST_CASE(missing_backup_dir_is_an_error_with_a_hint) {
   } catch (const mutx::error& e) {
     BOOST_TEST(e.code().value() == ENOENT);
     BOOST_TEST(std::string(e.what()).find("cannot use backup directory") != std::string::npos);
-    BOOST_TEST(e.hint() == "--backup-dir must exist; create it first.");
+    // The library's words; the command line names --backup-dir by reason.
+    BOOST_TEST(e.hint() == "The backup directory must exist; create it first.");
+    BOOST_TEST((e.reason() == failure_reason::backup_dir_missing));
   }
   BOOST_TEST(test::entries(d.path) == 0u);
 }

@@ -22,6 +22,29 @@ enum class failure_kind {
   interrupted,  // exit 3: SIGINT, SIGTERM or SIGHUP before the commit point
 };
 
+// Which failure it was, for callers that act on it: the engine's hint says
+// what to do in the library's terms; the command line words its own advice
+// (which flag to pass) from this.
+enum class failure_reason {
+  unspecified,
+  no_input,              // empty input refused (allow_empty accepts it)
+  command_no_output,     // the command exited 0 and printed nothing
+  lock_busy,             // no waiting, and another writer holds the lock
+  lock_timeout,          // the wait for the lock ran out
+  lock_lost,             // the lock file was removed or replaced while held
+  lock_file_unusable,    // a symlink, directory or other file at its name
+  lock_file_unreadable,  // it exists and may not be opened
+  lock_dir_unwritable,   // it may not be created in its directory
+  lock_file_is_target,   // the lock file named is the file being written
+  lock_dir_missing,      // the lock file's directory does not exist
+  backup_dir_missing,    // the backup directory does not exist
+  owner_not_kept,        // keeping the owner was required and not permitted
+  directory_missing,     // OUTPUT's directory does not exist
+  symlink_refused,       // OUTPUT is a link and the policy refuses links
+  symlink_foreign,       // another user's link in a sticky directory
+  io_uring_unavailable,  // io_uring was required and the kernel refused it
+};
+
 class error : public std::runtime_error {
  public:
   // `op` is a short verb phrase ("fsync", "create temp file in"), `path` what
@@ -38,6 +61,9 @@ class error : public std::runtime_error {
   const std::string& hint() const noexcept { return hint_; }
   error& with_hint(std::string hint) & { hint_ = std::move(hint); return *this; }
   error&& with_hint(std::string hint) && { hint_ = std::move(hint); return std::move(*this); }
+  failure_reason reason() const noexcept { return reason_; }
+  error& with_reason(failure_reason r) & { reason_ = r; return *this; }
+  error&& with_reason(failure_reason r) && { reason_ = r; return std::move(*this); }
 
  private:
   error_code ec_;
@@ -45,6 +71,7 @@ class error : public std::runtime_error {
   std::string path_;
   failure_kind kind_ = failure_kind::io;
   std::string hint_;
+  failure_reason reason_ = failure_reason::unspecified;
 };
 
 // The plain-words reason for an errno, as users know them from coreutils.
