@@ -373,39 +373,62 @@ write_report write_on_loop(const write_options& o, const write_hooks& hooks) {
   ring r(ctx, o.io);
   stop_source stop;
   bool committed = false;
+  bool done = false;
   write_report rep;
   std::exception_ptr failure;
 
   std::optional<asio::signal_set> signals;
+  // The caller's signal mask, put back before `signals` is destroyed (which
+  // sets SIG_DFL). The CLI blocks SIGINT/SIGTERM/SIGHUP from its start, as
+  // a signal before the handler exists killed it with 143; they are
+  // unblocked only while the handler is installed. Blocked again on the way
+  // out, a signal after the job stays pending and the CLI exits with the
+  // job's outcome: the kernel drops it at exit (a late SIGTERM killed 3 of
+  // 544 runs with 143 after the commit).
+  struct mask_restorer {
+    std::optional<sigset_t> saved;
+    ~mask_restorer() {
+      if (saved) ::pthread_sigmask(SIG_SETMASK, &*saved, nullptr);
+    }
+  } restore_mask;
   std::function<void()> arm_signals;
   if (o.handle_signals) {
     // A signal the caller ignores stays ignored (nohup's SIGHUP, SIGINT of
     // a script's background job), as sort(1) and make(1) do; asio's
     // sigaction would otherwise turn a hangup under nohup into exit 3.
     signals.emplace(ctx);
+    sigset_t handled;
+    sigemptyset(&handled);
     for (int signo : {SIGINT, SIGTERM, SIGHUP}) {
       struct sigaction current;
       if (::sigaction(signo, nullptr, &current) == 0 && current.sa_handler == SIG_IGN) continue;
       signals->add(signo);
+      sigaddset(&handled, signo);
     }
     arm_signals = [&] {
       signals->async_wait([&](error_code ec, int signo) {
-        if (ec) return;
-        // Before the commit point: cancel everything and unwind. After it:
-        // finish the write and succeed.
-        if (!committed) {
-          stop.request_stop(signo);
-          r.cancel_all();
-        }
+        // A wait that completed just as the job ended must not wait again:
+        // nothing would end that wait, and ctx.run() never returned (2 of
+        // 660 SIGTERMs around the commit hung for good).
+        if (ec || done) return;
+        // Before the commit point: cancel everything and unwind, and keep
+        // listening (a second signal cancels what was started since). After
+        // it: finish the write and succeed; later signals are left queued.
+        if (committed) return;
+        stop.request_stop(signo);
+        r.cancel_all();
         arm_signals();
       });
     };
     arm_signals();
+    sigset_t saved;
+    if (::pthread_sigmask(SIG_UNBLOCK, &handled, &saved) == 0) restore_mask.saved = saved;
   }
 
   job j{o, hooks, r, stop, committed, rep, {}};
   asio::co_spawn(ctx, j.run(), [&](std::exception_ptr e) {
     failure = e;
+    done = true;
     if (signals) signals->cancel();
   });
   ctx.run();
