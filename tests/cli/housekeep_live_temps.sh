@@ -60,6 +60,21 @@ wait_for() {
   fail "no claimed file matched $1"
 }
 
+# until CONDITION...: poll it (10 s at most). housekeep must judge a file
+# after its writer's last write: --older-than 0 still keeps one written
+# after housekeep started, which is not what these cases test.
+until_true() {
+  local i
+  for ((i = 0; i < 200; i++)); do
+    "$@" && return 0
+    sleep 0.05
+  done
+  fail "never true: $*"
+}
+# The stop has taken effect (state T): a syscall in flight when SIGSTOP
+# came (a copy_file_range of the whole file) has returned.
+stopped() { [[ $(awk '{print $3}' "/proc/$1/stat") == T ]]; }
+
 # A streaming writer with --lock-file elsewhere: its named temp in $over
 # survives housekeep in the middle of the stream, and the write completes.
 mkfifo "$base/feed"
@@ -68,9 +83,10 @@ writer=$!
 exec {feed}>"$base/feed"
 printf 'first half\n' >&"$feed"
 wait_for "$over/.out.mutx-*"
-hk --clean-temps --older-than 0 "$over"
+hk --clean-temps --older-than 0 -v "$over"
 expect_rc 0
 expect_out
+expect_err_has "held by a live writer"
 exists "$found"
 printf 'second half\n' >&"$feed"
 exec {feed}>&-
@@ -86,6 +102,7 @@ echo new | "$MUTX" --backup-dir "$over" conf 2>"$base/writer.err" &
 writer=$!
 wait_for "$over/.conf.mutx-*"
 kill -STOP "$writer"
+until_true stopped "$writer"
 hk --clean-temps --older-than 0 -v "$over"
 kill -CONT "$writer"
 expect_rc 0
