@@ -25,7 +25,8 @@ done
 # And `dump` itself, with three real generations.
 w v1 dump
 for v in v2 v3 v4; do w "$v" --backup-timestamp dump; done
-mapfile -t gens < <(LC_ALL=C ls dump.2026* dump.2027* dump.20[3-9]* 2>/dev/null | grep -v '^dump\.2025')
+mapfile -t gens < <(LC_ALL=C ls | grep -E '^dump\.[0-9]{8}-[0-9]{6}(_[0-9]{3})?\.backup$' |
+  grep -vE '^dump\.2025010[123]-120000\.backup$')
 [[ ${#gens[@]} == 3 ]] || fail "want 3 generations of dump: ${gens[*]}"
 hk --clean-backups --keep-newest 1 -v
 expect_rc 0
