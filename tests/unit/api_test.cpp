@@ -76,6 +76,38 @@ BOOST_AUTO_TEST_CASE(empty_data_is_refused_and_the_target_kept) {
   BOOST_TEST(test::slurp(f) == "");
 }
 
+// A library caller is told what went wrong by a reason it can switch on,
+// and its hint names no command-line flag it could not pass.
+BOOST_AUTO_TEST_CASE(errors_carry_a_reason_and_hints_name_no_flags) {
+  temp_dir d;
+  const std::string f = d / "conf";
+  write_file(f, "keep", quiet());
+  try {
+    write_file(f, "", quiet());
+    BOOST_FAIL("expected an error");
+  } catch (const mutx::error& e) {
+    BOOST_TEST((e.reason() == failure_reason::no_input));
+    BOOST_TEST(e.hint().find("--") == std::string::npos, e.hint());
+  }
+  try {
+    write_file(d / "no/such/dir/f", "x", quiet());
+    BOOST_FAIL("expected an error");
+  } catch (const mutx::error& e) {
+    BOOST_TEST((e.reason() == failure_reason::directory_missing));
+    BOOST_TEST(e.hint().find("--") == std::string::npos, e.hint());
+  }
+  options refuse = quiet();
+  refuse.symlinks = symlink_policy::refuse;
+  BOOST_REQUIRE(::symlink("conf", (d / "link").c_str()) == 0);
+  try {
+    write_file(d / "link", "x", refuse);
+    BOOST_FAIL("expected an error");
+  } catch (const mutx::error& e) {
+    BOOST_TEST((e.reason() == failure_reason::symlink_refused));
+    BOOST_TEST(e.hint().find("--") == std::string::npos, e.hint());
+  }
+}
+
 // What the command line's parser refuses, the library refuses too, before
 // anything is touched: the target keeps its content and nothing appears.
 BOOST_AUTO_TEST_CASE(bad_options_are_refused_and_the_target_kept) {
