@@ -139,28 +139,34 @@ std::vector<std::string> restore_after_write(int staged, mode_t mode, int old_fd
 // The binary is linked statically, where getpwuid() would need glibc's NSS
 // modules at run time: the local files are read directly (fgetpwent_r
 // uses no NSS). A user only a directory service knows shows as a number.
-std::string owner_name(uid_t uid, gid_t gid) {
+namespace {
+
+// The name of the entry of `file` whose id is `id`, read with `next`
+// (fgetpwent_r or fgetgrent_r); the number when there is none.
+template <typename Entry, typename Next, typename Id, typename Name>
+std::string name_in(const char* file, unsigned id, Next next, Id id_of, Name name_of) {
+  std::string name = std::to_string(id);
+  std::FILE* f = std::fopen(file, "re");
+  if (!f) return name;
   char buf[4096];
-  std::string user = std::to_string(uid), group = std::to_string(gid);
-  if (std::FILE* f = std::fopen("/etc/passwd", "re")) {
-    struct passwd pw, *p = nullptr;
-    while (::fgetpwent_r(f, &pw, buf, sizeof buf, &p) == 0 && p)
-      if (p->pw_uid == uid) {
-        user = p->pw_name;
-        break;
-      }
-    std::fclose(f);
-  }
-  if (std::FILE* f = std::fopen("/etc/group", "re")) {
-    struct group gr, *g = nullptr;
-    while (::fgetgrent_r(f, &gr, buf, sizeof buf, &g) == 0 && g)
-      if (g->gr_gid == gid) {
-        group = g->gr_name;
-        break;
-      }
-    std::fclose(f);
-  }
-  return user + ":" + group;
+  Entry entry, *e = nullptr;
+  while (next(f, &entry, buf, sizeof buf, &e) == 0 && e)
+    if (id_of(*e) == id) {
+      name = name_of(*e);
+      break;
+    }
+  std::fclose(f);
+  return name;
+}
+
+}  // namespace
+
+std::string owner_name(uid_t uid, gid_t gid) {
+  return name_in<struct passwd>("/etc/passwd", uid, ::fgetpwent_r, [](const passwd& p) { return p.pw_uid; },
+                                [](const passwd& p) { return p.pw_name; }) +
+         ":" +
+         name_in<struct group>("/etc/group", gid, ::fgetgrent_r, [](const group& g) { return g.gr_gid; },
+                               [](const group& g) { return g.gr_name; });
 }
 
 }  // namespace mutx

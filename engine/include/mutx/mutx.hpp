@@ -87,6 +87,8 @@ struct options {
 
   // Let SIGINT/SIGTERM/SIGHUP cancel the write before the commit point
   // (error kind interrupted). Off by default: signals belong to the program.
+  // While it runs, the call unblocks those it handles (not one the program
+  // ignores) and puts the program's signal mask back on return.
   bool handle_signals = false;
 };
 

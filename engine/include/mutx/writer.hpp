@@ -55,7 +55,9 @@ struct write_options {
 
   io_mode io = io_mode::automatic;
   // Handle SIGINT/SIGTERM/SIGHUP on the loop (exit 3 semantics). The CLI
-  // sets it; a library caller usually leaves signals to its program.
+  // sets it; a library caller usually leaves signals to its program. While
+  // the handler is installed the call unblocks those it handles (not one the
+  // caller ignores), and it puts the caller's signal mask back on return.
   bool handle_signals = false;
 };
 
