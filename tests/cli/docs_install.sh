@@ -4,7 +4,8 @@
 # (share/doc/mutx/copyright, share/doc/mutx-dev/copyright: LICENSE's terms in
 # Debian's DEP-5 form; docs_package.sh checks the form). The man page renders
 # with man -l, without groff warnings, and names every long option of --help.
-# The headers' references to docs/design.md name sections it has.
+# The headers' references to docs/design.md name sections it has, and no
+# header or document cites a DESIGN document outside the repository.
 . "$(dirname "$0")/lib.sh"
 BUILD=${MUTX_BUILD_DIR:?MUTX_BUILD_DIR must point at the build tree}
 need_cmd cmake
@@ -88,5 +89,10 @@ refs=$(grep -ohE 'docs/design\.md, sections? [0-9]+( and [0-9]+)?' "$MUTX_SOURCE
 for n in $refs; do
   grep -qE "^## $n\. " "$design" 2>/dev/null && pass || fail "docs/design.md has no section $n"
 done
+# Nor does anything a user reads cite a design document outside the
+# repository (the "DESIGN section N" of earlier versions).
+outside=$(grep -lw 'DESIGN' "$MUTX_SOURCE_DIR"/engine/include/mutx/*.hpp "$MUTX_SOURCE_DIR"/docs/*.md \
+  "$MUTX_SOURCE_DIR"/README.md "$MUTX_SOURCE_DIR"/cli/mutx.1.scd 2>/dev/null)
+expect_eq "$outside" "" "files citing DESIGN"
 
 finish
