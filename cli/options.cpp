@@ -482,10 +482,9 @@ cli_options parse_command_line(const std::vector<std::string>& argv) {
   if (auto s = text("symlinks")) w.symlinks = parse_symlink_policy(*s);
   w.parents = flag("parents");
   w.sync = !flag("no-sync");
-  w.backup.sync = w.sync;
 
   w.backup.timestamp = flag("backup-timestamp");
-  w.backup.enabled = flag("backup") || w.backup.timestamp || backup_detail_given;
+  w.backup.enabled = flag("backup");
   if (auto s = text("backup-suffix")) w.backup.suffix = *s;  // checked by the engine
   w.backup.dir = text("backup-dir");
   if (auto m = text("backup-mode")) w.backup.mode = parse_mode(*m, "backup-mode");
@@ -514,6 +513,7 @@ cli_options parse_command_line(const std::vector<std::string>& argv) {
   auto io = text("io");
   w.io = io ? parse_io_mode(*io) : io_mode_from_env();
   w.handle_signals = true;
+  normalize(w, backup_detail_given);
   return c;
 }
 

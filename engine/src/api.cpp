@@ -27,13 +27,11 @@ write_options to_write_options(const std::string& path, const options& opts) {
   w.metadata.mode = opts.mode;
   w.metadata.preserve_mode = opts.preserve_mode;
 
+  w.backup.enabled = opts.backup;
   w.backup.timestamp = opts.backup_timestamp;
-  w.backup.enabled = opts.backup || opts.backup_timestamp || opts.backup_suffix != options{}.backup_suffix ||
-                     opts.backup_dir || opts.backup_mode;
   w.backup.suffix = opts.backup_suffix;
   w.backup.dir = opts.backup_dir;
   w.backup.mode = opts.backup_mode;
-  w.backup.sync = opts.sync;
 
   if (!opts.lock_wait) {
     w.wait.how = lock_wait::policy::no_wait;
@@ -46,6 +44,7 @@ write_options to_write_options(const std::string& path, const options& opts) {
   w.keep_lock_file = opts.keep_lock_file;
   w.io = opts.io == io_mode::automatic ? io_mode_from_env() : opts.io;
   w.handle_signals = opts.handle_signals;
+  normalize(w, opts.backup_suffix != options{}.backup_suffix || opts.backup_dir || opts.backup_mode);
   return w;
 }
 

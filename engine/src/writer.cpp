@@ -102,6 +102,11 @@ write_report write_on_loop(const write_options& o, const write_hooks& hooks) {
 
 }  // namespace
 
+void normalize(write_options& w, bool backup_details_given) {
+  w.backup.enabled = w.backup.enabled || w.backup.timestamp || backup_details_given;
+  w.backup.sync = w.sync;
+}
+
 write_report write(const write_options& o, const write_hooks& hooks) {
   try {
     return write_on_loop(o, hooks);

@@ -94,6 +94,13 @@ struct write_hooks {
   std::function<void(std::uint64_t, std::optional<std::uint64_t>)> on_progress;
 };
 
+// The option rules every front end applies, in one place: a timestamped
+// backup, or any backup detail the caller gave (where, how, which suffix:
+// `details_given`, as each front end knows its own sources: the command
+// line counts, the config file does not), asks for a backup; backups are
+// synced as the write is. write() checks the rest (validate).
+void normalize(write_options& w, bool backup_details_given);
+
 // Throws mutx::error (kind() tells lock failures and interrupts apart).
 write_report write(const write_options& opts, const write_hooks& hooks = {});
 
