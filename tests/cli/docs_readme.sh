@@ -62,13 +62,19 @@ run_in $'v3\n' --no-wait state.json
 expect_rc 0
 expect_content state.json $'v3\n'
 
-case_ "housekeep --dry-run lists and keeps"
+case_ "housekeep --dry-run lists and keeps; a lock touched within the hour stays"
 mkdir app
+printf 'data\n' >app/orphan
 : >app/orphan.lock
+: >app/stray.lock
 printf 'content\n' >app/Cargo.lock
 OUT=$("$MUTX" housekeep --all --recursive --dry-run app 2>&1)
-expect_eq "$OUT" "app/orphan.lock" "dry-run output"
-expect_only app orphan.lock Cargo.lock
+expect_eq "$OUT" "" "dry-run output (the lock was touched within the hour)"
+# --older-than 0s drops the hour: NAME.lock beside NAME goes; a lock with
+# no file beside it, and Cargo.lock, are not mutx's to judge.
+OUT=$("$MUTX" housekeep --all --recursive --dry-run --older-than 0s app 2>&1)
+expect_eq "$OUT" "app/orphan.lock" "dry-run output with --older-than 0s"
+expect_only app orphan orphan.lock stray.lock Cargo.lock
 
 # The comparison table: the other tools' cells.
 mkdir cmp && cd cmp || exit 1
