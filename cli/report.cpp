@@ -172,6 +172,7 @@ std::string cli_hint(const mutx::error& e) {
     case failure_reason::symlink_foreign:
       return replaced("or replace the link itself.", "or use --symlinks=replace to replace the link itself.");
     case failure_reason::io_uring_unavailable: return "Use --io=syscalls.";
+    case failure_reason::input_unopenable: return "--input FILE names the file whose content replaces OUTPUT.";
     default: return h;
   }
 }

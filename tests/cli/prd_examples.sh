@@ -380,10 +380,8 @@ fi
 case_ "7.4: mutx --input missing.txt output.txt"
 sh_ "$M --input missing.txt output.txt"
 expect_rc 1
-# The PRD shows "Error: missing.txt: No such file or directory"; mutx also
-# names the operation (TR-5: context is the file and the operation), as
-# README's table of errors documents.
-expect_eq "$ERR" "Error: cannot open input missing.txt: No such file or directory" "stderr"
+# The PRD's words, and a hint naming the operation (TR-5's context).
+expect_eq "$ERR" "Error: missing.txt: No such file or directory"$'\n'"Hint: --input FILE names the file whose content replaces OUTPUT." "stderr"
 expect_missing output.txt
 expect_only . config.json data.txt
 

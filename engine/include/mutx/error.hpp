@@ -43,6 +43,7 @@ enum class failure_reason {
   symlink_refused,       // OUTPUT is a link and the policy refuses links
   symlink_foreign,       // another user's link in a sticky directory
   io_uring_unavailable,  // io_uring was required and the kernel refused it
+  input_unopenable,      // the input file named could not be opened
 };
 
 class error : public std::runtime_error {
