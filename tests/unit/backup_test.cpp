@@ -261,15 +261,24 @@ BOOST_AUTO_TEST_CASE(timestamped_generation_never_overwrites) {
   BOOST_TEST(test::entries(d.path) == 5u);
 }
 
-BOOST_AUTO_TEST_CASE(other_filesystem_copies_content_and_mode) {
-  // /dev/shm is a tmpfs on most systems: another filesystem than the temp dir.
-  temp_dir d;
-  struct stat here, shm;
-  if (::stat(d.path.c_str(), &here) != 0 || ::stat("/dev/shm", &shm) != 0 || here.st_dev == shm.st_dev ||
-      ::access("/dev/shm", W_OK) != 0) {
-    BOOST_TEST_MESSAGE("skipped: no writable /dev/shm on another filesystem");
-    return;
+namespace {
+// /dev/shm is a tmpfs on most systems: another filesystem than the temp dir.
+// Where it is not, this case is skipped (reported as such).
+struct shm_on_another_filesystem {
+  boost::test_tools::assertion_result operator()(boost::unit_test::test_unit_id) const {
+    const std::string tmp = std::filesystem::temp_directory_path().string();
+    struct stat here, shm;
+    boost::test_tools::assertion_result r(::stat(tmp.c_str(), &here) == 0 && ::stat("/dev/shm", &shm) == 0 &&
+                                          here.st_dev != shm.st_dev && ::access("/dev/shm", W_OK) == 0);
+    r.message() << "needs a writable /dev/shm on another filesystem than " << tmp;
+    return r;
   }
+};
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(other_filesystem_copies_content_and_mode,
+                     *boost::unit_test::precondition(shm_on_another_filesystem())) {
+  temp_dir d;
   std::string bdir = "/dev/shm/mutx-unit-backup-" + std::to_string(::getpid());
   BOOST_REQUIRE(::mkdir(bdir.c_str(), 0700) == 0);
   std::string data(200000, 'x');
