@@ -31,7 +31,7 @@ constexpr const char* usage =
     "directories and symbolic links are never touched. Backups are aged and\n"
     "ordered by when they were made (their ctime), and the newest of each file\n"
     "stays unless --keep-newest says otherwise. Prints one line per path deleted\n"
-    "(or, with --dry-run, that would be).\n";
+    "(with --dry-run: 'would delete PATH', and nothing is deleted).\n";
 
 constexpr const char* duration_help =
     "use a whole number with a unit: 30s 15m 2h 7d 1w; a bare number is hours for locks and temps, days for backups";
@@ -148,8 +148,10 @@ int housekeep_main(const std::vector<std::string>& args) {
           o["bytes"] = ev.bytes;
           put_json_line(o, stdout);
         } else {
-          std::fwrite(ev.path.data(), 1, ev.path.size(), stdout);
-          std::fputc('\n', stdout);
+          // A dry run says so on every line (the path stays the last word);
+          // a real run prints the bare path it deleted.
+          const std::string line = (opts.dry_run ? "would delete " : "") + ev.path + "\n";
+          std::fwrite(line.data(), 1, line.size(), stdout);
         }
         break;
       case housekeep_event::type::skipped:

@@ -73,7 +73,7 @@ expect_eq "$OUT" "" "dry-run output (the lock was touched within the hour)"
 # --older-than 0s drops the hour: NAME.lock beside NAME goes; a lock with
 # no file beside it, and Cargo.lock, are not mutx's to judge.
 OUT=$("$MUTX" housekeep --all --recursive --dry-run --older-than 0s app 2>&1)
-expect_eq "$OUT" "app/orphan.lock" "dry-run output with --older-than 0s"
+expect_eq "$OUT" "would delete app/orphan.lock" "dry-run output with --older-than 0s"
 expect_only app orphan orphan.lock stray.lock Cargo.lock
 
 # The comparison table: the other tools' cells.

@@ -54,7 +54,8 @@ for tz in UTC Asia/Tokyo America/New_York; do
   TZ=$tz hk --clean-backups --keep-newest 1 -n
   expect_rc 0
   [[ $(wc -l <<<"$out") == 1 ]] || fail "TZ=$tz: want one backup of conf to go: $out"
-  [[ $(<"${out#./}") == v1 ]] || fail "TZ=$tz would delete the newest backup (holding $(<"${out#./}"))"
+  gone=${out#would delete ./}
+  [[ $(<"$gone") == v1 ]] || fail "TZ=$tz would delete the newest backup (holding $(<"$gone"))"
 done
 
 # A generation that earlier mutx named in local time (here Asia/Tokyo, 9

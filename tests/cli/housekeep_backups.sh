@@ -39,7 +39,7 @@ mkdir sub
 make "sub/conf.$T.backup"
 hk --clean-backups --keep-newest 1 -n
 expect_rc 0
-expect_out "./conf.$T.backup" ./conf.backup
+expect_out "would delete ./conf.$T.backup" "would delete ./conf.backup"
 exists "conf.$T.backup" conf.backup
 hk --clean-backups --keep-newest 1 -v
 expect_rc 0
@@ -77,7 +77,7 @@ make "g.$T2.backup" new.backup
 hk --clean-backups --older-than 1
 expect_out
 hk --clean-backups --older-than 1s -n
-expect_out "./g.$T.backup"
+expect_out "would delete ./g.$T.backup"
 hk --clean-backups --older-than 1s --keep-newest 0
 expect_rc 0
 expect_out "./g.$T.backup" ./old.backup

@@ -31,12 +31,12 @@ exists orphan.lock .bashrc.lock
 # A dry run lists the orphans and deletes nothing.
 hk --clean-locks --older-than 0 --dry-run
 expect_rc 0
-expect_out ./.bashrc.lock ./orphan.lock
+expect_out "would delete ./.bashrc.lock" "would delete ./orphan.lock"
 expect_err
 exists orphan.lock .bashrc.lock held.lock bg.lock
 hk --clean-locks --older-than 0 -n -v
 expect_rc 0
-expect_out ./.bashrc.lock ./orphan.lock
+expect_out "would delete ./.bashrc.lock" "would delete ./orphan.lock"
 expect_err_has "Skipped ./held.lock: held by another process (flock)"
 expect_err_has "Skipped ./bg.lock: held by another process (flock)"
 expect_err_has "Skipped ./Cargo.lock: another tool's lock file, by its name"
@@ -98,7 +98,7 @@ expect_out
 hk --clean-locks --older-than 1
 expect_out
 hk --clean-locks --older-than 1s -n
-expect_out ./old.lock
+expect_out "would delete ./old.lock"
 hk --clean-locks --older-than 1s
 expect_rc 0
 expect_out ./old.lock

@@ -29,7 +29,7 @@ run_nobody() {
 
 run_nobody --clean-locks -r -n tree
 expect_rc 1
-expect_out tree/a.lock tree/open/b.lock tree/open/deeper/c.lock
+expect_out "would delete tree/a.lock" "would delete tree/open/b.lock" "would delete tree/open/deeper/c.lock"
 expect_err "Error: cannot open directory tree/closed: Permission denied"
 
 run_nobody --clean-locks -r tree

@@ -25,11 +25,11 @@ hold_lock tree/other/held.lock
 # Without -r, subdirectories are not entered.
 hk --clean-locks -n tree
 expect_rc 0
-expect_out tree/a.lock
+expect_out "would delete tree/a.lock"
 
 hk --clean-locks -r -n tree
 expect_rc 0
-expect_out tree/a.lock tree/sub/b.lock tree/sub/deep/c.lock
+expect_out "would delete tree/a.lock" "would delete tree/sub/b.lock" "would delete tree/sub/deep/c.lock"
 exists tree/a.lock tree/sub/b.lock tree/sub/deep/c.lock
 
 hk --clean-locks --recursive -v tree/

@@ -27,7 +27,7 @@ expect_err_has "Skipped ./.free.mutx-zzz999zzz999: touched within the last hour"
 # The claimed temp survives even --older-than 0.
 hk --clean-temps --older-than 0 -n
 expect_rc 0
-expect_out ./.free.mutx-zzz999zzz999 ./.fresh.mutx-2
+expect_out "would delete ./.free.mutx-zzz999zzz999" "would delete ./.fresh.mutx-2"
 hk --clean-temps -v --older-than 0
 expect_rc 0
 expect_out ./.free.mutx-zzz999zzz999 ./.fresh.mutx-2
@@ -78,7 +78,7 @@ exists bg.lock
 # A dry run creates no lock file and deletes nothing.
 printf 'stale' >.dry.mutx-dddddddddddd
 hk --clean-temps --older-than 0 --dry-run
-expect_out ./.dry.mutx-dddddddddddd
+expect_out "would delete ./.dry.mutx-dddddddddddd"
 exists .dry.mutx-dddddddddddd
 gone dry.lock
 echo "ok"
