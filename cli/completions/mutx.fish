@@ -64,7 +64,7 @@ complete -c mutx -n __mutx_write -s h -l help -d 'show the help and exit'
 complete -c mutx -n __mutx_write -s V -l version -d 'show the version and exit'
 
 # mutx housekeep
-complete -c mutx -n __mutx_housekeep -l clean-locks -d 'delete empty *.lock files no process holds'
+complete -c mutx -n __mutx_housekeep -l clean-locks -d 'delete orphaned NAME.lock files beside NAME that nothing holds'
 complete -c mutx -n __mutx_housekeep -l clean-temps -d 'delete .NAME.mutx-* temp files'
 complete -c mutx -n __mutx_housekeep -l clean-backups -d 'thin old backups'
 complete -c mutx -n __mutx_housekeep -l all -d 'all three operations'
