@@ -45,6 +45,10 @@ backup_location open_backup_location(const backup_options& opts, int target_dir,
         .with_hint(err == ENOENT ? "The backup directory must exist; create it first." : "Check the backup directory.")
         .with_reason(err == ENOENT ? failure_reason::backup_dir_missing : failure_reason::unspecified);
   }
+  // A backup is linked under a temp name there and renamed: an append-only
+  // backup directory would keep the temp and fail at the rename. (First: an
+  // immutable one fails the access check below with a less helpful EPERM.)
+  check_names_changeable(loc.dir.get(), *opts.dir, "cannot use backup directory " + *opts.dir);
   if (::faccessat(loc.dir.get(), ".", W_OK | X_OK, AT_EACCESS) != 0)
     throw_errno("cannot use backup directory", *opts.dir);
   return loc;

@@ -234,17 +234,16 @@ bool has_cap_fowner() {
   return (data[CAP_TO_INDEX(CAP_FOWNER)].effective & CAP_TO_MASK(CAP_FOWNER)) != 0;
 }
 
-// The directory must let mutx create, rename and remove names in it, for a
-// new file as for an existing one. An append-only directory lets the lock
-// file and the linked temp in but neither out again: each attempt used to
-// leave both behind, and fail only at the rename.
-void check_directory(const target& t, const struct statx* dsx) {
-  auto [append_only, immutable] = directory_append_immutable(t.dir.get(), dsx);
+}  // namespace
+
+void check_names_changeable(int dir_fd, const std::string& dir_display, const std::string& context,
+                            const struct statx* dsx) {
+  auto [append_only, immutable] = directory_append_immutable(dir_fd, dsx);
   if (!append_only && !immutable) return;
-  const std::string dir = t.dir_display.empty() ? "." : t.dir_display;
+  const std::string dir = dir_display.empty() ? "." : dir_display;
   const char* flag = immutable ? "i" : "a";
   throw error(failure_kind::io,
-              t.display + ": its directory " + dir +
+              context + ": its directory " + dir +
                   (immutable ? " is immutable (chattr +i): no name in it can be created, renamed or removed"
                              : " is append-only (chattr +a): no name in it can be renamed or removed"),
               std::string("mutx publishes by renaming a new file over the old one") +
@@ -253,12 +252,10 @@ void check_directory(const target& t, const struct statx* dsx) {
                   "' shows it), or write elsewhere.");
 }
 
-}  // namespace
-
 void check_replaceable(const target& t) {
   struct statx dsx;
   bool dir_known = entry_statx(t.dir.get(), "", dsx);
-  check_directory(t, dir_known ? &dsx : nullptr);
+  check_names_changeable(t.dir.get(), t.dir_display, t.display, dir_known ? &dsx : nullptr);
   if (t.existing) {
     if (S_ISDIR(t.existing->st_mode)) throw_error(errno_code(EISDIR), "", t.display);
     if (!S_ISREG(t.existing->st_mode))

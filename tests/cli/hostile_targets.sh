@@ -193,6 +193,27 @@ if need_root_part "chattr +a/+i" && command -v chattr >/dev/null; then
       intact
     done
     chattr -a "$A/t"
+
+    # An append-only --backup-dir: the backup's temp link would get in and
+    # never out again, and the rename onto the backup fail after it.
+    B=$ATTR/bdir
+    mkdir "$B"
+    printf 'older\n' >"$B/t.backup"
+    on_exit "chattr -a -i '$B'"
+    for attr in a i; do
+      chattr +$attr "$B"
+      for flags in "--backup-dir $B" "--backup-dir $B --backup-timestamp" "--backup-dir $B --stream"; do
+        case_ "$attr backup directory [$flags]"
+        # shellcheck disable=SC2086
+        run_in "new" $flags "$A/t"
+        expect_rc 1
+        expect_match "$ERR" "^Error: cannot use backup directory $B: its directory $B is" "stderr"
+        intact
+        expect_content "$B/t.backup" $'older\n'
+        expect_only "$B" t.backup
+      done
+      chattr -$attr "$B"
+    done
     case_ "the same directory and file without the flags"
     run_in "new" "$A/t"
     expect_rc 0

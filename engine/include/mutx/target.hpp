@@ -9,6 +9,8 @@
 
 #include <sys/stat.h>
 
+struct statx;
+
 #include <optional>
 #include <string>
 
@@ -43,6 +45,14 @@ target resolve_target(const std::string& output, symlink_policy policy, bool par
 // mount point (a bind-mounted file); another user's file in a sticky
 // directory the caller does not own, without CAP_FOWNER.
 void check_replaceable(const target& t);
+
+// The directory must let mutx create, rename and remove names in it. An
+// append-only (chattr +a) or immutable (+i) one is refused, the message
+// starting with `context`: an append-only directory lets a lock file or a
+// linked temp in but neither out again, so each attempt left both behind
+// and failed only at the rename. `dsx`: the directory's statx, if known.
+void check_names_changeable(int dir_fd, const std::string& dir_display, const std::string& context,
+                            const struct statx* dsx = nullptr);
 
 // Open a directory path, creating missing components when `create` (syncing
 // each new one into its parent when `sync`). Used for OUTPUT's directory and
