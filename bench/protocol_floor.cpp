@@ -1,4 +1,4 @@
-// The floor of the commit protocol (DESIGN sections 3 and 4) for one small
+// The floor of the commit protocol (docs/design.md, sections 3 and 4) for one small
 // write, with nothing else: no option parsing, no event loop, no metadata
 // copy, no stale-temp sweep, no error messages. bench/small.sh times it next
 // to mutx and dd, so what a small write costs beyond the protocol's own

@@ -3,7 +3,7 @@
 
 namespace mutx::cli {
 
-// Exit codes (DESIGN section 2).
+// Exit codes (docs/design.md, section 2).
 enum exit_code : int {
   exit_ok = 0,
   exit_error = 1,        // I/O, permission, bad arguments, failed command

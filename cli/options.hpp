@@ -1,4 +1,4 @@
-// The command line (DESIGN section 2) mapped onto engine options. One
+// The command line (docs/design.md, section 2) mapped onto engine options. One
 // option table serves --help, the config file, the man page check and the
 // completions check.
 #pragma once

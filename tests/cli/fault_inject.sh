@@ -4,7 +4,7 @@
 # one on) at each I/O syscall mutx makes, with `strace -e inject=...:error=`.
 # Each must give exit 1, `Error: <operation> ...: <plain-words reason>`, the
 # target untouched and no temp left. The one documented exception is a
-# failed directory sync after the rename (DESIGN section 3, step 9): the new
+# failed directory sync after the rename (docs/design.md, section 3, step 9): the new
 # content is in place and the message says it is not confirmed durable.
 #
 # io_uring operations never pass through a syscall strace can see, so under

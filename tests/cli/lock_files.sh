@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# What the lock file may be (DESIGN section 4): a symlink, a directory or a
+# What the lock file may be (docs/design.md, section 4): a symlink, a directory or a
 # FIFO named OUT.lock is refused with exit 1 and a clear error, never
 # followed, opened blocking or truncated; --lock-file PATH and --lock-mode
 # OCTAL; the lock file sits beside the real target of a symlinked OUTPUT;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Waiting for the lock (DESIGN section 4, issue 4): --no-wait and --timeout
+# Waiting for the lock (docs/design.md, section 4, issue 4): --no-wait and --timeout
 # against a flock(1) holder exit 2 with their messages and leave the target
 # alone; the default waits, says so once on stderr (not with -q), writes once
 # the holder lets go and leaves no lock file; flock(1) and mutx exclude each

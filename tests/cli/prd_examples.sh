@@ -4,7 +4,7 @@
 # and their transcripts (7), the messages and output options (5.2, 5.3), and
 # the options it lists (4, 6.2, 6.3). Each asserts the exit code, the exact
 # words on stderr, the content byte for byte and what is left on disk. Where
-# mutx does something else on purpose (DESIGN.md wins, or the example
+# mutx does something else on purpose (docs/design.md wins, or the example
 # cannot apply), the comment says why and the case asserts what mutx
 # documents instead.
 . "$(dirname "$0")/lib.sh"
@@ -69,7 +69,7 @@ case_ "story 2: two cron jobs with --wait on one log"
 # The PRD's cron lines use --wait so that the jobs' entries "don't overlap
 # or get lost". --wait makes them take turns, but each job replaces the
 # file with its own output: mutx never mixes two outputs, and the last
-# writer's whole report is what stays. Adding to a log is --append (DESIGN
+# writer's whole report is what stays. Adding to a log is --append (docs/design.md,
 # section 1: `report.sh | mutx --append summary.log`), below.
 mkdir -p var/log
 process_logs.sh >expected.a
@@ -290,7 +290,7 @@ case_ '7.1: echo "data" | mutx --no-wait config.json'
 hold_lock config.json.lock 30
 sh_ "echo \"data\" | $M --no-wait config.json"
 expect_rc 2
-# The PRD's line, then mutx's hint (DESIGN section 2: Hint: where one helps).
+# The PRD's line, then mutx's hint (docs/design.md, section 2: Hint: where one helps).
 expect_eq "$ERR" $'Error: config.json: File locked by another process\nHint: The lock file is config.json.lock; see who holds it with: fuser -v config.json.lock' "stderr"
 expect_content config.json $'data\n'
 
@@ -335,7 +335,7 @@ else
   (cd ro-dir && "${AS_USER[@]}" "$MUTX" readonly.txt <../data.txt >/dev/null 2>"$T/err72b")
   RC=$? ERR=$(cat "$T/err72b")
   expect_rc 1
-  # Even though the directory is writable (DESIGN section 2, Safety).
+  # Even though the directory is writable (docs/design.md, section 2, Safety).
   expect_eq "${ERR%%$'\n'*}" "Error: readonly.txt: Permission denied" "first line of stderr"
   expect_match "$ERR" $'\nHint: [^\n]+$' "a hint follows"
   expect_content ro-dir/readonly.txt $'read only\n'
@@ -355,7 +355,7 @@ if [[ $(id -u) -eq 0 ]] && mkdir -p "$T/mnt/full" "$T/mnt/ro" &&
   # file and the operation). The PRD's hint, "Temp file written but cannot
   # be renamed", does not apply: the data is written to the staged file
   # before the rename, so no space fails the write, and the staged file
-  # goes with the failure (DESIGN section 3); nothing is left to rename.
+  # goes with the failure (docs/design.md, section 3); nothing is left to rename.
   expect_eq "$ERR" "Error: cannot write $T/mnt/full/file.txt: No space left on device"$'\n'"Hint: Free some space on that filesystem; the target was left as it was." "stderr"
   expect_missing "$T/mnt/full/file.txt"
   expect_only "$T/mnt/full" filler
@@ -364,7 +364,7 @@ if [[ $(id -u) -eq 0 ]] && mkdir -p "$T/mnt/full" "$T/mnt/ro" &&
     on_exit "umount -l '$T/mnt/ro'"
     case_ "7.3: mutx /mnt/ro/file.txt < data.txt"
     # The PRD's transcript fails on a named temp file. mutx takes the lock
-    # first (DESIGN sections 3 and 4), so the read-only filesystem stops it
+    # first (docs/design.md, sections 3 and 4), so the read-only filesystem stops it
     # at the lock file, before any temp (which has no name anyway:
     # O_TMPFILE); this is TR-5's third example, "Cannot create lock file
     # (read-only filesystem)", in mutx's words.
@@ -399,7 +399,7 @@ case_ "7.5: large_stream | mutx output.txt, then Ctrl+C"
 # Ctrl+C is SIGINT to the foreground job: timeout(1) sends it after 1 s,
 # while mutx is still reading. The PRD's "Cleaning up temporary files..."
 # is not printed: the staged file has no name (O_TMPFILE) and goes with
-# the process; DESIGN section 5 says "exits 3 with Interrupted".
+# the process; docs/design.md, section 5 says "exits 3 with Interrupted".
 mkfifo large_stream
 (head -c 1M /dev/zero; exec sleep 30) >large_stream &
 producer=$!
@@ -448,7 +448,7 @@ rm config.json.lock
 # --- Sections 4 and 6.2: the options the PRD lists --------------------------
 
 case_ "6.2: every write option of the PRD is accepted"
-# -t "requires --wait" in the PRD; in mutx -t alone is the same (DESIGN
+# -t "requires --wait" in the PRD; in mutx -t alone is the same (docs/design.md,
 # section 2), so both forms are run.
 printf 'old\n' >f
 printf 'x\n' >in.txt
@@ -598,7 +598,7 @@ sh_ "$M housekeep --all --dry-run --recursive var/lib/app"
 expect_rc 0
 expect_eq "$ERR" "" "stderr"
 # Without --keep-newest the newest backup of each file stays (FR-12's
-# default here: DESIGN section 2); the young lock file stays.
+# default here: docs/design.md, section 2); the young lock file stays.
 expect_eq "$(paths "$OUT")" "var/lib/app/${gens[0]}" "what would be deleted"
 expect_eq "$(cd var/lib/app && ls -A | sort)" "$before" "var/lib/app after --dry-run"
 

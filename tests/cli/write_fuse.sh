@@ -13,7 +13,7 @@ need_cmd bindfs
 # hard_remove: an unlinked file that is still open goes at once instead of
 # being renamed to .fuse_hidden* until its release, which libfuse handles
 # asynchronously after the process has exited. mutx unlinks its lock file
-# while holding it (DESIGN section 4), so without hard_remove a transient
+# while holding it (docs/design.md, section 4), so without hard_remove a transient
 # .fuse_hidden* (the empty lock) can outlive mutx by a moment; the last case
 # below checks that it goes away.
 mkdir under over
