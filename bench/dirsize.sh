@@ -17,6 +17,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
+. "$here/interleave.sh"
 mutx=$(realpath "${1:-$repo/build/release/cli/mutx}")
 [[ -x $mutx ]] || { echo "bench/dirsize.sh: no mutx binary at $mutx (build it first)" >&2; exit 1; }
 for tool in hyperfine jq; do
@@ -50,27 +51,13 @@ cmds=("$mutx --input 1k empty/f" "$mutx --input 1k big/f" "dd conv=fsync if=1k o
 n=${#cmds[@]}
 rm -f "$out"/dirsize-*.json
 echo "== 1 KiB write, empty vs $entries entries: $rounds interleaved rounds of $per runs"
-for ((r = 0; r < rounds; r++)); do
-  for ((k = 0; k < n; k++)); do
-    i=$(( (k + r) % n ))
-    hyperfine -N --style none --warmup 5 --runs "$per" --export-json "$out/dirsize-r$r-c$i.json" \
-      -n "${names[$i]}" "${cmds[$i]}" >"$out/hyperfine.log" 2>&1 || { cat "$out/hyperfine.log" >&2; exit 1; }
-  done
-done
+interleave "$out" dirsize "$rounds" "$per" || exit 1
 for f in empty/f big/f big/g; do
   cmp -s 1k "$f" || { echo "bench/dirsize.sh: $f does not hold the input" >&2; exit 1; }
 done
 extra=$(find big -maxdepth 1 -name '.*' ! -name . | wc -l)
 ((extra == 0)) || { echo "bench/dirsize.sh: mutx left $extra hidden files in big/" >&2; exit 1; }
 
-stats() {
-  jq -s -r '[.[].results[0].times[]] | sort | length as $n | (add / $n) as $m
-    | (map(. - $m | . * .) | add / (if $n > 1 then $n - 1 else 1 end) | sqrt) as $sd
-    | (if $n % 2 == 1 then .[($n - 1) / 2] else (.[$n / 2 - 1] + .[$n / 2]) / 2 end) as $med
-    | "\($m) \($sd) \($med)"' "$@"
-}
-ms() { awk -v x="$1" 'BEGIN { printf "%.2f", x * 1000 }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 {
   echo "### 1 KiB write, empty directory vs $entries entries: $rounds rounds × $per runs, pooled"
   echo

@@ -34,6 +34,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
+. "$here/interleave.sh"
 
 mutx=$(realpath "${1:-$repo/build/release/cli/mutx}")
 [[ -x $mutx ]] || { echo "bench/small.sh: no mutx binary at $mutx (build it first)" >&2; exit 1; }
@@ -72,13 +73,7 @@ n=${#cmds[@]}
 rm -f "$out"/small-*.json
 
 echo "== 1 KiB write: $rounds interleaved rounds of $per runs each"
-for ((r = 0; r < rounds; r++)); do
-  for ((k = 0; k < n; k++)); do
-    i=$(( (k + r) % n ))
-    hyperfine -N --style none --warmup 5 --runs "$per" --export-json "$out/small-r$r-c$i.json" \
-      -n "${names[$i]}" "${cmds[$i]}" >"$out/hyperfine.log" 2>&1 || { cat "$out/hyperfine.log" >&2; exit 1; }
-  done
-done
+interleave "$out" small "$rounds" "$per" || exit 1
 echo "== 1 KiB write: back to back, $runs runs each"
 for ((i = 0; i < n; i++)); do
   hyperfine -N --style none --warmup 10 --runs "$runs" --export-json "$out/small-block-c$i.json" \
@@ -88,15 +83,6 @@ for f in "${files[@]}"; do
   cmp -s 1k "$f" || { echo "bench/small.sh: $f does not hold the input" >&2; exit 1; }
 done
 
-# stats FILE...: "mean sd median" in seconds over the pooled run times.
-stats() {
-  jq -s -r '[.[].results[0].times[]] | sort | length as $n | (add / $n) as $m
-    | (map(. - $m | . * .) | add / (if $n > 1 then $n - 1 else 1 end) | sqrt) as $sd
-    | (if $n % 2 == 1 then .[($n - 1) / 2] else (.[$n / 2 - 1] + .[$n / 2]) / 2 end) as $med
-    | "\($m) \($sd) \($med)"' "$@"
-}
-ms() { awk -v x="$1" 'BEGIN { printf "%.2f", x * 1000 }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 table() {  # table TITLE PREFIX: PREFIX-cI.json per command I, a glob pools the rounds
   local title=$1 prefix=$2 i m0 d0 med0 m sd med
