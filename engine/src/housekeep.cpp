@@ -1,105 +1,28 @@
 #include "mutx/housekeep.hpp"
 
+#include "housekeep_age.hpp"
+#include "housekeep_backups.hpp"
+#include "housekeep_locks.hpp"
+
 #include "mutx/fd.hpp"
 #include "mutx/inode.hpp"
 #include "mutx/staging.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <iterator>
 #include <cerrno>
-#include <ctime>
-#include <limits>
 #include <memory>
 #include <unordered_set>
 #include <utility>
 #include <vector>
 
-namespace mutx {
+namespace mutx::detail {
 
 namespace {
-
-constexpr std::int64_t max_seconds = std::numeric_limits<std::int64_t>::max();
-constexpr std::int64_t hour = 3600;
-constexpr std::int64_t day = 86400;
-// A timestamped backup's ctime against the time in its name. The writer
-// takes the time just before it renames the backup into place (a copy is
-// complete and synced by then), and the commit that follows moves the old
-// inode's ctime once more (its link count drops): milliseconds after the
-// stamp on a local disk. The window allows the filesystem's clock to be a
-// minute behind the writer's (NFS: the server sets the ctime) and ten
-// minutes between the stamp and the commit (a slow directory sync).
-constexpr std::int64_t stamp_before = 60;
-constexpr std::int64_t stamp_after = 600;
-
-// The lock files of other tools. Each is the file its tool reads (most have
-// content, which the non-empty rule already keeps) or holds with fcntl or
-// flock (`.rpm.lock` is empty and fcntl-locked while rpm runs); none is
-// ever mutx's, so their names alone keep them. Compared without case.
-constexpr std::string_view foreign_lock_names[] = {
-    "Cargo.lock",     "yarn.lock",    "bun.lock",     "deno.lock",      "Gemfile.lock",   "poetry.lock",
-    "Pipfile.lock",   "pdm.lock",     "uv.lock",      "pixi.lock",      "composer.lock",  "flake.lock",
-    "mix.lock",       "rebar.lock",   "pubspec.lock", "Podfile.lock",   "Berksfile.lock", "Puppetfile.lock",
-    "shard.lock",     "Chart.lock",   "renv.lock",    "paket.lock",     "conan.lock",     "nimble.lock",
-    "devbox.lock",    "MODULE.bazel.lock", "stack.yaml.lock", "requirements.lock", ".rpm.lock", ".pwd.lock",
-};
-
-bool same_ignoring_case(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
-
-bool is_foreign_lock_name(std::string_view name) noexcept {
-  return std::any_of(std::begin(foreign_lock_names), std::end(foreign_lock_names),
-                     [&](std::string_view f) { return same_ignoring_case(name, f); });
-}
-
-bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
-
-// A point in time with nanoseconds, ordered.
-struct stamp {
-  std::int64_t sec = 0;
-  std::int64_t nsec = 0;
-  friend auto operator<=>(const stamp&, const stamp&) = default;
-};
-
-stamp ctime_of(const struct stat& st) noexcept { return {st.st_ctim.tv_sec, st.st_ctim.tv_nsec}; }
-// When the file was last touched in any way: written (mtime) or changed
-// (ctime: linked, renamed, chmod, touch). A copy that kept an old mtime, or
-// a temp linked a moment ago, is new by its ctime; an mtime set into the
-// future is new by its mtime.
-stamp touched_of(const struct stat& st) noexcept {
-  return std::max(stamp{st.st_mtim.tv_sec, st.st_mtim.tv_nsec}, ctime_of(st));
-}
-
-// now - limit, never overflowing: parse_age_limit keeps limits below 2^63 s
-// and `now` is near 2^31 s.
-stamp cutoff(stamp now, std::int64_t limit_seconds) noexcept {
-  return {now.sec - std::min(limit_seconds, max_seconds / 2), now.nsec};
-}
-
-// A backup made at `made` (its ctime) whose name says `b`: true when the
-// name's time, read as UTC (mutx's names) or as local time at `made` (the
-// names of earlier mutx), lies where the writer would have taken it.
-bool name_matches_ctime(const parsed_backup_name& b, std::int64_t made) noexcept {
-  auto within = [&](std::int64_t name_epoch) {
-    return made >= name_epoch - stamp_before && made <= name_epoch + stamp_after;
-  };
-  if (within(b.epoch_utc)) return true;
-  const std::time_t t = static_cast<std::time_t>(made);
-  std::tm tm{};
-  if (::localtime_r(&t, &tm) == nullptr || tm.tm_gmtoff == 0) return false;
-  return within(b.epoch_utc - tm.tm_gmtoff);
-}
 
 unsigned char dtype_of(mode_t mode) noexcept {
   if (S_ISREG(mode)) return DT_REG;
@@ -117,84 +40,24 @@ std::string join(const std::string& dir, std::string_view name) {
   return path;
 }
 
-// What git's own check asks of a git directory (setup.c,
-// is_git_directory): HEAD, objects/ and refs/. Both a `.git` and a bare
-// repository answer it.
-bool is_git_dir(int dfd) noexcept {
-  struct stat st;
-  auto is = [&](const char* name, bool dir) {
-    if (::fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) return false;
-    return dir ? S_ISDIR(st.st_mode) : (S_ISREG(st.st_mode) || S_ISLNK(st.st_mode));
-  };
-  return is("HEAD", false) && is("objects", true) && is("refs", true);
-}
-
-bool names_a_git_dir(const std::string& path) {
-  for (std::size_t pos = 0; pos <= path.size();) {
-    std::size_t slash = path.find('/', pos);
-    if (slash == std::string::npos) slash = path.size();
-    if (std::string_view(path).substr(pos, slash - pos) == ".git") return true;
-    pos = slash + 1;
-  }
-  return false;
-}
-
-// Whether `dfd`, or a directory above it, is a git directory. Stops at the
-// root, or where a parent cannot be opened (then only the path as given
-// has spoken).
-bool inside_git_dir(int dfd, const std::string& path) {
-  if (names_a_git_dir(path)) return true;
-  unique_fd owned;
-  int cur = dfd;
-  struct stat st;
-  if (::fstat(cur, &st) != 0) return false;
-  for (int depth = 0; depth < 4096; ++depth) {
-    if (is_git_dir(cur)) return true;
-    unique_fd up(::openat(cur, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    struct stat upst;
-    if (!up || ::fstat(up.get(), &upst) != 0) return false;
-    if (same_inode(upst, st)) return false;  // "/"
-    owned = std::move(up);
-    cur = owned.get();
-    st = upst;
-  }
-  return false;
-}
-
 struct entry {
   std::string name;
   unsigned char type;
 };
 
-struct backup_entry {
-  std::string name;
-  std::size_t group_size;  // the file it is a backup of: name.substr(0, group_size)
-  stamp made;              // its ctime
-  ino_t ino;               // the file judged: a name that is another file by now stays
-  std::int64_t counter;    // _NNN of a proven timestamped name, else -1
-  const char* reading;     // why a timestamped-looking name counts as plain, or nullptr
-};
-
-// Marks of a git directory among a directory's entries.
-struct git_marks {
-  bool head = false, objects = false, refs = false;
-  bool all() const noexcept { return head && objects && refs; }
-};
-
 class walker {
  public:
-  walker(const housekeep_options& opts, const housekeep_callback& on_event) : opts_(opts), on_event_(on_event) {
-    const auto now = opts.now.value_or(std::chrono::system_clock::now());
-    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count();
-    now_ = {ns / 1'000'000'000, ns % 1'000'000'000};
+  walker(const housekeep_options& opts, const housekeep_callback& on_event)
+      : opts_(opts),
+        on_event_(on_event),
+        now_(stamp_of(opts.now.value_or(std::chrono::system_clock::now()))),
+        keep_(opts, now_) {
     // A lock file or temp touched within the hour may be a writer's that we
     // cannot see yet (one that has opened but not locked, or an older mutx
     // that does not claim its temps): the holder check decides, the age is
     // a margin.
     const std::int64_t margin = opts.older_than ? opts.older_than->seconds(std::chrono::hours(1)).count() : hour;
     lock_cutoff_ = temp_cutoff_ = cutoff(now_, margin);
-    if (opts.older_than) backup_cutoff_ = cutoff(now_, opts.older_than->seconds(std::chrono::hours(24)).count());
-    keep_newest_ = opts.keep_newest.value_or(1);
   }
 
   void walk(int dfd, const std::string& display, const struct stat& root) {
@@ -256,8 +119,7 @@ class walker {
   stamp now_;
   stamp lock_cutoff_;
   stamp temp_cutoff_;
-  std::optional<stamp> backup_cutoff_;
-  std::uint64_t keep_newest_;
+  backup_keep keep_;
   dev_t root_dev_ = 0;
   std::vector<std::pair<dev_t, ino_t>> ancestors_;
   // Names deleted (or, in a dry run, that would be) in the directory being
@@ -323,15 +185,8 @@ bool walker::read_entries(int dfd, const std::string& display, std::vector<entry
       off += d->d_reclen;
       const std::string_view name(d->d_name);
       if (name == "." || name == "..") continue;
-      if (name == "HEAD") git.head = true;
-      if (name == "objects") git.objects = true;
-      if (name == "refs") git.refs = true;
-      // The digit test spares the allocation for almost every name.
-      if (opts_.backups && !name.empty() && is_digit(name.back())) {
-        std::string as_backup(name);
-        as_backup += opts_.backup_suffix;
-        if (auto b = parse_backup_name(as_backup, opts_.backup_suffix); b && b->timestamped) stems_.emplace(name);
-      }
+      git.see(name);
+      if (opts_.backups && ends_in_timestamp(name, opts_.backup_suffix)) stems_.emplace(name);
       std::vector<entry>* into = nullptr;
       if (opts_.locks && parse_lock_name(name)) {
         into = &locks;
@@ -379,49 +234,13 @@ void walker::clean_lock(int dfd, const std::string& display, const entry& e) {
     return skipped(housekeep_kind::lock, path, "no " + target + " beside it, so not a mutx lock file");
   if (!(touched_of(st) < lock_cutoff_)) return skipped(housekeep_kind::lock, path, too_young());
 
-  // O_RDONLY: enough for flock and F_OFD_GETLK, needs no write permission,
-  // and breaks no one's read lease. O_NONBLOCK: a write lease makes the open
-  // fail (EWOULDBLOCK) instead of waiting out the lease break.
-  unique_fd fd(::openat(dfd, e.name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY));
-  if (!fd) {
-    const int err = errno;
-    if (err == ENOENT) return;  // released and removed by its holder meanwhile
-    if (err == ELOOP) return skipped(housekeep_kind::lock, path, "a symbolic link, not followed");
-    if (err == EWOULDBLOCK) return skipped(housekeep_kind::lock, path, "held by another process (a lease)");
-    return failed(housekeep_kind::lock, path, "cannot open lock file", err);
+  unique_fd fd;  // holds the flock while the name is unlinked
+  switch (lock_probe p = probe_lock_holders(dfd, e.name, st, fd); p.what) {
+    case lock_probe::verdict::unheld: break;
+    case lock_probe::verdict::gone: return;
+    case lock_probe::verdict::kept: return skipped(housekeep_kind::lock, path, std::move(p.why));
+    case lock_probe::verdict::failed: return failed(housekeep_kind::lock, path, std::move(p.why), p.err);
   }
-  struct stat held;
-  if (::fstat(fd.get(), &held) != 0) return failed(housekeep_kind::lock, path, "cannot inspect", errno);
-  if (!same_inode(held, st) || !S_ISREG(held.st_mode) || held.st_size != 0)
-    return skipped(housekeep_kind::lock, path, "replaced while being checked; try again later");
-  for (;;) {
-    if (::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) break;
-    if (errno == EINTR) continue;
-    if (errno == EWOULDBLOCK) return skipped(housekeep_kind::lock, path, "held by another process (flock)");
-    return failed(housekeep_kind::lock, path, "cannot lock", errno);
-  }
-  // flock and fcntl locks do not see each other: ask for the fcntl ones
-  // (POSIX and OFD, which lockf(3) and most databases use) separately. A
-  // holder that takes one between this and the unlink below locks an
-  // unlinked file: microseconds, after an hour of the file untouched.
-  struct flock probe{};
-  probe.l_type = F_WRLCK;
-  probe.l_whence = SEEK_SET;
-  int rc = ::fcntl(fd.get(), F_OFD_GETLK, &probe);
-  if (rc != 0 && errno == EINVAL) {  // kernels before 3.15: POSIX locks only
-    probe = {};
-    probe.l_type = F_WRLCK;
-    probe.l_whence = SEEK_SET;
-    rc = ::fcntl(fd.get(), F_GETLK, &probe);
-  }
-  if (rc != 0) return failed(housekeep_kind::lock, path, "cannot query the locks on", errno);
-  if (probe.l_type != F_UNLCK)
-    return skipped(housekeep_kind::lock, path,
-                   probe.l_pid > 0 ? "held by another process (fcntl lock, pid " + std::to_string(probe.l_pid) + ")"
-                                   : std::string("held by another process (open file description lock)"));
-  // Held now. The name must still be this inode: a mutx writer that
-  // released it meanwhile unlinked it, and the next may have made another.
-  if (!name_is(dfd, e.name, held)) return;
   if (!opts_.dry_run && ::unlinkat(dfd, e.name.c_str(), 0) != 0) {
     // housekeep must say when a file stays (EACCES, EROFS).
     if (errno != ENOENT) failed(housekeep_kind::lock, path, "cannot delete", errno);
@@ -479,47 +298,16 @@ void walker::clean_backups(int dfd, const std::string& display, std::vector<entr
       continue;
     }
     if (!S_ISREG(st.st_mode)) continue;
-    const parsed_backup_name b = *parse_backup_name(e.name, opts_.backup_suffix);
-    backup_entry be{{}, b.stem.size(), ctime_of(st), st.st_ino, -1, nullptr};
-    if (b.timestamped) {
-      // `dump.20250101-120000.backup` is the plain backup of the file
-      // `dump.20250101-120000` whenever that file is there, and of it too
-      // unless its ctime says mutx made it at the time in its name.
-      if (const std::string stem(b.stem); stems_.count(stem) && !gone_.count(stem)) {
-        be.reading = "a plain backup: that file exists";
-      } else if (!name_matches_ctime(b, be.made.sec)) {
-        be.reading = "a plain backup: its ctime is not the time in its name";
-      } else {
-        be.group_size = b.original.size();
-        be.counter = b.counter;
-      }
-    }
-    be.name = std::move(e.name);
-    backups.push_back(std::move(be));
+    backups.push_back(read_backup(std::move(e.name), st, opts_.backup_suffix, stems_, gone_));
   }
-  auto group = [](const backup_entry& b) { return std::string_view(b.name).substr(0, b.group_size); };
-  // Per original file, newest first: when made, then the generation counter
-  // (two in one second), then the name.
-  std::sort(backups.begin(), backups.end(), [&](const backup_entry& a, const backup_entry& b) {
-    if (auto c = group(a) <=> group(b); c != 0) return c < 0;
-    if (a.made != b.made) return a.made > b.made;
-    if (a.counter != b.counter) return a.counter > b.counter;
-    return a.name > b.name;
-  });
+  order_backups(backups);
   std::uint64_t rank = 0;
   for (std::size_t i = 0; i < backups.size(); ++i) {
     const backup_entry& b = backups[i];
-    rank = (i > 0 && group(backups[i - 1]) == group(b)) ? rank + 1 : 0;
+    rank = (i > 0 && backups[i - 1].group() == b.group()) ? rank + 1 : 0;
     const std::string path = join(display, b.name);
-    if (rank < keep_newest_ || (backup_cutoff_ && !(b.made < *backup_cutoff_))) {
-      if (!opts_.report_skipped) continue;
-      std::string why = rank < keep_newest_
-                            ? (keep_newest_ == 1 ? "the newest backup of " : "one of the " + std::to_string(keep_newest_) +
-                                                                                 " newest backups of ") +
-                                  std::string(group(b))
-                            : "made within --older-than";
-      if (b.reading) why += std::string(" (") + b.reading + ")";
-      skipped(housekeep_kind::backup, path, std::move(why));
+    if (keep_.keeps(rank, b)) {
+      if (opts_.report_skipped) skipped(housekeep_kind::backup, path, keep_.why(rank, b));
       continue;
     }
     struct stat st;
@@ -568,32 +356,9 @@ void walker::descend(int dfd, const std::string& display, const entry& e) {
 
 }  // namespace
 
-std::optional<age_limit> parse_age_limit(std::string_view text) noexcept {
-  std::size_t digits = 0;
-  std::int64_t amount = 0;
-  while (digits < text.size() && is_digit(text[digits])) {
-    const int d = text[digits] - '0';
-    if (amount > (max_seconds - d) / 10) return std::nullopt;
-    amount = amount * 10 + d;
-    ++digits;
-  }
-  if (digits == 0) return std::nullopt;
-  std::int64_t unit = 0;
-  if (digits < text.size()) {
-    if (digits + 1 != text.size()) return std::nullopt;
-    switch (text[digits]) {
-      case 's': unit = 1; break;
-      case 'm': unit = 60; break;
-      case 'h': unit = hour; break;
-      case 'd': unit = day; break;
-      case 'w': unit = 7 * day; break;
-      default: return std::nullopt;
-    }
-  }
-  // A bare number may mean days.
-  if (amount > max_seconds / (unit ? unit : day)) return std::nullopt;
-  return age_limit{amount, unit};
-}
+}  // namespace mutx::detail
+
+namespace mutx {
 
 housekeep_result housekeep(const std::string& dir, const housekeep_options& opts, const housekeep_callback& on_event) {
   unique_fd root(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
@@ -616,7 +381,7 @@ housekeep_result housekeep(const std::string& dir, const housekeep_options& opts
   std::string display = dir;
   while (display.size() > 1 && display.back() == '/') display.pop_back();
 
-  walker w(opts, on_event);
+  detail::walker w(opts, on_event);
   w.walk(root.get(), display, st);
   return w.result;
 }
