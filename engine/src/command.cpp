@@ -153,13 +153,28 @@ std::shared_ptr<line_relay> line_relay::start(const asio::any_io_executor& ex, u
   return relay;
 }
 
+// The loop waits for readiness and reads itself, without waiting: an
+// async read could hold bytes it took from the pipe in a completion not run
+// yet when finish() drains the rest, and they came late, out of order, or
+// (an unterminated last line) not at all.
 asio::awaitable<void> line_relay::run() {
   auto keep = shared_from_this();
-  char buf[4096];
   while (!finished_) {
-    auto [ec, n] = co_await desc_.async_read_some(asio::buffer(buf), asio::as_tuple(asio::use_awaitable));
-    if (ec || n == 0) break;
-    feed(buf, n);
+    auto [ec] = co_await desc_.async_wait(asio::posix::descriptor_base::wait_read, asio::as_tuple(asio::use_awaitable));
+    if (ec || finished_ || !drain()) break;
+  }
+}
+
+bool line_relay::drain() {
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = ::read(desc_.native_handle(), buf, sizeof buf);
+    if (n > 0) {
+      feed(buf, static_cast<std::size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);  // false at the end or on an error
   }
 }
 
@@ -175,9 +190,7 @@ void line_relay::finish() {
   if (finished_) return;
   finished_ = true;
   if (desc_.is_open()) {
-    char buf[4096];
-    ssize_t n;
-    while ((n = ::read(desc_.native_handle(), buf, sizeof buf)) > 0) feed(buf, static_cast<std::size_t>(n));
+    drain();
     desc_.cancel();
   }
   if (!pending_.empty()) on_line_(std::exchange(pending_, {}));

@@ -66,6 +66,8 @@ class line_relay : public std::enable_shared_from_this<line_relay> {
 
  private:
   boost::asio::awaitable<void> run();
+  // Read what the pipe holds now, without waiting; false at its end.
+  bool drain();
   void feed(const char* data, std::size_t n);
   boost::asio::posix::stream_descriptor desc_;
   std::function<void(std::string)> on_line_;

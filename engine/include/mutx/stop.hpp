@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <list>
+#include <utility>
 
 namespace mutx {
 
