@@ -1,26 +1,20 @@
 #include "mutx/pump.hpp"
 
+#include "mutx/direct_write.hpp"
 #include "mutx/ops.hpp"
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
 #include <cerrno>
-#include <cstdlib>
 #include <exception>
-#include <new>
 
 namespace mutx {
 
@@ -29,21 +23,10 @@ namespace asio = boost::asio;
 namespace {
 
 constexpr std::size_t kib = 1024, mib = 1024 * kib;
-// Four 4 MiB buffers: enough in flight to keep the disk busy (the prototype
-// measured 0.32x dd conv=fsync with these) at 16 MiB of memory. Measured on
-// 512 MiB, medians of 12 interleaved runs: 4x4 MiB 379 ms, 6x4 354, 8x2 383,
-// 3x4 410 (dd conv=fsync 657): the same within the noise but for 3 slots.
-// The disk itself takes ~370 ms for 512 MiB with 4 direct writers in
-// parallel (dd oflag=direct), so with four slots the write path runs at the
-// disk's speed. IOSQE_ASYNC on the writes: no gain (316 +- 35 ms without,
-// 358 +- 71 ms with). No preallocation: fallocate 64 MiB ahead of the
-// cursor (an extending O_DIRECT write waits under ext4's inode lock) was
-// worth it with 4 KiB pages, but with huge pages and the 1 MiB pipe it only
-// costs (each fallocate waits for the writes in flight): 380 vs 355, 437 vs
-// 388, 422 vs 403 ms without, medians of 10-12 interleaved runs; a sparse
-// ftruncate ahead instead: 394 ms, the same.
-constexpr std::size_t slot_count = 4;
-constexpr std::size_t slot_size = 4 * mib;
+// The slots: four of 4 MiB (why: inflight_writes, direct_write.hpp).
+constexpr std::size_t slot_count = inflight_writes::slot_count;
+constexpr std::size_t slot_size = inflight_writes::slot_size;
+
 // Memory writes smaller than this go through the page cache, then one
 // fsync: a 1 KiB config file gains nothing from O_DIRECT, and up to a few
 // MiB the direct writes of the doubling chunks of read_all (64 KiB, 128 KiB,
@@ -54,13 +37,6 @@ constexpr std::size_t slot_size = 4 * mib;
 constexpr std::uint64_t direct_threshold = 16 * mib;
 // Early writeback behind the splice cursor, so the final fsync is short.
 constexpr std::uint64_t writeback_step = 8 * mib;
-
-bool set_direct(int fd, bool on) {
-  int fl = ::fcntl(fd, F_GETFL);
-  if (fl < 0) return false;
-  int want = on ? (fl | O_DIRECT) : (fl & ~O_DIRECT);
-  return want == fl || ::fcntl(fd, F_SETFL, want) == 0;
-}
 
 // A bigger pipe means fewer, larger reads and splices, and lets the
 // producer run ahead while we wait on the disk. 1 MiB, not more (root
@@ -80,140 +56,33 @@ void enlarge_pipe(int fd) {
   throw_error(ec, "cannot write", o.output_name);
 }
 
-// Worded as the final fsync's failure (writer.cpp): to the user they are
+// Worded as the final fsync's failure (write_job.cpp): to the user they are
 // the same thing.
 [[noreturn]] void flush_failed(error_code ec, const pump_options& o) {
   throw_error(ec, "cannot sync (fsync) new content of", o.output_name);
 }
 
-// A one-shot-at-a-time wake-up on the loop: waiters loop on their own
-// condition, so a notify with nobody waiting is never lost.
-class event {
- public:
-  explicit event(const asio::any_io_executor& ex) : timer_(ex, asio::steady_timer::time_point::max()) {}
-  asio::awaitable<void> wait() {
-    co_await timer_.async_wait(use_tuple);
-    timer_.expires_at(asio::steady_timer::time_point::max());
-  }
-  void notify() { timer_.cancel(); }
-
- private:
-  asio::steady_timer timer_;
+struct fill_result {
+  std::size_t n = 0;
+  bool eof = false;  // `in` has ended (after those n bytes)
 };
 
-// Up to slot_count writes in flight, each from its own buffer. The owner
-// must drain() before the buffers go away, also on the error path: the
-// kernel may still be reading them.
-class inflight_writes {
- public:
-  inflight_writes(ring& r, int fd, const asio::any_io_executor& ex) : r_(r), fd_(fd), ex_(ex), ev_(ex) {}
-
-  asio::awaitable<error_code> wait(std::size_t i) {
-    while (slots_[i].busy) co_await ev_.wait();
-    co_return slots_[i].ec;
-  }
-  asio::awaitable<error_code> drain() {
-    error_code first;
-    for (std::size_t i = 0; i < slot_count; ++i) {
-      error_code ec = co_await wait(i);
-      if (ec && !first) first = ec;
+// Read from `in` until `len` bytes are in `buf` or the input ends. Slots
+// and simple mode's chunks are filled whole before they are written: a
+// direct write takes whole 4 KiB blocks, so only the last may be short.
+asio::awaitable<fill_result> fill(ring& r, int in, char* buf, std::size_t len, const std::string& in_name) {
+  fill_result f;
+  while (f.n < len) {
+    auto [ec, n] = co_await async_read(r, in, buf + f.n, len - f.n, -1, use_tuple);
+    if (ec == asio::error::operation_aborted) throw error(failure_kind::interrupted, "Interrupted");
+    if (ec) throw_error(ec, "cannot read", in_name);
+    if (n == 0) {
+      f.eof = true;
+      break;
     }
-    co_return first;
+    f.n += n;
   }
-  void launch(std::size_t i, const char* buf, std::size_t len, std::uint64_t off) {
-    slot& s = slots_[i];
-    s.busy = true;
-    asio::co_spawn(ex_, write_all(r_, fd_, buf, len, static_cast<std::int64_t>(off)),
-                   [this, &s](std::exception_ptr e, error_code ec) {
-                     s.busy = false;
-                     s.ec = e ? errno_code(EIO) : ec;
-                     ev_.notify();
-                   });
-  }
-
- private:
-  struct slot {
-    bool busy = false;
-    error_code ec;
-  };
-  ring& r_;
-  int fd_;
-  asio::any_io_executor ex_;
-  event ev_;
-  std::array<slot, slot_count> slots_{};
-};
-
-// Device cache flushes behind the write cursor of a direct stream. A disk
-// with a volatile write cache (write_cache "write back": SSDs, virtual
-// disks) acknowledges a direct write once it is in that cache, and the final
-// fsync then waits while the whole file goes from the cache to the medium:
-// here (strace -T, 512 MiB from cat) 0.60 s of writes, then 0.70 s in the
-// fsync. An fdatasync every flush_step bytes, one at a time, on the ring
-// beside the writes, lets the disk empty its cache while the stream goes
-// on, so the final fsync has only the last step left; the writes then run
-// at the pace of the flushes (32 MiB per ~65 ms here): the medium is the
-// limit. It changes nothing about when the data is durable (only the final
-// fsync promises that), and an error from one is an error of the write:
-// after a failed flush the kernel may answer the next fsync with success.
-// Measured on 512 MiB from cat, medians of 8 interleaved runs: no flushes
-// 1169 ms, every 16 MiB 1081, 32 MiB 1008, 64 MiB 1031, 128 MiB 1103 (dd
-// conv=fsync 1258); then 12 runs, without 1218 ms, with 1104 (dd 1338).
-// Only on io_uring: on plain syscalls the fdatasync would stop the stream
-// while it runs.
-constexpr std::uint64_t flush_step = 32 * mib;
-
-class flush_behind {
- public:
-  flush_behind(ring& r, int fd, const asio::any_io_executor& ex, std::uint64_t start, bool on)
-      : r_(r), fd_(fd), ex_(ex), ev_(ex), flushed_(start), on_(on) {}
-
-  // Call after each write is launched, with the offset it ends at.
-  void advance(std::uint64_t off) {
-    // uring_active() only once automatic mode has set the ring up, which a
-    // stream this long has done by its first flush_step.
-    if (!on_ || !r_.uring_active() || busy_ || ec_ || off - flushed_ < flush_step) return;
-    busy_ = true;
-    flushed_ = off;
-    ++count_;
-    asio::co_spawn(ex_, run(), asio::detached);
-  }
-  // The first error of any flush so far, once none is in flight.
-  asio::awaitable<error_code> drain() {
-    while (busy_) co_await ev_.wait();
-    co_return ec_;
-  }
-  unsigned count() const noexcept { return count_; }
-
- private:
-  asio::awaitable<void> run() {
-    auto [ec, n] = co_await async_fdatasync(r_, fd_, use_tuple);
-    (void)n;
-    if (ec && !ec_) ec_ = ec;
-    busy_ = false;
-    ev_.notify();
-  }
-
-  ring& r_;
-  int fd_;
-  asio::any_io_executor ex_;
-  event ev_;
-  std::uint64_t flushed_;
-  bool on_;
-  bool busy_ = false;
-  unsigned count_ = 0;
-  error_code ec_;
-};
-
-// Write the last, unaligned piece of a direct stream: the aligned part with
-// O_DIRECT, the rest after clearing it.
-asio::awaitable<error_code> write_tail(ring& r, int out, const char* buf, std::size_t len, std::uint64_t off) {
-  std::size_t aligned = len & ~(aligned_buffer::alignment - 1);
-  if (aligned) {
-    error_code ec = co_await write_all(r, out, buf, aligned, static_cast<std::int64_t>(off));
-    if (ec) co_return ec;
-  }
-  if (!set_direct(out, false)) co_return errno_code();
-  co_return co_await write_all(r, out, buf + aligned, len - aligned, static_cast<std::int64_t>(off + aligned));
+  co_return f;
 }
 
 // The direct and buffered strategies: fill a slot from `in`, hand it to the
@@ -248,18 +117,7 @@ asio::awaitable<pump_result> pump_slots(ring& r, int in, const std::string& in_n
       if (error_code ec = co_await writes.wait(i)) write_failed(ec, o);
       if (long_stream) bufs[i].use_huge_pages();  // its write is done: safe
       char* buf = bufs[i].data();
-      std::size_t filled = 0;
-      bool eof = false;
-      while (filled < slot_size) {
-        auto [ec, n] = co_await async_read(r, in, buf + filled, slot_size - filled, -1, use_tuple);
-        if (ec == asio::error::operation_aborted) throw error(failure_kind::interrupted, "Interrupted");
-        if (ec) throw_error(ec, "cannot read", in_name);
-        if (n == 0) {
-          eof = true;
-          break;
-        }
-        filled += n;
-      }
+      const auto [filled, eof] = co_await fill(r, in, buf, slot_size, in_name);
       if (filled == 0) break;
       long_stream = long_stream || filled == slot_size;
       if (direct && filled % aligned_buffer::alignment != 0) {
@@ -323,54 +181,20 @@ asio::awaitable<std::uint64_t> pump_splice(ring& r, int in, const std::string& i
 
 }  // namespace
 
-void aligned_buffer::free_deleter::operator()(char* p) const noexcept {
-  std::free(p);
-}
-
-aligned_buffer::aligned_buffer(std::size_t capacity, bool huge_pages) : capacity_(capacity) {
-  // Touch nothing: pages are only faulted in as they are filled, so a 1 KiB
-  // input costs 4 KiB of memory, not 4 MiB (unless huge pages are asked for
-  // at once).
-  bool whole_pages = capacity % huge_page == 0;
-  void* p = std::aligned_alloc(whole_pages ? huge_page : alignment, capacity);
-  if (!p) throw std::bad_alloc();
-  data_.reset(static_cast<char*>(p));
-  if (whole_pages && huge_pages) use_huge_pages();
-}
-
-void aligned_buffer::use_huge_pages() noexcept {
-  if (huge_ || capacity_ % huge_page != 0) return;
-  huge_ = true;
-  // Where THP is off or the advice is refused, the small pages work the
-  // same; nothing to report.
-  ::madvise(data_.get(), capacity_, MADV_DONTNEED);
-  ::madvise(data_.get(), capacity_, MADV_HUGEPAGE);
-}
-
 asio::awaitable<memory_input> read_all(ring& r, int in, const std::string& input_name) {
   memory_input m;
   std::size_t next = 64 * kib;
   for (;;) {
     // The input is already 2 MiB or more when chunks reach huge-page size.
-    m.chunks.emplace_back(next, true);
-    m.used.push_back(0);
-    aligned_buffer& chunk = m.chunks.back();
-    std::size_t& used = m.used.back();
-    while (used < chunk.capacity()) {
-      auto [ec, n] = co_await async_read(r, in, chunk.data() + used, chunk.capacity() - used, -1, use_tuple);
-      if (ec == asio::error::operation_aborted) throw error(failure_kind::interrupted, "Interrupted");
-      if (ec) throw_error(ec, "cannot read", input_name);
-      if (n == 0) {
-        m.size += used;
-        if (used == 0) {
-          m.chunks.pop_back();
-          m.used.pop_back();
-        }
-        co_return m;
-      }
-      used += n;
+    aligned_buffer& chunk = m.chunks.emplace_back(next, true);
+    const auto [used, eof] = co_await fill(r, in, chunk.data(), chunk.capacity(), input_name);
+    if (used == 0) {  // the input ended where the last chunk did (or was empty)
+      m.chunks.pop_back();
+      co_return m;
     }
+    m.used.push_back(used);
     m.size += used;
+    if (eof) co_return m;
     // Input that fills the first 64 KiB chunk gets the 1 MiB pipe too (a
     // smaller one is left as it is). `cat N | mutx out`, medians of 40
     // interleaved runs, without/with: 256 KiB 6.2 vs 6.2 ms, 4 MiB 25.3 vs

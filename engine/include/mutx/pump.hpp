@@ -6,7 +6,8 @@
 //             unaligned tail goes after clearing O_DIRECT. Durable writes
 //             only: measured 0.32x the wall time of `dd conv=fsync` on 1 GiB,
 //             whose final fsync pushes the whole page cache through
-//             writeback; splice plus fsync measured 0.92-1.0x.
+//             writeback; splice plus fsync measured 0.92-1.0x. Its pieces
+//             are in direct_write.hpp.
 //  - splice:  a pipe where O_DIRECT is refused (FUSE, tmpfs) or with
 //             --no-sync: zero-copy IORING_OP_SPLICE, pipe enlarged with
 //             F_SETPIPE_SZ, early writeback (sync_file_range) when durable.
@@ -16,6 +17,7 @@
 //             same buffers, reading chunk N+1 while chunk N is written.
 #pragma once
 
+#include "mutx/direct_write.hpp"
 #include "mutx/error.hpp"
 #include "mutx/ring.hpp"
 #include "mutx/stop.hpp"
@@ -30,32 +32,6 @@
 #include <vector>
 
 namespace mutx {
-
-// A 4096-aligned heap buffer (O_DIRECT needs aligned memory). Buffers of
-// whole 2 MiB pages are aligned to 2 MiB so that they can be backed by
-// transparent huge pages.
-class aligned_buffer {
- public:
-  static constexpr std::size_t alignment = 4096;
-  static constexpr std::size_t huge_page = 2 * 1024 * 1024;
-  // huge_pages: ask for huge pages at once (madvise; where THP is off the
-  // advice is ignored and the buffer works the same).
-  explicit aligned_buffer(std::size_t capacity, bool huge_pages = false);
-  char* data() const noexcept { return data_.get(); }
-  std::size_t capacity() const noexcept { return capacity_; }
-  // From now on back the buffer by huge pages. Drops the pages already
-  // touched: the contents are lost. Not while the kernel may be reading it.
-  void use_huge_pages() noexcept;
-  bool huge_pages() const noexcept { return huge_; }
-
- private:
-  struct free_deleter {
-    void operator()(char* p) const noexcept;
-  };
-  std::unique_ptr<char, free_deleter> data_;
-  std::size_t capacity_;
-  bool huge_ = false;
-};
 
 // Simple mode's input: read whole before the lock is taken. Chunks are
 // aligned and filled completely before the next starts, so they can go
@@ -77,7 +53,8 @@ struct pump_options {
 struct pump_result {
   std::uint64_t bytes = 0;
   const char* strategy = "";
-  // fdatasyncs issued behind the cursor of a direct write (see pump.cpp).
+  // fdatasyncs issued behind the cursor of a direct write (flush_behind,
+  // direct_write.hpp).
   unsigned early_flushes = 0;
 };
 
