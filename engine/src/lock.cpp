@@ -117,6 +117,102 @@ struct inotify_lease {
   bool* busy_flag = nullptr;
 };
 
+// Opens the lock file, creating it where `create` allows. Never follows a
+// symlink, and looks before opening a name that exists; the caller checks
+// what it opened all the same (fstat), since the name may change between.
+unique_fd open_lock(int dfd, const std::string& name, mode_t mode, bool create, const std::string& display) {
+  const int flags = O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY;
+  // Usually the name is free (the last holder unlinked it): a file we
+  // create ourselves needs no look first. Saves the fstatat below, 2.5 of
+  // the ~20 us an uncontended acquire+release costs on ext4.
+  unique_fd lfd;
+  if (create) {
+    lfd.reset(::openat(dfd, name.c_str(), flags | O_CREAT | O_EXCL, mode));
+    if (!lfd && errno == EACCES) unopenable_lock(dfd, name, display);
+    if (!lfd && errno != EEXIST) throw_errno("cannot open lock file", display);
+  }
+  if (!lfd) {
+    // Look before opening: opening a device or FIFO can have side effects.
+    struct stat pre;
+    if (::fstatat(dfd, name.c_str(), &pre, AT_SYMLINK_NOFOLLOW) == 0) {
+      check_lock_stat(pre, display);
+    } else if (errno != ENOENT || !create) {
+      throw_errno("cannot inspect lock file", display);
+    }
+    lfd.reset(::openat(dfd, name.c_str(), flags | (create ? O_CREAT : 0), mode));
+    // Another user's lock file (0644 after their umask): flock needs no
+    // write access, so a read-only descriptor takes turns with its owner
+    // all the same, and a stale one of theirs does not lock us out.
+    if (!lfd && errno == EACCES) {
+      lfd.reset(::openat(dfd, name.c_str(), (flags & ~O_ACCMODE) | O_RDONLY));
+      if (!lfd) errno = EACCES;
+    }
+  }
+  if (!lfd) {
+    int err = errno;
+    if (err == ELOOP) refuse_lock(display, "a symbolic link");
+    if (err == EISDIR) refuse_lock(display, "a directory");
+    if (err == EACCES) unopenable_lock(dfd, name, display);
+    throw_errno("cannot open lock file", display, err);
+  }
+  return lfd;
+}
+
+// inotify on the inode of the lock file a waiter found busy: a holder that
+// closes or unlinks it wakes us within microseconds, about as fast as the
+// kernel hands a blocked flock(1) its lock. The watch moves when a retry
+// opened a different inode (the holder released and unlinked the last).
+// Where inotify is unavailable the waiter's timer alone works.
+class inode_watch {
+ public:
+  explicit inode_watch(const asio::any_io_executor& ex) : desc_(ex) {
+    if (lease_.fd >= 0) desc_.assign(lease_.fd);
+  }
+  // Hand the descriptor back unclosed on every way out (see inotify_lease).
+  ~inode_watch() {
+    if (desc_.is_open()) desc_.release();
+  }
+  inode_watch(const inode_watch&) = delete;
+  inode_watch& operator=(const inode_watch&) = delete;
+
+  // Watch the inode `fd` refers to, unless it is the one watched already.
+  void follow(const unique_fd& fd) {
+    struct stat st;
+    if (!desc_.is_open() || !fd || ::fstat(fd.get(), &st) != 0) return;
+    if (lease_.wd >= 0 && st.st_dev == dev_ && st.st_ino == ino_) return;
+    if (lease_.wd >= 0) ::inotify_rm_watch(desc_.native_handle(), lease_.wd);
+    lease_.wd = -1;
+    std::string proc = "/proc/self/fd/" + std::to_string(fd.get());
+    lease_.wd = ::inotify_add_watch(desc_.native_handle(), proc.c_str(),
+                                    IN_CLOSE | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF);
+    dev_ = st.st_dev;
+    ino_ = st.st_ino;
+  }
+
+  // Until `timer` expires or, while an inode is watched, an event on it.
+  asio::awaitable<void> wait(asio::steady_timer& timer) {
+    using namespace asio::experimental::awaitable_operators;
+    constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+    if (lease_.wd < 0) {
+      co_await timer.async_wait(use_tuple);
+      co_return;
+    }
+    co_await (timer.async_wait(use_tuple) || desc_.async_wait(asio::posix::descriptor_base::wait_read, use_tuple));
+    // Drain the events; which one it was does not matter.
+    lease_.drain();
+  }
+
+  void cancel() {
+    if (desc_.is_open()) desc_.cancel();
+  }
+
+ private:
+  inotify_lease lease_;  // declared first: outlives desc_
+  asio::posix::stream_descriptor desc_;
+  dev_t dev_ = 0;
+  ino_t ino_ = 0;
+};
+
 }  // namespace
 
 lock_file::attempt lock_file::try_acquire(int dfd, const std::string& name, mode_t mode, bool create,
@@ -127,60 +223,11 @@ lock_file::attempt lock_file::try_acquire(int dfd, const std::string& name, mode
   // retry, so waiters do not wake each other through inotify (each close is an
   // IN_CLOSE event for every watcher).
   if (busy_fd && *busy_fd) {
-    unique_fd kept = std::move(*busy_fd);
-    if (name_points_at(dfd, name, kept.get())) {
-      if (::flock(kept.get(), LOCK_EX | LOCK_NB) == 0) {
-        if (name_points_at(dfd, name, kept.get())) {
-          dfd_ = dfd;
-          name_ = name;
-          fd_ = std::move(kept);
-          return attempt::acquired;
-        }
-        // Unlinked or replaced between the check and the flock: start afresh.
-      } else if (errno == EWOULDBLOCK || errno == EINTR) {
-        *busy_fd = std::move(kept);
-        return attempt::busy;
-      } else {
-        throw_errno("cannot lock", display);
-      }
-    }
+    if (std::optional<attempt> a = retry_kept(dfd, name, display, *busy_fd)) return *a;
     // The name moved on (released and unlinked, or replaced): open it again.
   }
-  const int flags = O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY;
   for (;;) {
-    // Usually the name is free (the last holder unlinked it): a file we
-    // create ourselves needs no look first. Saves the fstatat below, 2.5 of
-    // the ~20 us an uncontended acquire+release costs on ext4.
-    unique_fd lfd;
-    if (create) {
-      lfd.reset(::openat(dfd, name.c_str(), flags | O_CREAT | O_EXCL, mode));
-      if (!lfd && errno == EACCES) unopenable_lock(dfd, name, display);
-      if (!lfd && errno != EEXIST) throw_errno("cannot open lock file", display);
-    }
-    if (!lfd) {
-      // Look before opening: opening a device or FIFO can have side effects.
-      struct stat pre;
-      if (::fstatat(dfd, name.c_str(), &pre, AT_SYMLINK_NOFOLLOW) == 0) {
-        check_lock_stat(pre, display);
-      } else if (errno != ENOENT || !create) {
-        throw_errno("cannot inspect lock file", display);
-      }
-      lfd.reset(::openat(dfd, name.c_str(), flags | (create ? O_CREAT : 0), mode));
-      // Another user's lock file (0644 after their umask): flock needs no
-      // write access, so a read-only descriptor takes turns with its owner
-      // all the same, and a stale one of theirs does not lock us out.
-      if (!lfd && errno == EACCES) {
-        lfd.reset(::openat(dfd, name.c_str(), (flags & ~O_ACCMODE) | O_RDONLY));
-        if (!lfd) errno = EACCES;
-      }
-    }
-    if (!lfd) {
-      int err = errno;
-      if (err == ELOOP) refuse_lock(display, "a symbolic link");
-      if (err == EISDIR) refuse_lock(display, "a directory");
-      if (err == EACCES) unopenable_lock(dfd, name, display);
-      throw_errno("cannot open lock file", display, err);
-    }
+    unique_fd lfd = open_lock(dfd, name, mode, create, display);
     struct stat held;
     if (::fstat(lfd.get(), &held) != 0) throw_errno("cannot inspect lock file", display);
     check_lock_stat(held, display);
@@ -192,14 +239,30 @@ lock_file::attempt lock_file::try_acquire(int dfd, const std::string& name, mode
       }
       throw_errno("cannot lock", display);
     }
-    if (name_is(dfd, name, held)) {
-      dfd_ = dfd;
-      name_ = name;
-      fd_ = std::move(lfd);
-      return attempt::acquired;
-    }
+    if (name_is(dfd, name, held)) return hold(dfd, name, std::move(lfd));
     // Stale: not a wait, just go round the loop again at once.
   }
+}
+
+std::optional<lock_file::attempt> lock_file::retry_kept(int dfd, const std::string& name,
+                                                        const std::string& display, unique_fd& busy_fd) {
+  unique_fd kept = std::move(busy_fd);
+  if (!name_points_at(dfd, name, kept.get())) return std::nullopt;
+  if (::flock(kept.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno != EWOULDBLOCK && errno != EINTR) throw_errno("cannot lock", display);
+    busy_fd = std::move(kept);
+    return attempt::busy;
+  }
+  // Unlinked or replaced between the check and the flock: start afresh.
+  if (!name_points_at(dfd, name, kept.get())) return std::nullopt;
+  return hold(dfd, name, std::move(kept));
+}
+
+lock_file::attempt lock_file::hold(int dfd, const std::string& name, unique_fd fd) {
+  dfd_ = dfd;
+  name_ = name;
+  fd_ = std::move(fd);
+  return attempt::acquired;
 }
 
 bool lock_file::intact() const noexcept { return fd_ && name_points_at(dfd_, name_, fd_.get()); }
@@ -260,9 +323,7 @@ lock_location locate_lock(const std::optional<std::string>& lock_file, const tar
 asio::awaitable<lock_file> acquire_lock(int dfd, std::string name, mode_t mode, std::string display,
                                         std::string target, lock_wait wait, stop_source& stop,
                                         std::function<void()> on_wait) {
-  using namespace asio::experimental::awaitable_operators;
   using clock = std::chrono::steady_clock;
-  constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
   auto ex = co_await asio::this_coro::executor;
   lock_file lock;
@@ -286,62 +347,23 @@ asio::awaitable<lock_file> acquire_lock(int dfd, std::string name, mode_t mode, 
                             : clock::time_point::max();
   if (on_wait) on_wait();
 
-  // inotify on the lock file's inode: a holder that closes or unlinks it wakes
-  // us within microseconds, about as fast as the kernel hands a blocked
-  // flock(1) its lock. Where inotify is unavailable the timer alone works.
-  inotify_lease lease;
-  asio::posix::stream_descriptor ino_desc(ex);
-  if (lease.fd >= 0) ino_desc.assign(lease.fd);
-  // Hand the descriptor back unclosed on every way out (see inotify_lease).
-  struct give_back {
-    asio::posix::stream_descriptor& d;
-    ~give_back() {
-      if (d.is_open()) d.release();
-    }
-  } give_back_on_exit{ino_desc};
+  inode_watch watch(ex);
   asio::steady_timer timer(ex);
   auto cancel_all = stop.on_stop([&] {
     timer.cancel();
-    if (ino_desc.is_open()) ino_desc.cancel();
+    watch.cancel();
   });
-
-  // Watch the inode we are waiting on; move the watch when a retry opened a
-  // different one (the holder released and unlinked it).
-  int wd = -1;
-  dev_t wdev = 0;
-  ino_t wino = 0;
-  auto watch = [&] {
-    struct stat st;
-    if (!ino_desc.is_open() || !watched || ::fstat(watched.get(), &st) != 0) return;
-    if (wd >= 0 && st.st_dev == wdev && st.st_ino == wino) return;
-    if (wd >= 0) ::inotify_rm_watch(ino_desc.native_handle(), wd);
-    lease.wd = -1;
-    std::string proc = "/proc/self/fd/" + std::to_string(watched.get());
-    wd = ::inotify_add_watch(ino_desc.native_handle(), proc.c_str(),
-                             IN_CLOSE | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF);
-    lease.wd = wd;
-    wdev = st.st_dev;
-    wino = st.st_ino;
-  };
 
   auto backoff = std::chrono::milliseconds(1);
   for (;;) {
-    watch();
+    watch.follow(watched);
     auto now = clock::now();
     if (now >= deadline)
       throw locked_error(target + ": Lock acquisition timeout after " + format_seconds(wait.timeout.count()) + "s",
                          failure_reason::lock_timeout);
     timer.expires_at(std::min(deadline, now + backoff));
     backoff = std::min(backoff * 2, std::chrono::milliseconds(50));
-    if (wd >= 0) {
-      co_await (timer.async_wait(use_tuple) || ino_desc.async_wait(asio::posix::descriptor_base::wait_read, use_tuple));
-      // Drain the events; which one it was does not matter.
-      char buf[4096];
-      while (::read(ino_desc.native_handle(), buf, sizeof buf) > 0) {
-      }
-    } else {
-      co_await timer.async_wait(use_tuple);
-    }
+    co_await watch.wait(timer);
     if (stop.stop_requested()) throw error(failure_kind::interrupted, "Interrupted");
     if (lock.try_acquire(dfd, name, mode, true, display, &watched) == lock_file::attempt::acquired) {
       co_return lock;

@@ -76,6 +76,14 @@ class lock_file {
   void close_only() noexcept { fd_.reset(); }
 
  private:
+  // The retry on a waiter's kept descriptor (see try_acquire): busy (the
+  // descriptor goes back into `busy_fd`), acquired, or nullopt when the
+  // name no longer points at that inode and must be opened again.
+  std::optional<attempt> retry_kept(int dfd, const std::string& name, const std::string& display,
+                                    unique_fd& busy_fd);
+  // Takes `fd`, locked and checked, as the held lock.
+  attempt hold(int dfd, const std::string& name, unique_fd fd);
+
   int dfd_ = -1;
   std::string name_;
   unique_fd fd_;
