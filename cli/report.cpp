@@ -155,8 +155,9 @@ std::string cli_hint(const mutx::error& e) {
     case failure_reason::lock_file_unreadable:
       return h + " mutx housekeep --clean-locks removes it once no writer holds it; or choose another with --lock-file.";
     case failure_reason::lock_dir_unwritable:
-      return "Cannot create the lock file: it lives beside the file it guards, and you may not create files in that "
-             "directory; pass --lock-file PATH in a directory you may write (the same PATH for every writer of the file).";
+      return replaced("; choose a lock file in a directory you may write (the same one for every writer of the file).",
+                      "; pass --lock-file PATH in a directory you may write (the same PATH for every writer of the "
+                      "file).");
     case failure_reason::lock_dir_missing: return "--lock-file's directory must exist.";
     case failure_reason::lock_file_is_target:
       return replaced("Choose another lock file, or use the default, ", "Choose another --lock-file, or leave it out to use ");

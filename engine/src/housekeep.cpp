@@ -7,6 +7,7 @@
 #include "mutx/fd.hpp"
 #include "mutx/inode.hpp"
 #include "mutx/staging.hpp"
+#include "mutx/target.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -29,15 +30,6 @@ unsigned char dtype_of(mode_t mode) noexcept {
   if (S_ISDIR(mode)) return DT_DIR;
   if (S_ISLNK(mode)) return DT_LNK;
   return DT_UNKNOWN + 100;  // something else: FIFO, socket, device
-}
-
-std::string join(const std::string& dir, std::string_view name) {
-  std::string path;
-  path.reserve(dir.size() + 1 + name.size());
-  path += dir;
-  if (path.empty() || path.back() != '/') path += '/';
-  path += name;
-  return path;
 }
 
 struct entry {
@@ -213,7 +205,7 @@ bool walker::read_entries(int dfd, const std::string& display, std::vector<entry
 }
 
 void walker::clean_lock(int dfd, const std::string& display, const entry& e) {
-  const std::string path = join(display, e.name);
+  const std::string path = join_path(display, e.name);
   if (e.type == DT_LNK) return skipped(housekeep_kind::lock, path, "a symbolic link, not followed");
   if (e.type != DT_REG) return skipped(housekeep_kind::lock, path, "not a regular file");
   if (is_foreign_lock_name(e.name)) return skipped(housekeep_kind::lock, path, "another tool's lock file, by its name");
@@ -250,7 +242,7 @@ void walker::clean_lock(int dfd, const std::string& display, const entry& e) {
 }
 
 void walker::clean_temp(int dfd, const std::string& display, const entry& e) {
-  const std::string path = join(display, e.name);
+  const std::string path = join_path(display, e.name);
   if (e.type == DT_LNK) return skipped(housekeep_kind::temp, path, "a symbolic link, not followed");
   if (e.type != DT_REG) return skipped(housekeep_kind::temp, path, "not a regular file");
   struct stat st;
@@ -289,12 +281,12 @@ void walker::clean_backups(int dfd, const std::string& display, std::vector<entr
     // Symlinks and other non-regular files are neither removed nor counted
     // as a kept generation.
     if (e.type != DT_REG) {
-      if (e.type == DT_LNK) skipped(housekeep_kind::backup, join(display, e.name), "a symbolic link, not followed");
+      if (e.type == DT_LNK) skipped(housekeep_kind::backup, join_path(display, e.name), "a symbolic link, not followed");
       continue;
     }
     struct stat st;
     if (::fstatat(dfd, e.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-      if (errno != ENOENT) failed(housekeep_kind::backup, join(display, e.name), "cannot inspect", errno);
+      if (errno != ENOENT) failed(housekeep_kind::backup, join_path(display, e.name), "cannot inspect", errno);
       continue;
     }
     if (!S_ISREG(st.st_mode)) continue;
@@ -305,7 +297,7 @@ void walker::clean_backups(int dfd, const std::string& display, std::vector<entr
   for (std::size_t i = 0; i < backups.size(); ++i) {
     const backup_entry& b = backups[i];
     rank = (i > 0 && backups[i - 1].group() == b.group()) ? rank + 1 : 0;
-    const std::string path = join(display, b.name);
+    const std::string path = join_path(display, b.name);
     if (keep_.keeps(rank, b)) {
       if (opts_.report_skipped) skipped(housekeep_kind::backup, path, keep_.why(rank, b));
       continue;
@@ -325,7 +317,7 @@ void walker::clean_backups(int dfd, const std::string& display, std::vector<entr
 }
 
 void walker::descend(int dfd, const std::string& display, const entry& e) {
-  const std::string path = join(display, e.name);
+  const std::string path = join_path(display, e.name);
   if (e.name == ".git") return skipped(housekeep_kind::directory, path, "a git directory, not entered");
   // AT_NO_AUTOMOUNT: looking at an automount point must not mount it.
   struct stat st;

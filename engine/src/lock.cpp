@@ -52,10 +52,11 @@ void check_lock_stat(const struct stat& st, const std::string& display) {
                    ", which you may not open. If no writer uses it, its owner or root can remove it.")
         .with_reason(failure_reason::lock_file_unreadable);
   }
+  const std::size_t slash = display.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : display.substr(0, slash));
   throw error(errno_code(EACCES), "", display)
-      .with_hint("Cannot create the lock file: it lives beside the file it guards, and you may not create files in "
-                 "that directory; choose a lock file in a directory you may write (the same one for every writer of "
-                 "the file).")
+      .with_hint("Cannot create the lock file: it lives beside the file it guards, and you may not create files in " +
+                 dir + "; choose a lock file in a directory you may write (the same one for every writer of the file).")
       .with_reason(failure_reason::lock_dir_unwritable);
 }
 

@@ -99,7 +99,7 @@ RC=$?
 ERR=$(cat "$T/.stderr")
 expect_rc 1
 expect_match "$ERR" "^Error: ro/f\\.lock: Permission denied" "stderr"
-expect_match "$ERR" $'\nHint: Cannot create the lock file' "hint"
+expect_match "$ERR" $'\nHint: Cannot create the lock file: it lives beside the file it guards, and you may not create files in ro; pass --lock-file PATH' "hint names the directory"
 expect_match "$ERR" $'\nHint: .*--lock-file PATH' "hint"
 expect_content ro/f $'data\n'
 expect_only ro f

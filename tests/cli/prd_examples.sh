@@ -321,7 +321,7 @@ else
   expect_rc 1
   # The PRD's hint says to use sudo; mutx's says what else works (the
   # directory may be meant to stay closed): --lock-file elsewhere.
-  expect_eq "$ERR" "Error: $dir/config.json.lock: Permission denied"$'\n'"Hint: Cannot create the lock file: it lives beside the file it guards, and you may not create files in that directory; pass --lock-file PATH in a directory you may write (the same PATH for every writer of the file)." "stderr"
+  expect_eq "$ERR" "Error: $dir/config.json.lock: Permission denied"$'\n'"Hint: Cannot create the lock file: it lives beside the file it guards, and you may not create files in $dir; pass --lock-file PATH in a directory you may write (the same PATH for every writer of the file)." "stderr"
   expect_content etc/system/config.json $'system\n'
   expect_only etc/system config.json
   chmod 755 etc/system
