@@ -1,49 +1,50 @@
 #!/usr/bin/env bash
 # mutx housekeep: argument checking, --help, durations, counts, bad DIRs.
-source "$(dirname "$0")/housekeep_lib.bash"
-cd "$tree"
+. "$(dirname "$0")/lib.sh"
+hk_tree
+stop_on_error
 touch a a.lock
 
-# No operation named.
+case_ "no operation named"
 hk
 expect_rc 1
 expect_out
 expect_err "Error: Specify at least one operation (--clean-locks, --clean-backups, --clean-temps or --all)"
-hk -r -n "$tree"
+hk -r -n "$TREE"
 expect_rc 1
 expect_err "Error: Specify at least one operation (--clean-locks, --clean-backups, --clean-temps or --all)"
-exists a.lock
+expect_exists a.lock
 
-# --help lists every long option and exits 0; -h is the same.
+case_ "--help lists every long option and exits 0; -h is the same"
 for h in --help -h; do
   hk "$h"
   expect_rc 0
   for opt in --clean-locks --clean-backups --clean-temps --all --recursive --older-than --keep-newest \
     --dry-run --verbose --json --backup-suffix --help; do
-    [[ $out == *"$opt"* ]] || fail "$h does not list $opt"
+    expect_has "$OUT" "$opt" "$h output"
   done
 done
 
-# Bad durations, as a separate word and after '='.
+case_ "bad durations, as a separate word and after '='"
 for bad in abc -5 5x '' 99999999999999999999 106751991167301d 1.5h 2H ' 5' 5hh; do
   hk --clean-locks --older-than "$bad"
   expect_rc 1
   expect_out
-  [[ $err == "Error: invalid duration '$bad' "* ]] || fail "--older-than '$bad': $err"
+  [[ $ERR == "Error: invalid duration '$bad' "* ]] && pass || fail "--older-than '$bad': $ERR"
   hk --clean-locks "--older-than=$bad"
   expect_rc 1
 done
-exists a.lock
+expect_exists a.lock
 
-# Good ones (the lock is new, so nothing goes).
+case_ "good durations (the lock is new, so nothing goes)"
 for good in 30s 15m 2h 7d 1w 3; do
   hk --all --older-than "$good"
   expect_rc 0
   expect_out
 done
-exists a.lock
+expect_exists a.lock
 
-# --keep-newest wants a non-negative integer.
+case_ "--keep-newest wants a non-negative integer"
 for bad in abc -1 1.5 '' 1e3 99999999999999999999; do
   hk --clean-backups --keep-newest "$bad"
   expect_rc 1
@@ -53,25 +54,25 @@ done
 hk --clean-backups --keep-newest 0
 expect_rc 0
 
-# DIR: missing, a file, a symlink to a directory, two of them.
-hk --clean-locks "$base/missing"
+case_ "DIR: missing, a file, a symlink to a directory, two of them"
+hk --clean-locks "$T/missing"
 expect_rc 1
-expect_err "Error: cannot open directory $base/missing: No such file or directory"
+expect_err "Error: cannot open directory $T/missing: No such file or directory"
 hk --clean-locks a.lock
 expect_rc 1
 expect_err "Error: a.lock is not a directory"
-ln -s "$outside" "$base/link"
-touch "$outside/o.lock"
-hk --clean-locks "$base/link"
+ln -s "$OUTSIDE" "$T/link"
+touch "$OUTSIDE/o.lock"
+hk --clean-locks "$T/link"
 expect_rc 1
-expect_err_has "Error: $base/link is a symbolic link; housekeep never follows links"
-exists "$outside/o.lock"
-hk --clean-locks . "$outside"
+expect_err_has "Error: $T/link is a symbolic link; housekeep never follows links"
+expect_exists "$OUTSIDE/o.lock"
+hk --clean-locks . "$OUTSIDE"
 expect_rc 1
 expect_err "Error: housekeep takes one DIR, got 2"
-exists a.lock "$outside/o.lock"
+expect_exists a.lock "$OUTSIDE/o.lock"
 
-# Unknown and abbreviated options are refused.
+case_ "unknown and abbreviated options are refused"
 hk --clean-locks --frobnicate
 expect_rc 1
 expect_err_has "Error: unrecognised option '--frobnicate'"
@@ -79,12 +80,12 @@ hk --clean-lock
 expect_rc 1
 hk --clean-backups --backup-suffix ''
 expect_rc 1
-exists a.lock
+expect_exists a.lock
 
-# A DIR that starts with a dash, after --.
+case_ "a DIR that starts with a dash, after --"
 mkdir -- -d
 touch -- -d/x -d/x.lock
 hk --clean-locks --older-than 0 -- -d
 expect_rc 0
 expect_out "-d/x.lock"
-echo "ok"
+finish

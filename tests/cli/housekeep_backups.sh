@@ -4,109 +4,112 @@
 # symlinks untouched. Timestamped names here are made as mutx makes them:
 # the UTC time of the write (utc_stamp), so that they are proven
 # generations; housekeep_backup_names.sh has the names that are not.
-source "$(dirname "$0")/housekeep_lib.bash"
-cd "$tree"
+. "$(dirname "$0")/lib.sh"
+hk_tree
+stop_on_error
 
 lookalikes=(notes.bakery.txt backup.md x.backup.old a.2024-backup .backup backup a.backup~ a.BACKUP)
 reset_tree() {
-  rm -rf "$tree" && mkdir "$tree" && cd "$tree"
-  touch "${lookalikes[@]}"
-  touch -d '1 year ago' "${lookalikes[@]}"
+  rm -rf "$TREE" && mkdir "$TREE" && cd "$TREE" &&
+    touch "${lookalikes[@]}" && touch -d '1 year ago' "${lookalikes[@]}"
 }
-# make NAME...: one file after another, each made (ctime) after the last;
-# file times tick coarsely (4 ms at HZ=250).
-make() {
+# make_in_order NAME...: one file after another, each made (ctime) after the
+# last; file times tick coarsely (4 ms at HZ=250).
+make_in_order() {
   local n
   for n in "$@"; do
-    echo "$n" >"$n"
+    echo "$n" >"$n" || return
     sleep 0.02
   done
 }
 
+case_ "--keep-newest 1 keeps the newest generation"
 # --keep-newest 1 keeps the newest generation; _NNN comes after the plain
 # stamp of the same second; the plain NAME.backup counts by when it was
 # made (or last changed: touch sets the ctime too), whatever its mtime.
 reset_tree
-T=$(utc_stamp)
-make conf.backup
+S=$(utc_stamp)
+make_in_order conf.backup
 touch -d '2099-01-01' conf.backup
 sleep 0.02
-make "conf.$T.backup" "conf.${T}_001.backup" "solo.$T.backup"
-echo link >"$outside/target"
+make_in_order "conf.$S.backup" "conf.${S}_001.backup" "solo.$S.backup"
+echo link >"$OUTSIDE/target"
 L=conf.$(utc_stamp '+1 minute').backup
-ln -s "$outside/target" "$L"
+ln -s "$OUTSIDE/target" "$L"
 mkdir sub
-make "sub/conf.$T.backup"
+make_in_order "sub/conf.$S.backup"
 hk --clean-backups --keep-newest 1 -n
 expect_rc 0
-expect_out "would delete ./conf.$T.backup" "would delete ./conf.backup"
-exists "conf.$T.backup" conf.backup
+expect_out "would delete ./conf.$S.backup" "would delete ./conf.backup"
+expect_exists "conf.$S.backup" conf.backup
 hk --clean-backups --keep-newest 1 -v
 expect_rc 0
-expect_out "./conf.$T.backup" ./conf.backup
-expect_err_has "Skipped ./conf.${T}_001.backup: the newest backup of conf"
-gone "conf.$T.backup" conf.backup
-exists "conf.${T}_001.backup" "solo.$T.backup" "$L" "$outside/target" "sub/conf.$T.backup" "${lookalikes[@]}"
-[[ $(<"conf.${T}_001.backup") == "conf.${T}_001.backup" ]] || fail "the newest generation changed"
+expect_out "./conf.$S.backup" ./conf.backup
+expect_err_has "Skipped ./conf.${S}_001.backup: the newest backup of conf"
+expect_missing "conf.$S.backup" conf.backup
+expect_exists "conf.${S}_001.backup" "solo.$S.backup" "$L" "$OUTSIDE/target" "sub/conf.$S.backup" "${lookalikes[@]}"
+[[ $(<"conf.${S}_001.backup") == "conf.${S}_001.backup" ]] && pass || fail "the newest generation changed"
 
-# With neither option the newest 1 stays; -r groups per directory.
-make "sub/conf.${T}_001.backup"
+case_ "with neither option the newest 1 stays; -r groups per directory"
+make_in_order "sub/conf.${S}_001.backup"
 hk --clean-backups -r
 expect_rc 0
-expect_out "./sub/conf.$T.backup"
-exists "sub/conf.${T}_001.backup" "conf.${T}_001.backup"
+expect_out "./sub/conf.$S.backup"
+expect_exists "sub/conf.${S}_001.backup" "conf.${S}_001.backup"
 
-# --keep-newest N and 0.
+case_ "--keep-newest N and 0"
 reset_tree
-T=$(utc_stamp)
-make "f.$T.backup" "f.${T}_001.backup" "f.${T}_002.backup" "f.${T}_003.backup" "f.${T}_004.backup"
+S=$(utc_stamp)
+make_in_order "f.$S.backup" "f.${S}_001.backup" "f.${S}_002.backup" "f.${S}_003.backup" "f.${S}_004.backup"
 hk --clean-backups --keep-newest 3
-expect_out "./f.${T}_001.backup" "./f.$T.backup"
+expect_out "./f.${S}_001.backup" "./f.$S.backup"
 hk --clean-backups --keep-newest 0
-expect_out "./f.${T}_004.backup" "./f.${T}_003.backup" "./f.${T}_002.backup"
-exists "${lookalikes[@]}"
+expect_out "./f.${S}_004.backup" "./f.${S}_003.backup" "./f.${S}_002.backup"
+expect_exists "${lookalikes[@]}"
 
+case_ "--older-than goes by when each backup was made"
 # --older-than goes by when each backup was made (a bare number is days);
 # the newest of each file stays unless --keep-newest 0 says otherwise.
 reset_tree
-T=$(utc_stamp)
-make "g.$T.backup" old.backup
+S=$(utc_stamp)
+make_in_order "g.$S.backup" old.backup
 sleep 2
-T2=$(utc_stamp)
-make "g.$T2.backup" new.backup
+S2=$(utc_stamp)
+make_in_order "g.$S2.backup" new.backup
 hk --clean-backups --older-than 1
 expect_out
 hk --clean-backups --older-than 1s -n
-expect_out "would delete ./g.$T.backup"
+expect_out "would delete ./g.$S.backup"
 hk --clean-backups --older-than 1s --keep-newest 0
 expect_rc 0
-expect_out "./g.$T.backup" ./old.backup
-exists "g.$T2.backup" new.backup "${lookalikes[@]}"
+expect_out "./g.$S.backup" ./old.backup
+expect_exists "g.$S2.backup" new.backup "${lookalikes[@]}"
 
+case_ "with both, a backup goes only when both allow it"
 # With both, a backup goes only when both allow it: the N newest stay.
 reset_tree
-T=$(utc_stamp)
-make "h.$T.backup" "h.${T}_001.backup"
+S=$(utc_stamp)
+make_in_order "h.$S.backup" "h.${S}_001.backup"
 sleep 2
-make "h.${T}_002.backup"
+make_in_order "h.${S}_002.backup"
 hk --clean-backups --older-than 1s --keep-newest 3
 expect_out
 hk --clean-backups --older-than 1s --keep-newest 2
-expect_out "./h.$T.backup"
+expect_out "./h.$S.backup"
 hk --clean-backups --older-than 1m --keep-newest 0
 expect_out
-exists "h.${T}_001.backup" "h.${T}_002.backup"
+expect_exists "h.${S}_001.backup" "h.${S}_002.backup"
 
-# Look-alikes survive the most aggressive settings.
+case_ "look-alikes survive the most aggressive settings"
 hk --clean-backups --keep-newest 0 --older-than 0 -r
-expect_out "./h.${T}_002.backup" "./h.${T}_001.backup"
-exists "${lookalikes[@]}"
+expect_out "./h.${S}_002.backup" "./h.${S}_001.backup"
+expect_exists "${lookalikes[@]}"
 
-# --backup-suffix: only that suffix counts.
+case_ "--backup-suffix: only that suffix counts"
 reset_tree
-T=$(utc_stamp)
-make "h.$T.bak" "h.${T}_001.bak" "h.$T.backup" "h.${T}_001.backup"
+S=$(utc_stamp)
+make_in_order "h.$S.bak" "h.${S}_001.bak" "h.$S.backup" "h.${S}_001.backup"
 hk --clean-backups --backup-suffix .bak
-expect_out "./h.$T.bak"
-exists "h.$T.backup" "h.${T}_001.backup" "h.${T}_001.bak"
-echo "ok"
+expect_out "./h.$S.bak"
+expect_exists "h.$S.backup" "h.${S}_001.backup" "h.${S}_001.bak"
+finish

@@ -5,28 +5,30 @@
 # repository, or with DIR inside one; rpm's .rpm.lock; one made with
 # `set -C; : > x.lock` a moment ago; tools' lock files named by convention.
 # Each would look like a mutx orphan to a rule of "empty and not flocked".
-source "$(dirname "$0")/housekeep_lib.bash"
-cd "$tree"
+. "$(dirname "$0")/lib.sh"
+hk_tree
+stop_on_error
 
+case_ "held by fcntl locks"
 # Held by fcntl locks, beside their files, empty. --older-than 0: only the
 # holder check stands between them and deletion.
 touch posix posix.lock ofd ofd.lock
-hold_fcntl_bg posix posix.lock
-posix_holder=$holder_pid
-hold_fcntl_bg ofd ofd.lock
+hold_fcntl_lock posix posix.lock
+posix_holder=$HOLDER
+hold_fcntl_lock ofd ofd.lock
 hk --clean-locks --older-than 0 -v
 expect_rc 0
 expect_out
 expect_err_has "Skipped ./posix.lock: held by another process (fcntl lock, pid $posix_holder)"
 expect_err_has "Skipped ./ofd.lock: held by another process (open file description lock)"
-exists posix.lock ofd.lock
-release_lock_bg  # the OFD holder
-holder_pid=$posix_holder
-release_lock_bg
+expect_exists posix.lock ofd.lock
+release_lock  # the OFD holder
+release_lock "$posix_holder"
 hk --clean-locks --older-than 0
 expect_rc 0
 expect_out ./ofd.lock ./posix.lock
 
+case_ "git directories"
 # git: index.lock beside index in .git, empty while git works, never
 # flocked. Also in a bare repository, and with DIR inside a git directory.
 for repo in work/.git bare.git; do
@@ -45,9 +47,10 @@ for dir in work/.git work/.git/refs/heads bare.git bare.git/refs/heads; do
   expect_rc 0
   expect_out
 done
-exists work/.git/index.lock work/.git/config.lock work/.git/refs/heads/main.lock \
+expect_exists work/.git/index.lock work/.git/config.lock work/.git/refs/heads/main.lock \
   bare.git/index.lock bare.git/config.lock bare.git/refs/heads/main.lock
 
+case_ "rpm's database lock"
 # rpm's database lock: empty, no `.rpm` beside it; and by its name even if
 # there were.
 mkdir rpm
@@ -58,15 +61,17 @@ expect_out
 touch rpm/.rpm
 hk --clean-locks --older-than 0 rpm
 expect_out
-exists rpm/.rpm.lock
+expect_exists rpm/.rpm.lock
 
+case_ "other tools' lock files by name"
 # Other tools' lock files by name, even empty and beside a file of their
 # NAME.
 for n in Gemfile flake composer Pipfile pubspec Podfile mix; do touch "$n" "$n.lock"; done
 hk --clean-locks --older-than 0
 expect_out
-exists Gemfile.lock flake.lock composer.lock Pipfile.lock pubspec.lock Podfile.lock mix.lock
+expect_exists Gemfile.lock flake.lock composer.lock Pipfile.lock pubspec.lock Podfile.lock mix.lock
 
+case_ "a lock file made with set -C a moment ago"
 # A lock file a script made a moment ago with `set -C` (noclobber): its
 # holder protects it by existing, not by flock. Kept by the default hour.
 touch x
@@ -74,5 +79,5 @@ touch x
 hk --clean-locks
 expect_rc 0
 expect_out
-exists x.lock
-echo "ok"
+expect_exists x.lock
+finish

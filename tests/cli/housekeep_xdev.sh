@@ -1,25 +1,27 @@
 #!/usr/bin/env bash
 # mutx housekeep -r never crosses into another filesystem (a tmpfs mounted
 # inside the tree). Needs root and permission to mount; skips otherwise.
-source "$(dirname "$0")/housekeep_lib.bash"
+. "$(dirname "$0")/lib.sh"
+need_root "needs root to mount a tmpfs"
+hk_tree
+stop_on_error
+mkdir -p "$TREE/mnt"
+mount -t tmpfs -o size=1m mutx-housekeep-test "$TREE/mnt" 2>/dev/null || skip "cannot mount a tmpfs here"
+on_exit "umount '$TREE/mnt' 2>/dev/null || umount -l '$TREE/mnt'"
 
-[[ $(id -u) == 0 ]] || skip "needs root to mount a tmpfs"
-mkdir -p "$tree/mnt"
-mount -t tmpfs -o size=1m mutx-housekeep-test "$tree/mnt" 2>/dev/null || skip "cannot mount a tmpfs here"
-trap 'umount "$tree/mnt" 2>/dev/null || umount -l "$tree/mnt" 2>/dev/null; housekeep_cleanup' EXIT
+touch "$TREE/a" "$TREE/a.lock" "$TREE/mnt/other-fs" "$TREE/mnt/other-fs.lock"
+mkdir "$TREE/mnt/sub"
+touch "$TREE/mnt/sub/deeper" "$TREE/mnt/sub/deeper.lock"
 
-touch "$tree/a" "$tree/a.lock" "$tree/mnt/other-fs" "$tree/mnt/other-fs.lock"
-mkdir "$tree/mnt/sub"
-touch "$tree/mnt/sub/deeper" "$tree/mnt/sub/deeper.lock"
-
-hk --clean-locks -r -v --older-than 0 "$tree"
+case_ "-r does not enter a mount inside the tree"
+hk --clean-locks -r -v --older-than 0 "$TREE"
 expect_rc 0
-expect_out "$tree/a.lock"
-expect_err_has "Skipped $tree/mnt: on another filesystem, not crossed"
-exists "$tree/mnt/other-fs.lock" "$tree/mnt/sub/deeper.lock"
+expect_out "$TREE/a.lock"
+expect_err_has "Skipped $TREE/mnt: on another filesystem, not crossed"
+expect_exists "$TREE/mnt/other-fs.lock" "$TREE/mnt/sub/deeper.lock"
 
-# Given as DIR itself, the mount is the tree: it is cleaned, but not left.
-hk --clean-locks -r --older-than 0 "$tree/mnt"
+case_ "given as DIR itself, the mount is the tree: cleaned, but not left"
+hk --clean-locks -r --older-than 0 "$TREE/mnt"
 expect_rc 0
-expect_out "$tree/mnt/other-fs.lock" "$tree/mnt/sub/deeper.lock"
-echo "ok"
+expect_out "$TREE/mnt/other-fs.lock" "$TREE/mnt/sub/deeper.lock"
+finish
