@@ -1,5 +1,5 @@
 // The floor of a durable big write on this disk: the writes mutx's durable
-// --stream issues (engine/src/pump.cpp), with nothing else: no pipe to read,
+// --stream issues (engine/src/pump.cpp, direct_write.cpp), with nothing else: no pipe to read,
 // no event loop, no commit protocol. bench/stream.sh times it next to mutx
 // and dd, so the share of a run that is the disk's own is visible in every
 // run, on whatever the disk does that hour.
@@ -25,9 +25,9 @@
 namespace {
 
 constexpr std::size_t mib = 1024 * 1024;
-constexpr unsigned slot_count = 4;               // as pump.cpp: slot_count
-constexpr std::size_t slot_size = 4 * mib;       // as pump.cpp: slot_size
-constexpr std::uint64_t flush_step = 32 * mib;   // as pump.cpp: flush_step
+constexpr unsigned slot_count = 4;               // as direct_write.hpp: inflight_writes::slot_count
+constexpr std::size_t slot_size = 4 * mib;       // as direct_write.hpp: inflight_writes::slot_size
+constexpr std::uint64_t flush_step = 32 * mib;   // as direct_write.hpp: flush_behind::step
 constexpr std::uint64_t tag_flush = slot_count;  // user_data of the flush
 
 [[noreturn]] void die(const char* what, int err) {
@@ -47,7 +47,7 @@ int main(int argc, char** argv) {
   const std::uint64_t total = size_mib * mib;  // the last write may be short, but stays aligned
 
   // Only the buffers a write of this size uses, as mutx touches only what it
-  // fills; 2 MiB pages, as pump.cpp asks for once a stream fills a slot.
+  // fills; 2 MiB pages, as direct_write.cpp asks for once a stream fills a slot.
   const std::size_t used = total < slot_count * slot_size ? (total + slot_size - 1) / slot_size * slot_size
                                                           : slot_count * slot_size;
   void* mem = nullptr;
@@ -102,7 +102,7 @@ int main(int argc, char** argv) {
       if (tag == tag_flush) {
         flushing = false;
       } else {
-        // A short direct write would leave a hole: pump.cpp resubmits the
+        // A short direct write would leave a hole: direct_write.cpp resubmits the
         // rest, the floor simply refuses to measure such a disk.
         if (static_cast<std::uint64_t>(cqe->res) != slot_len[tag]) die("write", EIO);
         slot_busy[tag] = false;
