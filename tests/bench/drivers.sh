@@ -2,8 +2,8 @@
 # sizes, and write the tables the README's figures come from: every row of
 # every table present with a number in it, and the byte checks the drivers
 # make themselves (stream.sh compares what mutx wrote; contention.sh checks
-# the counter) passing. No timing is asserted. bench/housekeep.sh is left
-# out: its trees have a fixed size (100,000 files), minutes to build.
+# the counter, housekeep.sh that mutx and find delete the same files)
+# passing. No timing is asserted.
 . "$(dirname "$0")/../cli/lib.sh"
 need_cmd hyperfine
 need_cmd jq
@@ -72,5 +72,19 @@ md=out/contention/contention.md
 for cmd in 'mutx \(durable\)' 'mutx --no-sync' 'flock \+ sponge'; do
   expect_match "$(cat "$md")" "\| $cmd \| $num ± $num s \| $num s \| $num""x \| $num""x \|" "$md"
 done
+
+case_ "housekeep.sh: mutx and find delete the same files, locks, backups and walk timed"
+driver housekeep BENCH_HOUSEKEEP_FILES=1 BENCH_RUNS=2 BENCH_WALK="$src/engine"
+expect_match "$OUT" "sanity checks passed" "housekeep.sh's output"
+rel="$num( ± $num)?"
+for t in "locks:mutx housekeep --clean-locks --older-than 0" "locks:find -name '\*\.lock' -empty -delete" \
+  "backups:mutx housekeep --clean-backups --keep-newest 1" \
+  "backups:find -name '\*\.backup' ! -name '\*_009\.backup' -delete" \
+  "walk:mutx housekeep --all -r -n" "walk:find -xdev -name '\*\.lock' -empty"; do
+  md=out/housekeep/housekeep-${t%%:*}.md
+  expect_eq "$(grep -cE "^\| \`${t#*:}\` \| $num ± $num \| $num \| $num \| $rel \|$" "$md")" 1 "rows of '${t#*:}' in $md"
+done
+expect_match "$(cat out/housekeep/housekeep-locks.md)" "^### 1 orphaned locks, each NAME\.lock beside its NAME" "heading"
+expect_eq "$(ls scratch)" "" "scratch left by housekeep.sh"
 
 finish
