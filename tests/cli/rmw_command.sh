@@ -153,22 +153,26 @@ expect_match "$ERR" '"message":"last line without newline"' "unterminated last l
 expect_eq "$(grep -c '"reason":""' <<<"$ERR")" 0 "empty fields"
 expect_content J $'{"n":1}\n'
 case_ "--json with a command that leaves a background child holding stderr: no hang"
-OUT=$(timeout 20 "$MUTX" --json J -- sh -c 'sleep 30.75 >/dev/null 2>&1 & echo early >&2; cat' 2>"$T/.stderr")
+# Durations unique to this run: the uring and syscalls variants of this
+# script run at once, and a pattern both match found (and killed) the other's.
+BG_SLEEP="30.$$"
+OUT=$(timeout 20 "$MUTX" --json J -- sh -c "sleep $BG_SLEEP >/dev/null 2>&1 & echo early >&2; cat" 2>"$T/.stderr")
 RC=$?
 expect_rc 0
 expect_match "$(cat "$T/.stderr")" '"message":"early"' "line before exit"
-pkill -f '^sleep 30.75$' 2>/dev/null
+pkill -f "^sleep $BG_SLEEP\$" 2>/dev/null
 
 case_ "SIGTERM ends the command's whole process group, not only the command"
-"$MUTX" J -- sh -c 'sleep 41.25; cat' 2>"$T/.term" &
+TERM_SLEEP="41.$$"
+"$MUTX" J -- sh -c "sleep $TERM_SLEEP; cat" 2>"$T/.term" &
 W=$!
-for ((i = 0; i < 100; i++)); do pgrep -f '^sleep 41.25' >/dev/null && break; sleep 0.05; done
+for ((i = 0; i < 100; i++)); do pgrep -f "^sleep $TERM_SLEEP\$" >/dev/null && break; sleep 0.05; done
 kill -TERM "$W"
 wait "$W"
 RC=$?
 expect_rc 3
 sleep 0.2
-if pgrep -f '^sleep 41.25' >/dev/null; then fail "the command's child still runs"; pkill -f '^sleep 41.25'; else pass; fi
+if pgrep -f "^sleep $TERM_SLEEP\$" >/dev/null; then fail "the command's child still runs"; pkill -f "^sleep $TERM_SLEEP\$"; else pass; fi
 expect_content J $'{"n":1}\n'
 expect_missing J.lock
 
