@@ -10,6 +10,7 @@ result summary(const write_report& rep) {
   r.bytes = rep.bytes;
   r.target = rep.target;
   r.backup = rep.backup;
+  r.fence = rep.fence;
   return r;
 }
 
@@ -42,6 +43,9 @@ write_options to_write_options(const std::string& path, const options& opts) {
   w.lock_file = opts.lock_file;
   w.lock_mode = opts.lock_mode;
   w.keep_lock_file = opts.keep_lock_file;
+  w.lock_url = opts.lock_url;
+  w.lock_name = opts.lock_name;
+  w.lock_ttl = static_cast<long>(opts.lock_ttl.count());
   w.io = opts.io == io_mode::automatic ? io_mode_from_env() : opts.io;
   w.handle_signals = opts.handle_signals;
   normalize(w, opts.backup_suffix != options{}.backup_suffix || opts.backup_dir || opts.backup_mode);

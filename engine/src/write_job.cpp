@@ -1,5 +1,7 @@
 #include "write_job.hpp"
 
+#include "etcd_lock.hpp"
+
 #include "mutx/command.hpp"
 #include "mutx/ops.hpp"
 #include "mutx/pump.hpp"
@@ -10,11 +12,13 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 
 namespace mutx::detail {
 
@@ -63,6 +67,7 @@ struct job {
   // Where the lock file is; its directory must outlive the lock_file,
   // which keeps only the descriptor's number.
   lock_location lock_at;
+  std::optional<etcd_url> etcd_at;  // --lock-url, parsed by validate()
 
   asio::awaitable<void> run() {
     validate();
@@ -74,6 +79,9 @@ struct job {
     input_source in = open_input();
     co_await read_before_lock(in);
 
+    // The etcd lock first, then the lock file: one order for everyone.
+    etcd_lock etcd;
+    if (etcd_at) etcd = co_await take_etcd_lock(t);
     lock_file lk;
     if (o.lock) lk = co_await take_lock(t);
     sweep(t);
@@ -81,6 +89,7 @@ struct job {
 
     staged_file staged(t.dir.get(), t.name, t.dir_display, creation_mode(cur));
     const mode_t staged_mode = prepare_staged(staged, cur, t);
+    stamp_fence(staged, etcd, t);
     co_await fill(staged, in, cur, t);
     restore_metadata(staged, staged_mode, cur, t);
     co_await sync(staged, t);
@@ -89,7 +98,8 @@ struct job {
     placed_backup backup = back_up(t, cur, backup_dir);
     if (stop.stop_requested()) interrupted();
     check_lock_intact(lk, t);
-    publish(staged, backup, t);
+    co_await confirm_etcd_lock(etcd, t);
+    publish(staged, backup, t, etcd);
     report_committed(t, started);
   }
 
@@ -102,7 +112,7 @@ struct job {
   // it first), checked before anything is touched: a NUL byte would cut a
   // path short and write another file; a mode above 07777 would be masked
   // into another mode; a bad suffix would make the target its own backup.
-  void validate() const {
+  void validate() {
     auto whole = [](const std::string& path, const char* what) {
       if (path.find('\0') != std::string::npos)
         throw error(failure_kind::io, std::string(what) + " contains a NUL byte",
@@ -123,6 +133,15 @@ struct job {
     mode(o.backup.mode, "backup mode");
     mode(o.lock_mode, "lock mode");
     if (o.backup.enabled) check_backup_suffix(o.backup.suffix);
+    if (o.lock_url) {
+      etcd_at = parse_etcd_url(*o.lock_url);
+      check_etcd_ttl(o.lock_ttl);
+      if (o.lock_name && o.lock_name->empty())
+        throw error(failure_kind::io, "the lock name is empty", "Give a name every writer of the file uses.");
+    } else if (o.lock_name) {
+      throw error(failure_kind::io, "a lock name was given without a lock URL",
+                  "The lock name names the etcd lock; give the etcd cluster's URL too.");
+    }
   }
 
   void report_backend() const {
@@ -212,6 +231,81 @@ struct job {
     emit(waited ? event::level::notice : event::level::info, "lock_acquired", "Lock acquired",
          {{"lock_file", lock_at.display}, {"wait_time_ms", rep.lock_wait_ms}});
     co_return lk;
+  }
+
+  // The etcd lock (etcd_lock.hpp), named by --lock-name or by the
+  // target's absolute path after the symlink policy.
+  asio::awaitable<etcd_lock> take_etcd_lock(const target& t) {
+    etcd_lock_settings s;
+    s.url = *etcd_at;
+    s.name = o.lock_name ? *o.lock_name : absolute_path(t);
+    s.ttl = o.lock_ttl;
+    s.wait = o.wait;
+    s.target = o.output;
+    const auto start = clock_type::now();
+    bool waited = false;
+    auto on_wait = [&] {
+      waited = true;
+      emit(event::level::notice, "etcd_lock_wait",
+           "Waiting for the etcd lock on " + o.output + timeout_note() + "...", {{"lock_name", s.name}});
+    };
+    auto on_debug = [&](const std::string& what) { emit(event::level::debug, "etcd", what); };
+    etcd_lock lock = co_await etcd_lock::acquire(s, stop, on_wait, on_debug);
+    rep.etcd_key = lock.key();
+    rep.fence = lock.fence();
+    const double ms = ms_since(start);
+    emit(waited ? event::level::notice : event::level::info, "etcd_lock_acquired",
+         "etcd lock acquired (key " + lock.key() + ", fencing token " + std::to_string(lock.fence()) + ")",
+         {{"etcd_key", lock.key()}, {"fence", lock.fence()}, {"lock_name", s.name}, {"wait_time_ms", ms}});
+    co_return lock;
+  }
+
+  static std::string absolute_path(const target& t) {
+    char buf[4096];
+    const std::string proc = "/proc/self/fd/" + std::to_string(t.dir.get());
+    const ssize_t n = ::readlink(proc.c_str(), buf, sizeof buf);
+    if (n <= 0 || n >= static_cast<ssize_t>(sizeof buf)) throw_errno("cannot find the absolute path of", t.display);
+    std::string dir(buf, static_cast<std::size_t>(n));
+    return dir == "/" ? "/" + t.name : dir + "/" + t.name;
+  }
+
+  // The fencing token on the new file, where xattrs are allowed: a later
+  // writer whose token is lower refuses to replace it (confirm_etcd_lock).
+  void stamp_fence(staged_file& staged, const etcd_lock& etcd, const target& t) {
+    if (!etcd.held()) return;
+    const std::string token = std::to_string(etcd.fence());
+    if (::fsetxattr(staged.fd(), fence_xattr, token.data(), token.size(), 0) == 0) return;
+    emit(event::level::info, "fence",
+         "The fencing token " + token + " is not stored on " + t.display + ": xattr " + fence_xattr + " refused (" +
+             describe(errno_code()) + ")",
+         {{"fence", etcd.fence()}});
+  }
+  static constexpr const char* fence_xattr = "user.mutx.fence";
+
+  // Just before the rename: the etcd lock is still ours (etcd_lock::
+  // confirm), and no writer with a newer token has replaced the target.
+  asio::awaitable<void> confirm_etcd_lock(etcd_lock& etcd, const target& t) {
+    if (!etcd.held()) co_return;
+    co_await etcd.confirm(t.display, stop);
+    if (stop.stop_requested()) interrupted();
+    const std::int64_t theirs = target_fence(t);
+    if (theirs > etcd.fence())
+      throw error(failure_kind::locked,
+                  t.display + ": a writer with a newer etcd lock (fencing token " + std::to_string(theirs) + " > " +
+                      std::to_string(etcd.fence()) + ") has replaced it; nothing was changed",
+                  "This write stalled past its lease and another writer committed meanwhile. Run again.")
+          .with_reason(failure_reason::lock_lost);
+  }
+
+  // The token on the target as it is now, 0 when it has none.
+  std::int64_t target_fence(const target& t) const {
+    unique_fd fd(::openat(t.dir.get(), t.name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY));
+    if (!fd) return 0;
+    char buf[32];
+    const ssize_t n = ::fgetxattr(fd.get(), fence_xattr, buf, sizeof buf - 1);
+    if (n <= 0) return 0;
+    buf[n] = '\0';
+    return std::strtoll(buf, nullptr, 10);
   }
 
   // A crashed writer (no O_TMPFILE, or killed between link and rename)
@@ -428,7 +522,9 @@ struct job {
 
   // The commit point. From here on a signal no longer turns this write
   // into a failure.
-  void publish(staged_file& staged, placed_backup& backup, const target& t) {
+  void publish(staged_file& staged, placed_backup& backup, const target& t, const etcd_lock& etcd) {
+    // The last check: no co_await from here to the rename.
+    etcd.check_deadline(t.display);
     committed = true;
     staged.publish();
     backup.keep();
@@ -440,12 +536,14 @@ struct job {
   void report_committed(const target& t, clock_type::time_point started) {
     rep.duration_ms = ms_since(started);
     rep.backend = r.backend();
+    std::vector<std::pair<std::string, event::value>> fields = {{"bytes", static_cast<std::int64_t>(rep.bytes)},
+                                                                  {"duration_ms", rep.duration_ms},
+                                                                  {"strategy", rep.strategy},
+                                                                  {"backend", rep.backend},
+                                                                  {"staging", rep.staging}};
+    if (rep.fence) fields.emplace_back("fence", *rep.fence);
     emit(event::level::info, "committed", "Wrote " + std::to_string(rep.bytes) + " bytes to " + t.display,
-         {{"bytes", static_cast<std::int64_t>(rep.bytes)},
-          {"duration_ms", rep.duration_ms},
-          {"strategy", rep.strategy},
-          {"backend", rep.backend},
-          {"staging", rep.staging}});
+         std::move(fields));
   }
 };
 
