@@ -310,10 +310,17 @@ struct job {
 
   // A crashed writer (no O_TMPFILE, or killed between link and rename)
   // leaves a temp in one of NAME's slots; those no live writer claims go.
+  // Where other hosts may mount the directory, none is provably stale.
   void sweep(const target& t) const {
-    for (const std::string& gone : sweep_stale_temps(t.dir.get(), t.name))
+    std::vector<std::string> kept;
+    for (const std::string& gone : sweep_stale_temps(t.dir.get(), t.name, &kept))
       emit(event::level::info, "stale_temp_removed", "Removed stale temporary file " + join_path(t.dir_display, gone),
            {{"path", join_path(t.dir_display, gone)}});
+    for (const std::string& k : kept)
+      emit(event::level::info, "stale_temp_kept",
+           "Kept temporary file " + join_path(t.dir_display, k) + ": on " + shared_filesystem(t.dir.get()) +
+               ", which other hosts may mount, a writer there may own it",
+           {{"path", join_path(t.dir_display, k)}});
   }
 
   // The lock file must still be the one we locked: someone who removed or
