@@ -36,7 +36,7 @@ revoke_all() {
   local l
   for l in $(leases); do etcdctl_ lease revoke "$l" >/dev/null 2>&1; done
 }
-leases() { etcdctl_ lease list 2>/dev/null | tail -n +2 | tr -d ' '; }
+leases() { etcdctl_ lease list 2>/dev/null | tail -n +2 | tr -d ' ' | sed 's/^0*//'; }
 counter_is() { expect_eq "$(<f)" "$1" "the counter"; }
 elapsed_ms() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 no_temps() {  # dir
