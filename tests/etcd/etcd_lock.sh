@@ -195,23 +195,28 @@ expect_err_has "queueing again with a new lease"
 expect_eq "$(leases)" "" "leases left"
 
 case_ "a waiter whose etcd node is SIGSTOPped queues again on another and loses nothing"
-"$MUTX" --lock-ttl 2 --lock-url "etcd://${ETCD_CLIENT[2]},${ETCD_CLIENT[3]},${ETCD_CLIENT[1]}" f -- \
+# The waiter's node is a follower (a stopped leader would also stall the
+# holder's keepalives until a new election: the leader's death is below).
+leader=$(etcd_leader) || fatal "no leader"
+x=$((leader % 3 + 1)) y=$(((leader + 1) % 3 + 1))
+"$MUTX" --lock-ttl 2 --lock-url "etcd://${ETCD_CLIENT[leader]},${ETCD_CLIENT[y]}" f -- \
   sh -c 'read n; sleep 2; echo $((n + 1))' 2>"$T/holder3.err" &
 holder3=$!
 sleep 0.3
-"$MUTX" -vv --lock-ttl 2 --lock-url "etcd://${ETCD_CLIENT[1]},${ETCD_CLIENT[2]},${ETCD_CLIENT[3]}" f -- "${INC[@]}" \
+"$MUTX" -vv --lock-ttl 2 --lock-url "etcd://${ETCD_CLIENT[x]},${ETCD_CLIENT[leader]},${ETCD_CLIENT[y]}" f -- "${INC[@]}" \
   2>"$T/waiter3.err" &
 waiter3=$!
 until_has "$T/waiter3.err" "Waiting for the etcd lock"
-kill -STOP "${ETCD_PID[1]}"
+kill -STOP "${ETCD_PID[x]}"
 wait "$holder3"; RC=$? ERR=$(<"$T/holder3.err")
 expect_rc 0
 wait "$waiter3"; RC=$? ERR=$(<"$T/waiter3.err")
 expect_rc 0
-kill -CONT "${ETCD_PID[1]}"
+expect_err_has "queueing again with a new lease"
+kill -CONT "${ETCD_PID[x]}"
 counter_is 11
 expect_only . f
-sleep 1  # node 1 catches up
+sleep 1  # the stopped node catches up
 
 # Two writers of N increments each, retrying a write that lost its lock
 # (exit 2): every write that exits 0 must be in the count.
