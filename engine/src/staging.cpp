@@ -62,6 +62,14 @@ const char* shared_filesystem(int dfd) noexcept {
   }
 }
 
+bool created_elsewhere(int dfd, const std::string& name) noexcept {
+  if (errno != EPERM) return false;
+  struct stat st;
+  const bool exists = ::fstatat(dfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+  errno = EPERM;
+  return exists;
+}
+
 bool claim_inode(int fd) noexcept {
   for (;;) {
     if (::flock(fd, LOCK_SH | LOCK_NB) == 0) return true;
@@ -153,7 +161,8 @@ staged_file::staged_file(int dfd, std::string name, std::string display, mode_t 
     std::string candidate = candidate_name(name_, attempt);
     unique_fd fd(::openat(dfd_, candidate.c_str(), O_CREAT | O_EXCL | O_NOFOLLOW | O_RDWR | O_CLOEXEC, mode));
     if (!fd) {
-      if (errno != EEXIST) throw_errno("cannot create a temporary file in", dir_name(display_));
+      if (errno != EEXIST && !created_elsewhere(dfd_, candidate))
+        throw_errno("cannot create a temporary file in", dir_name(display_));
       continue;
     }
     // A sweeper may have found the name in the instant before our flock:

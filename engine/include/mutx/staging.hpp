@@ -58,6 +58,12 @@ enum class temp_probe {
 // f_type), else nullptr. There a temp is never proven stale: neither the
 // flock claim nor any age says that no writer on another host owns it.
 const char* shared_filesystem(int dfd) noexcept;
+
+// After an O_CREAT|O_EXCL open failed: whether it was EPERM for a name
+// that exists now. SFTP has no "exists" status, so sshfs reports a file
+// another host created after our lookup as EPERM, not EEXIST (seen on two
+// sshfs mounts: "cannot create a temporary file: Operation not permitted").
+bool created_elsewhere(int dfd, const std::string& name) noexcept;
 // Take the exclusive flock that proves temp `name` in `dfd` is no live
 // writer's. On stale the caller may unlink the name while `locked` stays
 // open, then close it. `st` is the name's stat (valid unless gone).
