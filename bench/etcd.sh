@@ -14,7 +14,8 @@
 #
 # Environment: BENCH_ETCD_RUNS (hyperfine runs per round, default 10),
 # BENCH_ETCD_ROUNDS (default 3), BENCH_ETCD_HANDOFFS (default 20),
-# BENCH_ETCD_INCREMENTS (N, default 100), BENCH_DIR, BENCH_OUT (default
+# BENCH_ETCD_INCREMENTS (N, default 100), BENCH_ETCD_INC_ROUNDS (default
+# 3, the order rotating), BENCH_DIR, BENCH_OUT (default
 # bench/results). Writes etcd.md there.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -27,6 +28,7 @@ runs=${BENCH_ETCD_RUNS:-10}
 rounds=${BENCH_ETCD_ROUNDS:-3}
 handoffs=${BENCH_ETCD_HANDOFFS:-20}
 incs=${BENCH_ETCD_INCREMENTS:-100}
+inc_rounds=${BENCH_ETCD_INC_ROUNDS:-3}
 out=$(mkdir -p "${BENCH_OUT:-$here/results}" && cd "${BENCH_OUT:-$here/results}" && pwd)
 mkdir -p "${BENCH_DIR:-$repo/build}"
 export TMPDIR=$(cd "${BENCH_DIR:-$repo/build}" && pwd)
@@ -107,22 +109,39 @@ if [[ $(id -u) -eq 0 ]] && command -v sshfs >/dev/null && [[ -e /dev/fuse ]]; th
       sh -c 'n=$(cat "$0/counter"); echo $((n + 1)) >"$0/counter.new" && mv "$0/counter.new" "$0/counter"' "$1" >/dev/null
   }
   f_cmd() { "$MUTX" -q "$1/counter" -- sh -c 'read n; echo $((n + 1))'; }
-  read -r ms_ c_m <<<"$(race m m_cmd)"
-  read -r msn c_mn <<<"$(race mn mn_cmd)"
-  read -r es c_e <<<"$(race e e_cmd)"
-  read -r fs c_f <<<"$(race f f_cmd)"
-  inc_rows=("| mutx --lock-url --lock-name counter F -- sh -c 'read n; echo \$((n+1))' | $ms_ s | $c_m | 1.00x |"
-    "| the same, --no-sync (not durable) | $msn s | $c_mn | $(ratio "$ms_" "$msn")x |"
-    "| etcdctl lock NAME -- sh -c 'n=\$(cat F); echo \$((n+1)) >F.new && mv F.new F' (not durable) | $es s | $c_e | $(ratio "$ms_" "$es")x |"
-    "| mutx F -- ... without --lock-url (flock is not shared between the mounts) | $fs s | $c_f | $(ratio "$ms_" "$fs")x |")
+  # inc_rounds rounds, the order rotating; mean and sd of the wall times.
+  variants=(m_cmd mn_cmd e_cmd f_cmd)
+  declare -A times=() counts=()
+  for ((r = 0; r < inc_rounds; r++)); do
+    for ((k = 0; k < 4; k++)); do
+      v=${variants[(k + r) % 4]}
+      read -r secs count <<<"$(race "$v" "$v")"
+      times[$v]+="$secs "
+      counts[$v]+="$count "
+    done
+  done
+  msd() { printf '%s\n' $1 | awk '{ v[NR] = $1; s += $1 } END { m = s / NR; for (i = 1; i <= NR; i++) q += (v[i] - m) ^ 2; printf "%.2f %.2f", m, (NR > 1 ? sqrt(q / (NR - 1)) : 0) }'; }
+  read -r t_m sd_m <<<"$(msd "${times[m_cmd]}")"
+  read -r t_mn sd_mn <<<"$(msd "${times[mn_cmd]}")"
+  read -r t_e sd_e <<<"$(msd "${times[e_cmd]}")"
+  read -r t_f sd_f <<<"$(msd "${times[f_cmd]}")"
+  inc_rows=("| mutx --lock-url --lock-name counter F -- sh -c 'read n; echo \$((n+1))' | $t_m ± $sd_m s | ${counts[m_cmd]}| 1.00x |"
+    "| the same, --no-sync (not durable) | $t_mn ± $sd_mn s | ${counts[mn_cmd]}| $(ratio "$t_m" "$t_mn")x |"
+    "| etcdctl lock NAME -- sh -c 'n=\$(cat F); echo \$((n+1)) >F.new && mv F.new F' (not durable) | $t_e ± $sd_e s | ${counts[e_cmd]}| $(ratio "$t_m" "$t_e")x |"
+    "| mutx F -- ... without --lock-url (flock is not shared between the mounts) | $t_f ± $sd_f s | ${counts[f_cmd]}| $(ratio "$t_m" "$t_f")x |")
   printf '%s\n' "${inc_rows[@]}"
-  [[ $c_m == $((2 * incs)) && $c_mn == $((2 * incs)) && $c_e == $((2 * incs)) ]] ||
-    { echo "bench/etcd.sh: a locked counter did not end at $((2 * incs))" >&2; exit 1; }
+  for v in m_cmd mn_cmd e_cmd; do
+    for c in ${counts[$v]}; do
+      [[ $c == $((2 * incs)) ]] || { echo "bench/etcd.sh: $v's counter ended at $c, not $((2 * incs))" >&2; exit 1; }
+    done
+  done
 else
   echo "NOTE: the increments across two sshfs mounts need root, sshfs and /dev/fuse: skipped" >&2
 fi
 
 {
+  echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
+  echo
   echo "### etcd lock (3-node etcd $(etcd --version | awk 'NR == 1 { print $3 }') on loopback, $(df -PT "$T" | awk 'NR == 2 { print $2 }'))"
   echo
   echo "One locked replacement of a 2-byte file, uncontended ($rounds rounds x $runs runs, interleaved):"
@@ -138,9 +157,9 @@ fi
   printf '%s\n%s\n' "$h_m" "$h_e"
   if ((${#inc_rows[@]})); then
     echo
-    echo "2 x $incs increments, one writer per sshfs mount of one directory, both at once:"
+    echo "2 x $incs increments, one writer per sshfs mount of one directory, both at once ($inc_rounds rounds, the order rotating; the counter at the end of each):"
     echo
-    echo "| writers | wall time | counter | mutx --lock-url / this |"
+    echo "| writers | wall time, mean ± sd | counters | mutx --lock-url / this |"
     echo "|---|---|---|---|"
     printf '%s\n' "${inc_rows[@]}"
   fi

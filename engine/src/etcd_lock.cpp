@@ -6,6 +6,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -334,6 +335,24 @@ asio::awaitable<void> keepalive_once(state_ptr st, clock_type::time_point until)
     st->mark_lost("no keepalive was answered before its lease's deadline");
 }
 
+// Our key as a linearizable range sees it: its create_revision when it
+// exists and carries our lease, else 0 (gone, another lease, or no
+// endpoint answered by `until`).
+asio::awaitable<std::int64_t> own_key_revision(state_ptr st, clock_type::time_point until) {
+  json::object rq;
+  rq["key"] = base64(st->key);
+  try {
+    reply r = co_await call(st, "kv/range", json_text(rq), std::chrono::seconds(2), until);
+    if (r.status == 200 && int_field(r.body, "count") == 1)
+      if (const json::value* kvs = field(r.body, "kvs"); kvs && kvs->is_array() && !kvs->as_array().empty()) {
+        const json::value& kv = kvs->as_array()[0];
+        if (int_field(kv, "lease") == st->lease) co_return int_field(kv, "create_revision");
+      }
+  } catch (const unreachable&) {
+  }
+  co_return 0;
+}
+
 asio::awaitable<void> keepalive_loop(state_ptr st) {
   while (!st->closed && !st->lost) {
     st->keepalive_timer.expires_after(keepalive_interval(*st));
@@ -556,15 +575,22 @@ asio::awaitable<etcd_lock> etcd_lock::acquire(etcd_lock_settings s, stop_source&
     txn["compare"] = json::array{std::move(cmp)};
     txn["success"] = json::array{std::move(put_op), first_in_line()};
     txn["failure"] = json::array{first_in_line()};
+    // The txn is linearizable: when the first in line is our key with our
+    // lease, its create_revision is the token and no further read is needed.
     std::string owner;
+    std::int64_t owner_lease = 0, owner_revision = 0;
     try {
       reply t = co_await call(cur, "kv/txn", json_text(txn), std::chrono::seconds(2), reach_until);
       if (t.status == 200)
         if (const json::value* resp = field(t.body, "responses"); resp && resp->is_array())
           for (const json::value& one : resp->as_array())
             if (const json::value* rr = field(one, "response_range"))
-              if (const json::value* kvs = field(*rr, "kvs"); kvs && kvs->is_array() && !kvs->as_array().empty())
-                owner = unbase64(string_field(kvs->as_array()[0], "key"));
+              if (const json::value* kvs = field(*rr, "kvs"); kvs && kvs->is_array() && !kvs->as_array().empty()) {
+                const json::value& kv = kvs->as_array()[0];
+                owner = unbase64(string_field(kv, "key"));
+                owner_lease = int_field(kv, "lease");
+                owner_revision = int_field(kv, "create_revision");
+              }
     } catch (const unreachable&) {
     }
     if (stop.stop_requested()) interrupted();
@@ -572,6 +598,12 @@ asio::awaitable<etcd_lock> etcd_lock::acquire(etcd_lock_settings s, stop_source&
     if (owner.empty()) {  // a stall or an error: queue again with a new lease
       co_await pause(std::chrono::milliseconds(50));
       continue;
+    }
+
+    if (owner == cur->key && owner_lease == cur->lease && owner_revision > 0 && !cur->lost &&
+        clock_type::now() < cur->deadline) {
+      cur->fence = owner_revision;
+      co_return held;
     }
 
     // 3. Someone else first: wait in etcd's own queue (lock/lock on the
@@ -604,24 +636,9 @@ asio::awaitable<etcd_lock> etcd_lock::acquire(etcd_lock_settings s, stop_source&
 
     // 4. Proof: a linearizable read shows our key, with our lease. A lease
     // that expired while we waited still got lock/lock's 200 (etcd #9921).
-    json::object rq;
-    rq["key"] = base64(cur->key);
-    bool ours = false;
-    try {
-      reply r = co_await call(cur, "kv/range", json_text(rq), std::chrono::seconds(2),
-                              std::min(cur->deadline, clock_type::now() + reach_budget));
-      if (r.status == 200 && int_field(r.body, "count") == 1)
-        if (const json::value* kvs = field(r.body, "kvs"); kvs && kvs->is_array()) {
-          const json::value& kv = kvs->as_array()[0];
-          if (int_field(kv, "lease") == cur->lease) {
-            cur->fence = int_field(kv, "create_revision");
-            ours = cur->fence > 0;
-          }
-        }
-    } catch (const unreachable&) {
-    }
+    cur->fence = co_await own_key_revision(cur, std::min(cur->deadline, clock_type::now() + reach_budget));
     if (stop.stop_requested()) interrupted();
-    if (ours && !cur->lost && clock_type::now() < cur->deadline) co_return held;
+    if (cur->fence > 0 && !cur->lost && clock_type::now() < cur->deadline) co_return held;
     if (on_debug) on_debug("etcd key " + cur->key + " is not ours after the wait; queueing again with a new lease");
     preferred = cur->current;
   }
@@ -633,27 +650,16 @@ asio::awaitable<void> etcd_lock::confirm(const std::string& display, stop_source
   auto on_stop = stop.on_stop([st] { st->close_sockets(); });
   if (st->lost) lost_etcd_lock(display, st->lost_why);
   check_deadline(display);
-  // A keepalive answered now...
-  co_await keepalive_once(st, st->deadline);
+  // A keepalive answered now, and a linearizable read of our key (same
+  // create_revision, our lease), both at once.
+  using namespace asio::experimental::awaitable_operators;
+  const std::int64_t revision = co_await (keepalive_once(st, st->deadline) && own_key_revision(st, st->deadline));
   if (stop.stop_requested()) interrupted();
   if (st->lost) lost_etcd_lock(display, st->lost_why);
-  // ...and a linearizable read of our key: same create_revision, our lease.
-  json::object rq;
-  rq["key"] = base64(st->key);
-  std::string why = "no etcd endpoint confirmed the key before the lease's deadline";
-  bool ours = false;
-  try {
-    reply r = co_await call(st, "kv/range", json_text(rq), std::chrono::seconds(2), st->deadline);
-    if (stop.stop_requested()) interrupted();
-    if (r.status == 200 && int_field(r.body, "count") == 1) {
-      const json::value& kv = field(r.body, "kvs")->as_array()[0];
-      ours = int_field(kv, "create_revision") == st->fence && int_field(kv, "lease") == st->lease;
-    }
-    if (!ours) why = "its key " + st->key + " is gone";
-  } catch (const unreachable&) {
-  }
-  if (stop.stop_requested()) interrupted();
-  if (!ours) lost_etcd_lock(display, why);
+  if (revision != st->fence)
+    lost_etcd_lock(display, revision == 0 && clock_type::now() < st->deadline
+                                ? "its key " + st->key + " is gone, or no etcd endpoint confirmed it"
+                                : "no etcd endpoint confirmed its key before the lease's deadline");
   check_deadline(display);
 }
 

@@ -67,7 +67,7 @@ bool created_elsewhere(int dfd, const std::string& name) noexcept {
   struct stat st;
   const bool exists = ::fstatat(dfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
   errno = EPERM;
-  return exists;
+  return exists || shared_filesystem(dfd);
 }
 
 bool claim_inode(int fd) noexcept {
@@ -157,12 +157,14 @@ staged_file::staged_file(int dfd, std::string name, std::string display, mode_t 
     throw_errno("cannot create a temporary file in", dir_name(display_), err);
   // No O_TMPFILE here (FUSE, NFS, older filesystems): a named temp that
   // only mutx's own name pattern matches, removed on any failure.
+  int last = EEXIST;
   for (int attempt = 0; attempt < temp_slots + random_attempts; ++attempt) {
     std::string candidate = candidate_name(name_, attempt);
     unique_fd fd(::openat(dfd_, candidate.c_str(), O_CREAT | O_EXCL | O_NOFOLLOW | O_RDWR | O_CLOEXEC, mode));
     if (!fd) {
       if (errno != EEXIST && !created_elsewhere(dfd_, candidate))
         throw_errno("cannot create a temporary file in", dir_name(display_));
+      last = errno;
       continue;
     }
     // A sweeper may have found the name in the instant before our flock:
@@ -175,7 +177,7 @@ staged_file::staged_file(int dfd, std::string name, std::string display, mode_t 
       return;
     }
   }
-  throw_errno("cannot create a temporary file in", dir_name(display_), EEXIST);
+  throw_errno("cannot create a temporary file in", dir_name(display_), last);
 }
 
 staged_file::~staged_file() {

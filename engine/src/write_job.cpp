@@ -275,12 +275,15 @@ struct job {
     if (!etcd.held()) return;
     const std::string token = std::to_string(etcd.fence());
     if (::fsetxattr(staged.fd(), fence_xattr, token.data(), token.size(), 0) == 0) return;
+    // The target, on the same filesystem, cannot carry one either.
+    no_fence_xattrs = errno == ENOTSUP || errno == EOPNOTSUPP;
     emit(event::level::info, "fence",
          "The fencing token " + token + " is not stored on " + t.display + ": xattr " + fence_xattr + " refused (" +
              describe(errno_code()) + ")",
          {{"fence", etcd.fence()}});
   }
   static constexpr const char* fence_xattr = "user.mutx.fence";
+  bool no_fence_xattrs = false;
 
   // Just before the rename: the etcd lock is still ours (etcd_lock::
   // confirm), and no writer with a newer token has replaced the target.
@@ -288,7 +291,7 @@ struct job {
     if (!etcd.held()) co_return;
     co_await etcd.confirm(t.display, stop);
     if (stop.stop_requested()) interrupted();
-    const std::int64_t theirs = target_fence(t);
+    const std::int64_t theirs = no_fence_xattrs ? 0 : target_fence(t);
     if (theirs > etcd.fence())
       throw error(failure_kind::locked,
                   t.display + ": a writer with a newer etcd lock (fencing token " + std::to_string(theirs) + " > " +

@@ -60,9 +60,11 @@ enum class temp_probe {
 const char* shared_filesystem(int dfd) noexcept;
 
 // After an O_CREAT|O_EXCL open failed: whether it was EPERM for a name
-// that exists now. SFTP has no "exists" status, so sshfs reports a file
-// another host created after our lookup as EPERM, not EEXIST (seen on two
-// sshfs mounts: "cannot create a temporary file: Operation not permitted").
+// that exists now, or on a filesystem other hosts may mount. SFTP has no
+// "exists" status, so sshfs reports a file another host created after our
+// lookup (and may have renamed away since) as EPERM, not EEXIST (seen on
+// two sshfs mounts: "cannot create a temporary file: Operation not
+// permitted"). The caller moves on to the next name, or looks again.
 bool created_elsewhere(int dfd, const std::string& name) noexcept;
 // Take the exclusive flock that proves temp `name` in `dfd` is no live
 // writer's. On stale the caller may unlink the name while `locked` stays
