@@ -28,7 +28,14 @@ std::string shell_quote(std::string_view s) {
   return out + "'";
 }
 
-bool names_path(std::string_view command) noexcept { return command.find("%s") != std::string_view::npos; }
+bool names_path(std::string_view command) noexcept {
+  for (std::size_t i = 0; i + 1 < command.size(); ++i) {
+    if (command[i] != '%') continue;
+    if (command[i + 1] == 's') return true;
+    if (command[i + 1] == '%') ++i;  // "%%": a literal %
+  }
+  return false;
+}
 
 std::string with_path(std::string_view command, std::string_view path) {
   const std::string quoted = shell_quote(path);
@@ -36,6 +43,9 @@ std::string with_path(std::string_view command, std::string_view path) {
   for (std::size_t i = 0; i < command.size();) {
     if (command.compare(i, 2, "%s") == 0) {
       out += quoted;
+      i += 2;
+    } else if (command.compare(i, 2, "%%") == 0) {
+      out += '%';
       i += 2;
     } else {
       out += command[i++];

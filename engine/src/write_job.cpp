@@ -565,7 +565,7 @@ struct job {
     std::string failure;
     if (o.on_change) {
       shell_command sc;
-      sc.command = with_path(*o.on_change, o.output);
+      sc.command = names_path(*o.on_change) ? with_path(*o.on_change, o.output) : *o.on_change;
       if (o.command_stderr_events)
         sc.on_line = [this](std::string line) {
           emit(event::level::notice, "on_change_output", std::move(line), {{"command", *o.on_change}});

@@ -19,7 +19,9 @@ namespace mutx {
 std::string shell_quote(std::string_view s);
 // Whether CMD names the file (`%s`), or reads the content on its stdin.
 bool names_path(std::string_view command) noexcept;
-// CMD with every `%s` replaced by shell_quote(path).
+// CMD with every `%s` replaced by shell_quote(path) and every `%%` by `%`
+// (as printf and Ansible's validate have it: `stat -c %%a %s`). A CMD
+// without `%s` is run as it is.
 std::string with_path(std::string_view command, std::string_view path);
 // "exited 1", "was killed by signal 9 (Killed)": how a check failed.
 std::string describe_exit(int status);
