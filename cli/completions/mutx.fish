@@ -22,12 +22,16 @@ complete -c mutx -n __mutx_write -l no-stream -d 'read all input first (simple m
 complete -c mutx -n __mutx_write -l no-append -d 'replace the content instead of appending'
 complete -c mutx -n __mutx_write -l no-allow-empty -d 'refuse empty input'
 # Target and metadata
-complete -c mutx -n __mutx_write -s m -l mode -x -a '0644 0600 0640 0664 0755 0700' -d 'mode of the new file'
+complete -c mutx -n __mutx_write -s m -l mode -x -a '0644 0600 0640 0664 0755 0700 u=rw,go=r a+x g-w' -d 'mode of the new file (octal or as chmod)'
 complete -c mutx -n __mutx_write -l preserve-mode -d "keep the old file's mode (the default)"
 complete -c mutx -n __mutx_write -l no-preserve-mode -d 'give the new file 0666 & ~umask'
 complete -c mutx -n __mutx_write -l preserve-owner -d 'keep owner and group; fail if not permitted'
 complete -c mutx -n __mutx_write -l try-preserve-owner -d 'keep owner and group where permitted'
 complete -c mutx -n __mutx_write -l no-preserve-owner -d 'the new file belongs to the caller'
+complete -c mutx -n __mutx_write -l owner -x -a '(__fish_complete_users)' -d 'owner (and group) of the new file'
+complete -c mutx -n __mutx_write -l group -x -a '(__fish_complete_groups)' -d 'group of the new file'
+complete -c mutx -n __mutx_write -l in-place -d 'overwrite OUTPUT in place (same inode); not atomic'
+complete -c mutx -n __mutx_write -l no-in-place -d 'replace OUTPUT atomically, by rename'
 complete -c mutx -n __mutx_write -l symlinks -x -a 'follow replace refuse' -d 'what to do with a symlinked OUTPUT'
 complete -c mutx -n __mutx_write -s p -l parents -d 'create missing parent directories'
 complete -c mutx -n __mutx_write -l no-parents -d 'a missing parent directory is an error'
