@@ -9,8 +9,9 @@
 #   mutx --stream (over the old file)  the write alone, replacing a file
 #   mutx --stream -C, identical        compared all the way, nothing written
 #   mutx --stream -C, differs early    compared up to byte 4096, then written
-#   cat | sha256sum                    floor of the digest
-#   cat | cmp - old                    floor of the comparison
+#   sha256sum                          a digest (coreutils)
+#   openssl dgst -sha256               floor of the digest (libcrypto, as mutx)
+#   cmp - old                          floor of the comparison
 #   cat > (not durable)                floor of the copy
 #   dd bs=1M conv=fsync                a durable write, for scale
 # Size BENCH_DEPLOY_MIB (default 512). Every timed run starts from the same
@@ -23,7 +24,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 mutx=$(realpath "${1:-$repo/build/release/cli/mutx}")
 [[ -x $mutx ]] || { echo "bench/deploy.sh: no mutx binary at $mutx (build it first)" >&2; exit 1; }
-for tool in hyperfine jq sha256sum cmp; do
+for tool in hyperfine jq sha256sum cmp openssl; do
   command -v "$tool" >/dev/null || { echo "bench/deploy.sh: $tool is not installed" >&2; exit 1; }
 done
 size=${BENCH_DEPLOY_MIB:-512}
@@ -57,7 +58,8 @@ rm -f out
 json=$out/deploy.json
 src="cat random"
 names=("mutx --stream" "mutx --stream --sha256" "mutx --stream, over the old file" "mutx --stream -C, identical (nothing written)"
-       "mutx --stream -C, differs at 4 KiB" "cat | sha256sum (digest floor)" "cat | cmp - old (comparison floor)"
+       "mutx --stream -C, differs at 4 KiB" "sha256sum (coreutils)" "openssl dgst -sha256 (digest floor)"
+       "cmp - old (comparison floor)"
        "cat > (not durable)" "dd bs=1M conv=fsync")
 hyperfine --runs "$runs" --warmup 1 --export-json "$json" \
   -n "${names[0]}" --prepare 'rm -f out; sync' "$src | $mutx --stream out" \
@@ -66,15 +68,16 @@ hyperfine --runs "$runs" --warmup 1 --export-json "$json" \
   -n "${names[3]}" --prepare 'rm -f out; cp random out; sync' "$src | $mutx --stream -C out" \
   -n "${names[4]}" --prepare 'rm -f out; cp early out; sync' "$src | $mutx --stream -C out" \
   -n "${names[5]}" --prepare 'sync' "$src | sha256sum" \
-  -n "${names[6]}" --prepare 'rm -f out; cp random out; sync' "$src | cmp - out" \
-  -n "${names[7]}" --prepare 'rm -f out; sync' "$src | cat > out" \
-  -n "${names[8]}" --prepare 'rm -f out; sync' "$src | dd bs=1M conv=fsync of=out status=none"
+  -n "${names[6]}" --prepare 'sync' "$src | openssl dgst -sha256" \
+  -n "${names[7]}" --prepare 'rm -f out; cp random out; sync' "$src | cmp - out" \
+  -n "${names[8]}" --prepare 'rm -f out; sync' "$src | cat > out" \
+  -n "${names[9]}" --prepare 'rm -f out; sync' "$src | dd bs=1M conv=fsync of=out status=none"
 
 stat() { jq -r ".results[$1] | \"\(.mean) \(.stddev // 0)\"" "$json"; }
 read -r m0 _ < <(stat 0)
 md=$out/deploy.md
 {
-  echo "### $size MiB \`--stream\` from \`cat random-$size\`: --sha256 and --compare ($runs runs each)"
+  echo "### $size MiB from \`cat random-$size | COMMAND\`: the cost of --sha256 and --compare on \`--stream\` ($runs runs each)"
   echo
   echo "| command | mean ± sd | this / mutx --stream |"
   echo "|---|---|---|"
