@@ -332,8 +332,21 @@ struct job {
     }
     t.existing = st;
     check_replaceable(t, o.in_place);
-    cur.st = st;
     cur.fd.reset(::openat(t.dir.get(), t.name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY));
+    // Gone between the stat and the open: removed by a program that takes
+    // no lock, or by another host under a FUSE or network filesystem whose
+    // cached attributes still showed it (bindfs after `rm` beneath it). The
+    // open said so: it is a new file (what the stat saw is not there).
+    if (!cur.fd && errno == ENOENT) return current_target{};
+    // A FUSE filesystem answers the stat from attributes cached for a
+    // second: a chmod beneath bindfs was not seen, and the new file got the
+    // mode from before it. Ask the filesystem itself (a local one answers
+    // as the stat did), then read the attributes it refreshed.
+    struct statx fresh;
+    if (cur.fd && ::statx(cur.fd.get(), "", AT_EMPTY_PATH | AT_STATX_FORCE_SYNC, STATX_BASIC_STATS, &fresh) == 0)
+      ::fstat(cur.fd.get(), &st);
+    t.existing = st;
+    cur.st = st;
     // Without read permission (a write-only file) the write goes on, as
     // `>` would, but the xattrs cannot be copied: say so. Any other
     // failure to open it is an error, not a reason to drop metadata.
