@@ -146,6 +146,10 @@ std::string cli_hint(const mutx::error& e) {
       return replaced("or replace the link itself.", "or use --symlinks=replace to replace the link itself.");
     case failure_reason::io_uring_unavailable: return "Use --io=syscalls.";
     case failure_reason::input_unopenable: return "--input FILE names the file whose content replaces OUTPUT.";
+    case failure_reason::mount_point:
+      return "Pass --in-place to copy the new content over it in place (not atomic: a reader may see a partial "
+             "file during the copy; add --backup to keep the old content), or replace the file on the other side "
+             "of the bind mount.";
     default: return h;
   }
 }

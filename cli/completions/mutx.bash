@@ -61,6 +61,14 @@ _mutx() {
             COMPREPLY=($(compgen -c -- "$cur"))
             return
             ;;
+        --owner)
+            COMPREPLY=($(compgen -u -- "$cur"))
+            return
+            ;;
+        --group)
+            COMPREPLY=($(compgen -g -- "$cur"))
+            return
+            ;;
         --timeout | -t | --backup-suffix | --sha256)
             return
             ;;
@@ -71,13 +79,14 @@ _mutx() {
         COMPREPLY=($(compgen -W '--input -i --stream --append --allow-empty
             --check --compare -C --on-change --sha256 --log
             --mode -m --preserve-mode --no-preserve-mode --preserve-owner
-            --try-preserve-owner --symlinks --parents -p --sync --no-sync
+            --try-preserve-owner --owner --group --in-place
+            --symlinks --parents -p --sync --no-sync
             --backup -b --backup-suffix --backup-dir --backup-timestamp
             --backup-mode
             --wait --timeout -t --no-wait --lock-file --lock-mode --keep-lock-file
             --verbose -v --quiet -q --json --progress --no-progress --io
             --no-config --help -h --version -V
-            --no-stream --no-append --no-compare --no-allow-empty --no-preserve-owner
+            --no-stream --no-append --no-compare --no-allow-empty --no-preserve-owner --no-in-place
             --no-parents --no-backup --no-backup-timestamp --no-keep-lock-file
             --no-verbose --no-quiet --no-json' -- "$cur"))
         return

@@ -27,7 +27,17 @@ write_options to_write_options(const std::string& path, const options& opts) {
   w.symlinks = opts.symlinks;
 
   w.metadata.mode = opts.mode;
+  if (opts.chmod) {
+    if (opts.mode) throw error(failure_kind::io, "both mode and chmod are set", "Set one of them.");
+    w.metadata.mode = mode_spec::parse(*opts.chmod);
+    if (!w.metadata.mode)
+      throw error(failure_kind::io, "invalid mode '" + *opts.chmod + "'",
+                  "Give an octal mode such as 0644, or a symbolic one as chmod(1) takes, such as u=rw,go=r or a+x.");
+  }
   w.metadata.preserve_mode = opts.preserve_mode;
+  w.metadata.uid = opts.owner;
+  w.metadata.gid = opts.group;
+  w.in_place = opts.in_place;
 
   w.backup.enabled = opts.backup;
   w.backup.timestamp = opts.backup_timestamp;

@@ -125,7 +125,10 @@ struct job {
     placed_backup backup = back_up(t, cur, backup_dir);
     if (stop.stop_requested()) interrupted();
     check_lock_intact(lk, t);
-    publish(staged, backup, t);
+    if (writes_in_place(cur))
+      overwrite_in_place(staged, backup, cur, t);
+    else
+      publish(staged, backup, t);
     report_committed(t, started);
     co_await on_change(t, started);
   }
@@ -156,7 +159,9 @@ struct job {
       throw error(failure_kind::io, std::string("invalid ") + what + " " + octal + ": above 07777",
                   "Give a mode of at most 07777, such as 0644.");
     };
-    mode(o.metadata.mode, "mode");
+    if (o.metadata.mode) mode(o.metadata.mode->absolute(), "mode");
+    if (o.metadata.uid == static_cast<uid_t>(-1) || o.metadata.gid == static_cast<gid_t>(-1))
+      throw error(failure_kind::io, "invalid owner or group -1 (4294967295)", "Give the user or group to set, or none.");
     mode(o.backup.mode, "backup mode");
     mode(o.lock_mode, "lock mode");
     if (o.backup.enabled) check_backup_suffix(o.backup.suffix);
@@ -219,7 +224,7 @@ struct job {
   // replace and a name too long for its temp name.
   target inspect_target() {
     target t = resolve_target(o.output, o.symlinks, o.parents, o.sync);
-    check_replaceable(t);
+    check_replaceable(t, o.in_place);
     check_temp_name_fits(t.dir.get(), t.name, t.display);
     rep.target = t.display;
     return t;
@@ -326,7 +331,7 @@ struct job {
       return cur;
     }
     t.existing = st;
-    check_replaceable(t);
+    check_replaceable(t, o.in_place);
     cur.st = st;
     cur.fd.reset(::openat(t.dir.get(), t.name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY));
     // Without read permission (a write-only file) the write goes on, as
@@ -365,9 +370,11 @@ struct job {
   // keep the owner (the PRD keeps that opt-in); `sed -i` keeps it, so say
   // so: an app's 0600 config would become unreadable to the app. With
   // --try-preserve-owner the caller knows the owner may change.
+  // What --owner or --group sets was asked for; written in place, the file
+  // keeps its owner.
   void warn_owner_change(const current_target& cur, const struct stat& now, const target& t) {
-    if (!cur.st || o.metadata.owner != owner_policy::caller) return;
-    if (cur.st->st_uid == now.st_uid && cur.st->st_gid == now.st_gid) return;
+    if (!cur.st || o.metadata.owner != owner_policy::caller || writes_in_place(cur)) return;
+    if ((o.metadata.uid || cur.st->st_uid == now.st_uid) && (o.metadata.gid || cur.st->st_gid == now.st_gid)) return;
     std::string was = owner_name(cur.st->st_uid, cur.st->st_gid), is = owner_name(now.st_uid, now.st_gid);
     std::string w = t.display + " was owned by " + was + " and is now owned by " + is;
     emit(event::level::warning, "owner_changed", w, {{"old_owner", was}, {"new_owner", is}});
@@ -612,7 +619,7 @@ struct job {
   // between leaves every backup as it was.
   placed_backup back_up(const target& t, const current_target& cur, const std::optional<backup_location>& where) {
     if (!o.backup.enabled || !cur.st) return {};
-    backup_result b = make_backup(o.backup, *where, t.dir.get(), t.name, cur.fd.get(), *cur.st);
+    backup_result b = make_backup(o.backup, *where, t.dir.get(), t.name, cur.fd.get(), *cur.st, writes_in_place(cur));
     rep.backup = b.path;
     for (const auto& w : b.warnings) emit(event::level::warning, "backup", w);
     rep.warnings.insert(rep.warnings.end(), b.warnings.begin(), b.warnings.end());
@@ -632,15 +639,77 @@ struct job {
                   t.dir_display.empty() ? "." : t.dir_display);
   }
 
+  // --in-place applies to a target that exists; a new file is created by
+  // the rename, as always.
+  bool writes_in_place(const current_target& cur) const { return o.in_place && cur.st.has_value(); }
+
+  // The commit for a file no rename may replace (a bind-mounted file) or
+  // whose inode must stay: the staged content is copied over the target,
+  // which is then truncated and synced, under the lock. Not atomic: a
+  // reader may see a partial file during the copy, and a crash in it leaves
+  // the new content's first part over the old content's rest; the backup,
+  // whole and synced before the first byte is written, holds the old one.
+  // The target keeps its owner (and mode) unless they are given.
+  void overwrite_in_place(staged_file& staged, placed_backup& backup, const current_target& cur, const target& t) {
+    unique_fd out(::openat(t.dir.get(), t.name.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY));
+    if (!out) throw_errno("cannot open for writing in place", t.display);
+    struct stat now;
+    if (::fstat(out.get(), &now) != 0) throw_errno("cannot inspect", t.display);
+    if (now.st_dev != cur.st->st_dev || now.st_ino != cur.st->st_ino)
+      throw error(failure_kind::io, t.display + " was replaced by another program during this write; it was not changed",
+                  "A program that does not take the lock wrote it; run again.");
+    std::vector<std::string> warnings;
+    const mode_t mode = apply_in_place(out.get(), *cur.st, o.metadata, t.display, warnings);
+    warnings.push_back(t.display + " is overwritten in place, not replaced atomically: a reader may see a partial file "
+                       "until the copy is done");
+    for (auto& w : warnings) {
+      emit(event::level::warning, w == warnings.back() ? "in_place" : "metadata", w,
+           {{"path", t.display}, {"backup", rep.backup.value_or("")}});
+      rep.warnings.push_back(std::move(w));
+    }
+    // From the first byte on, the old content is only in the backup.
+    committed = true;
+    rep.changed = true;
+    backup.keep();
+    rep.in_place = true;
+    try {
+      const char* how = "";
+      copy_file_contents(staged.fd(), 0, out.get(), 0, t.display, t.display, &how);
+      if (::ftruncate(out.get(), static_cast<off_t>(rep.bytes)) != 0) throw_errno("cannot truncate", t.display);
+      for (auto& w : restore_after_write(out.get(), mode, staged.fd(), t.display)) {
+        emit(event::level::warning, "metadata", w);
+        rep.warnings.push_back(std::move(w));
+      }
+      if (o.sync && ::fsync(out.get()) != 0) throw_errno("cannot sync (fsync)", t.display);
+      emit(event::level::debug, "in_place_copied", "Copied " + std::to_string(rep.bytes) + " bytes in place by " + how,
+           {{"strategy", std::string(how)}});
+    } catch (const error& e) {
+      throw error(failure_kind::io,
+                  std::string(e.what()) + "; " + t.display + " was being overwritten in place and may hold part of "
+                                                             "the new content",
+                  rep.backup ? "Its old content is in " + *rep.backup + "; run again to write the new content."
+                             : "Its old content is lost (no backup was asked for); run again to write the new content.");
+    }
+  }
+
   void report_committed(const target& t, clock_type::time_point started) {
     rep.duration_ms = ms_since(started);
     rep.backend = r.backend();
+    if (!hooks.on_event) return;
+    struct stat st {};
+    char mode[16] = "";
+    if (::fstatat(t.dir.get(), t.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0)
+      std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
     std::vector<std::pair<std::string, event::value>> fields = {{"bytes", static_cast<std::int64_t>(rep.bytes)},
                                                                  {"duration_ms", rep.duration_ms},
                                                                  {"strategy", rep.strategy},
                                                                  {"backend", rep.backend},
                                                                  {"staging", rep.staging},
-                                                                 {"changed", true}};
+                                                                 {"changed", true},
+                                                                 {"in_place", rep.in_place},
+                                                                 {"mode", std::string(mode)},
+                                                                 {"uid", static_cast<std::int64_t>(st.st_uid)},
+                                                                 {"gid", static_cast<std::int64_t>(st.st_gid)}};
     if (rep.sha256) fields.emplace_back("sha256", *rep.sha256);
     emit(event::level::info, "committed", "Wrote " + std::to_string(rep.bytes) + " bytes to " + t.display,
          std::move(fields));

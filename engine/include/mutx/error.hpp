@@ -39,6 +39,8 @@ enum class failure_reason {
   lock_dir_missing,      // the lock file's directory does not exist
   backup_dir_missing,    // the backup directory does not exist
   owner_not_kept,        // keeping the owner was required and not permitted
+  owner_not_set,         // the owner or group asked for may not be set
+  mount_point,           // OUTPUT is a mount point (a bind-mounted file): no rename replaces it
   directory_missing,     // OUTPUT's directory does not exist
   symlink_refused,       // OUTPUT is a link and the policy refuses links
   symlink_foreign,       // another user's link in a sticky directory

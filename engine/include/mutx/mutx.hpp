@@ -60,6 +60,29 @@ struct options {
   // 0666 & ~umask (also when preserve_mode is false).
   std::optional<mode_t> mode;
   bool preserve_mode = true;
+  // A mode as chmod(1) takes it, octal or symbolic ("u=rw,go=r", "a+x",
+  // "g-w"): applied to the old file's mode, or to 0666 & ~umask for a new
+  // file. Instead of `mode` (setting both is an error); an invalid one is
+  // an error before anything is touched.
+  std::optional<std::string> chmod;
+
+  // Owner and group of the new file (numbers; see getpwnam(3)). Only root
+  // may give a file away: otherwise an error, the target untouched. Unset:
+  // the caller's (a new file's group may come from a set-group-ID
+  // directory).
+  std::optional<uid_t> owner;
+  std::optional<gid_t> group;
+
+  // Overwrite an existing target in place instead of replacing it: what a
+  // bind-mounted file (Docker's -v file:file, a mount point, which no
+  // rename may replace) needs, and it keeps the inode (hard links,
+  // watchers). The new content is staged and synced first, the backup made,
+  // then copied over the target under the lock, truncated and synced. NOT
+  // atomic: a reader may see a partial file during the copy, and a crash
+  // in it can leave the new content's first part over the rest of the old;
+  // the backup (ask for one) holds the old content. A target that does not
+  // exist yet is created atomically as always.
+  bool in_place = false;
 
   // Locking. lock_wait false: fail at once (kind locked) if another writer
   // holds the lock. lock_timeout: wait at most that long. Neither: wait

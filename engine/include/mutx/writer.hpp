@@ -42,6 +42,9 @@ struct write_options {
   bool sync = true;          // fsync file and directory (--no-sync: neither)
   bool parents = false;      // create missing parent directories
   bool direct = true;        // allow O_DIRECT for durable streams
+  // Overwrite an existing target in place (same inode) instead of renaming
+  // over it: what a bind-mounted file (a mount point) needs. Not atomic.
+  bool in_place = false;
   symlink_policy symlinks = symlink_policy::follow;
   metadata_options metadata;
   backup_options backup;
@@ -97,6 +100,7 @@ struct write_report {
   std::string backend;   // io_uring or syscalls
   std::string strategy;  // direct, splice, clone, copy_file_range, buffered...
   std::string staging;   // O_TMPFILE or named temp
+  bool in_place = false;  // the target was overwritten in place, not replaced
   std::string target;    // the file that was replaced (symlinks resolved)
   std::optional<std::string> backup;
   std::string lock_file;
