@@ -682,6 +682,7 @@ struct job {
     }
     // From the first byte on, the old content is only in the backup.
     committed = true;
+    rep.changed = true;
     backup.keep();
     rep.in_place = true;
     try {
