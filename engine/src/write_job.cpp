@@ -274,8 +274,11 @@ struct job {
     emit(event::level::debug, "staged",
          std::string("Staged with ") + staged.kind() + " in " + (t.dir_display.empty() ? "." : t.dir_display),
          {{"staging", rep.staging}});
-    rep.warnings = apply_metadata(staged.fd(), cur.fd.get(), cur.st ? &*cur.st : nullptr, o.metadata, t.display);
-    if (!cur.unreadable.empty())
+    // Written in place, the target keeps its own metadata (overwrite_in_place
+    // sets what was asked for): the staged file is only the content.
+    if (!writes_in_place(cur))
+      rep.warnings = apply_metadata(staged.fd(), cur.fd.get(), cur.st ? &*cur.st : nullptr, o.metadata, t.display);
+    if (!cur.unreadable.empty() && !writes_in_place(cur))
       rep.warnings.push_back("extended attributes and ACL of " + t.display + " were not copied: cannot read it (" +
                              cur.unreadable + ")");
     for (const auto& w : rep.warnings) emit(event::level::warning, "metadata", w);
