@@ -71,6 +71,17 @@ po::options_description option_table() {
       ("sync", po::bool_switch(), "sync the file and its directory before exit 0 (the default)")
       ("no-sync", po::bool_switch(), "skip the file and directory syncs (faster, not durable)");
 
+  po::options_description deploy("Checks around the write");
+  deploy.add_options()
+      ("check", po::value<std::string>()->value_name("CMD"),
+       "before publishing, run sh -c CMD (%s: a copy of the new content beside OUTPUT, else it is on stdin); "
+       "not 0: exit 1, OUTPUT untouched")
+      ("compare,C", po::bool_switch(), "same content, mode and owner as OUTPUT: write nothing (same inode and mtime)")
+      ("on-change", po::value<std::string>()->value_name("CMD"),
+       "after a commit that changed OUTPUT, run sh -c CMD under the lock (%s: OUTPUT)")
+      ("sha256", po::value<std::string>()->value_name("HEX"), "the new content must have this SHA-256, else exit 1, OUTPUT untouched")
+      ("log", po::value<std::string>()->value_name("FILE"), "append one JSON line per attempt to FILE (an audit trail)");
+
   po::options_description backup("Backups");
   backup.add_options()
       ("backup,b", po::bool_switch(), "keep the old content as OUTPUT.backup")
@@ -107,6 +118,7 @@ po::options_description option_table() {
   undo.add_options()
       ("no-stream", po::bool_switch(), "read all input first (simple mode)")
       ("no-append", po::bool_switch(), "replace the content instead of appending")
+      ("no-compare", po::bool_switch(), "write even when nothing changes")
       ("no-allow-empty", po::bool_switch(), "refuse empty input")
       ("no-preserve-owner", po::bool_switch(), "the new file belongs to the caller (undoes preserve-owner and try-preserve-owner)")
       ("no-in-place", po::bool_switch(), "replace OUTPUT atomically, by rename (undoes in-place)")
@@ -119,7 +131,7 @@ po::options_description option_table() {
       ("no-json", po::bool_switch(), "plain text on stderr");
 
   po::options_description all;
-  all.add(input).add(meta).add(backup).add(lock).add(out).add(undo);
+  all.add(input).add(meta).add(deploy).add(backup).add(lock).add(out).add(undo);
   return all;
 }
 
@@ -202,6 +214,7 @@ const std::vector<std::vector<std::string>>& choices() {
   static const std::vector<std::vector<std::string>> all = {
       {"stream", "no-stream"},
       {"append", "no-append"},
+      {"compare", "no-compare"},
       {"allow-empty", "no-allow-empty"},
       {"mode", "preserve-mode", "no-preserve-mode"},
       {"preserve-owner", "try-preserve-owner", "no-preserve-owner", "owner"},
@@ -240,6 +253,7 @@ void refuse_contradictions(const std::function<bool(const std::string&)>& set,
   static const std::vector<std::pair<std::string, std::string>> pairs = {
       {"stream", "no-stream"},
       {"append", "no-append"},
+      {"compare", "no-compare"},
       {"allow-empty", "no-allow-empty"},
       {"preserve-mode", "no-preserve-mode"},
       {"mode", "preserve-mode"},
@@ -310,6 +324,14 @@ std::string did_you_mean(const std::vector<std::string>& names, const std::strin
   return text + "?";
 }
 
+// What only the command line may say: what one run writes from and checks
+// it against (a checksum, a check of one file's format).
+bool settable_in_config(const std::string& name) {
+  for (const char* only : {"help", "version", "input", "no-config", "check", "on-change", "sha256"})
+    if (name == only) return false;
+  return true;
+}
+
 // A config file after check_config: the text for Program_options and the
 // `verbose` line, which is not in the table (-v is counted by hand).
 struct checked_config {
@@ -344,9 +366,9 @@ checked_config check_config(const std::string& path, std::istream& in, const po:
     value.erase(0, value.find_first_not_of(" \t"));
     value.erase(value.find_last_not_of(" \t\r") + 1);
     const po::option_description* d = table.find_nothrow(name, false);
-    if (!d || name == "help" || name == "version" || name == "input" || name == "no-config") {
+    if (!d || !settable_in_config(name)) {
       auto near = nearest_options(name, table);
-      std::erase_if(near, [](const std::string& n) { return n == "help" || n == "version" || n == "input" || n == "no-config"; });
+      std::erase_if(near, [](const std::string& n) { return !settable_in_config(n); });
       if (near.empty()) bad("unknown option '" + name + "'");
       bad("unknown option '" + name + "'", did_you_mean(near, "'", "'"));
     }
@@ -567,8 +589,18 @@ cli_options parse_command_line(const std::vector<std::string>& argv) {
   if (auto m = text("lock-mode")) w.lock_mode = parse_mode(*m, "lock-mode");
   w.keep_lock_file = flag("keep-lock-file");
 
+  w.check = text("check");
+  w.compare = flag("compare");
+  w.on_change = text("on-change");
+  w.sha256 = text("sha256");  // checked by the engine
+  w.log = text("log");
+  for (const char* name : {"check", "on-change", "log"})
+    if (auto v = text(name); v && v->empty()) throw error(failure_kind::io, std::string("--") + name + " needs a value");
+
   if (flag("quiet")) c.verbosity = -1;
   c.json = flag("json");
+  // The JSON result carries the new content's SHA-256.
+  w.hash = c.json;
   w.command_stderr_events = c.json;
   if (flag("progress")) c.progress = cli_options::progress_mode::on;
   if (flag("no-progress")) c.progress = cli_options::progress_mode::off;

@@ -21,6 +21,13 @@ complete -c mutx -n __mutx_write -l allow-empty -d 'accept empty input'
 complete -c mutx -n __mutx_write -l no-stream -d 'read all input first (simple mode)'
 complete -c mutx -n __mutx_write -l no-append -d 'replace the content instead of appending'
 complete -c mutx -n __mutx_write -l no-allow-empty -d 'refuse empty input'
+# Checks around the write
+complete -c mutx -n __mutx_write -l check -x -a '(__fish_complete_command)' -d 'run CMD on the new content before publishing'
+complete -c mutx -n __mutx_write -s C -l compare -d 'write nothing when content, mode and owner are the same'
+complete -c mutx -n __mutx_write -l no-compare -d 'write even when nothing changes'
+complete -c mutx -n __mutx_write -l on-change -x -a '(__fish_complete_command)' -d 'run CMD after a commit that changed OUTPUT'
+complete -c mutx -n __mutx_write -l sha256 -x -d 'the SHA-256 the new content must have'
+complete -c mutx -n __mutx_write -l log -r -F -d 'append one JSON line per attempt to FILE'
 # Target and metadata
 complete -c mutx -n __mutx_write -s m -l mode -x -a '0644 0600 0640 0664 0755 0700 u=rw,go=r a+x g-w' -d 'mode of the new file (octal or as chmod)'
 complete -c mutx -n __mutx_write -l preserve-mode -d "keep the old file's mode (the default)"

@@ -11,6 +11,8 @@ namespace {
 
 constexpr std::string_view lock_suffix = ".lock";
 constexpr std::string_view temp_marker = ".mutx-";
+// After the marker, a check copy's tag starts with it (.NAME.mutx-c0.EXT).
+constexpr char check_tag = 'c';
 constexpr std::size_t random_length = 12;
 constexpr char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
 
@@ -70,16 +72,62 @@ std::string random_temp_name(std::string_view target) {
 
 std::size_t temp_name_overhead() noexcept { return 1 + temp_marker.size() + random_length; }
 
+std::string_view name_extension(std::string_view target) noexcept {
+  const std::size_t dot = target.rfind('.');
+  if (dot == std::string_view::npos || dot == 0 || dot + 1 == target.size()) return {};
+  return target.substr(dot);
+}
+
+std::string check_slot_name(std::string_view target, int slot) {
+  std::string out = temp_prefix(target);
+  out += check_tag;
+  out += static_cast<char>('0' + slot % 10);
+  out += name_extension(target);
+  return out;
+}
+
+std::string random_check_name(std::string_view target) {
+  std::string random = random_temp_name(target);
+  std::string out = temp_prefix(target);
+  out += check_tag;
+  out += std::string_view(random).substr(random.size() - random_length);
+  out += name_extension(target);
+  return out;
+}
+
+std::size_t check_name_overhead(std::string_view target) noexcept {
+  return temp_name_overhead() + 1 + name_extension(target).size();
+}
+
+namespace {
+
+// The slot digit or the 12 random characters of a temp name's tag.
+bool is_temp_tag(std::string_view tag) noexcept {
+  if (tag.size() == 1) return is_digit(tag[0]) && tag[0] - '0' < temp_slots;
+  if (tag.size() != random_length) return false;
+  for (char c : tag)
+    if (!is_random_char(c)) return false;
+  return true;
+}
+
+}  // namespace
+
 std::optional<std::string_view> parse_temp_name(std::string_view name) noexcept {
   if (name.size() < 2 || name[0] != '.') return std::nullopt;
-  const std::size_t pos = name.rfind(temp_marker);
-  if (pos == std::string_view::npos || pos < 2) return std::nullopt;
-  const std::string_view tag = name.substr(pos + temp_marker.size());
-  const bool slot = tag.size() == 1 && is_digit(tag[0]) && tag[0] - '0' < temp_slots;
-  bool random = tag.size() == random_length;
-  for (char c : tag) random = random && is_random_char(c);
-  if (!slot && !random) return std::nullopt;
-  return name.substr(1, pos - 1);
+  // NAME may itself hold ".mutx-" (and a check copy's extension may be
+  // ".mutx-..."): try each marker from the right.
+  for (std::size_t pos = name.rfind(temp_marker); pos != std::string_view::npos && pos >= 2;
+       pos = pos == 0 ? std::string_view::npos : name.rfind(temp_marker, pos - 1)) {
+    const std::string_view target = name.substr(1, pos - 1);
+    const std::string_view tag = name.substr(pos + temp_marker.size());
+    if (is_temp_tag(tag)) return target;
+    // A check copy: "c", the slot or random part, NAME's extension.
+    const std::string_view ext = name_extension(target);
+    if (tag.size() > 1 + ext.size() && tag[0] == check_tag && tag.ends_with(ext) &&
+        is_temp_tag(tag.substr(1, tag.size() - 1 - ext.size())))
+      return target;
+  }
+  return std::nullopt;
 }
 
 std::string plain_backup_name(std::string_view target, std::string_view suffix) {

@@ -1,6 +1,11 @@
 #include "write_job.hpp"
 
+#include "mutx/audit_log.hpp"
+#include "mutx/check.hpp"
 #include "mutx/command.hpp"
+#include "mutx/compare.hpp"
+#include "mutx/digest.hpp"
+#include "mutx/direct_write.hpp"
 #include "mutx/ops.hpp"
 #include "mutx/pump.hpp"
 #include "mutx/staging.hpp"
@@ -14,7 +19,9 @@
 
 #include <cerrno>
 #include <chrono>
+#include <algorithm>
 #include <cstdio>
+#include <vector>
 
 namespace mutx::detail {
 
@@ -63,10 +70,32 @@ struct job {
   // Where the lock file is; its directory must outlive the lock_file,
   // which keeps only the descriptor's number.
   lock_location lock_at;
+  // What watches the new content as it flows (fill): its digest, and the
+  // comparison with the old content.
+  std::optional<sha256_hasher> hasher;
+  std::optional<content_compare> comparer;
+  std::optional<std::string> expected_sha256;
+  audit_log log;
+  std::optional<std::string> old_sha256;  // for the log
+  bool logged = false;
 
   asio::awaitable<void> run() {
     validate();
     const auto started = clock_type::now();
+    open_log();
+    // Every attempt leaves its line in the log, a failed one too.
+    try {
+      co_await write(started);
+    } catch (const error& e) {
+      log_failure(e.kind() == failure_kind::interrupted || (stop.stop_requested() && !committed), e.what(), started);
+      throw;
+    } catch (const std::exception& e) {
+      log_failure(stop.stop_requested() && !committed, e.what(), started);
+      throw;
+    }
+  }
+
+  asio::awaitable<void> write(clock_type::time_point started) {
     report_backend();
     target t = inspect_target();
     std::optional<backup_location> backup_dir;
@@ -78,13 +107,19 @@ struct job {
     if (o.lock) lk = co_await take_lock(t);
     sweep(t);
     current_target cur = inspect_current(t);
+    hash_old_for_log(cur, t);
 
     staged_file staged(t.dir.get(), t.name, t.dir_display, creation_mode(cur));
     const mode_t staged_mode = prepare_staged(staged, cur, t);
     co_await fill(staged, in, cur, t);
+    verify_checksum(t);
     restore_metadata(staged, staged_mode, cur, t);
+    if (unchanged(staged, cur)) {
+      report_unchanged(t, started);
+      co_return;
+    }
+    co_await check(staged, t);
     co_await sync(staged, t);
-    // Checks of the staged content go here: synced, not yet published.
 
     check_lock_intact(lk, t);
     placed_backup backup = back_up(t, cur, backup_dir);
@@ -95,6 +130,7 @@ struct job {
     else
       publish(staged, backup, t);
     report_committed(t, started);
+    co_await on_change(t, started);
   }
 
   void emit(event::level lvl, std::string name, std::string message,
@@ -106,7 +142,7 @@ struct job {
   // it first), checked before anything is touched: a NUL byte would cut a
   // path short and write another file; a mode above 07777 would be masked
   // into another mode; a bad suffix would make the target its own backup.
-  void validate() const {
+  void validate() {
     auto whole = [](const std::string& path, const char* what) {
       if (path.find('\0') != std::string::npos)
         throw error(failure_kind::io, std::string(what) + " contains a NUL byte",
@@ -129,6 +165,51 @@ struct job {
     mode(o.backup.mode, "backup mode");
     mode(o.lock_mode, "lock mode");
     if (o.backup.enabled) check_backup_suffix(o.backup.suffix);
+    if (o.sha256) {
+      expected_sha256 = normalize_sha256(*o.sha256);
+      if (!expected_sha256)
+        throw error(failure_kind::io, "invalid SHA-256 '" + *o.sha256 + "': expected 64 hexadecimal digits",
+                    "Give the sum as sha256sum prints it.");
+    }
+    if (o.log) whole(*o.log, "the log path");
+    for (const auto* cmd : {&o.check, &o.on_change})
+      if (*cmd && cmd->value().find('\0') != std::string::npos)
+        throw error(failure_kind::io, "a command contains a NUL byte", "Pass the command without it.");
+  }
+
+  // Before anything is read or locked: a log that cannot be written stops
+  // the write before anything is published.
+  void open_log() {
+    if (o.log) log = audit_log(*o.log);
+  }
+
+  void log_line(const std::string& outcome, const std::string& reason, clock_type::time_point started) {
+    if (!log.open() || logged) return;
+    logged = true;
+    audit_entry e;
+    e.target = rep.target.empty() ? o.output : rep.target;
+    e.outcome = outcome;
+    e.reason = reason;
+    e.bytes = rep.bytes;
+    e.sha256 = rep.sha256;
+    e.old_sha256 = old_sha256;
+    e.backup = rep.backup;
+    e.duration_ms = ms_since(started);
+    log.append(e, o.sync);
+  }
+
+  // A failed attempt's line. The failure is what the caller hears about: a
+  // log that fails now too is not reported over it.
+  void log_failure(bool interrupted_, const std::string& why, clock_type::time_point started) noexcept {
+    try {
+      log_line(interrupted_ ? "interrupted" : "failed", interrupted_ ? "" : why, started);
+    } catch (...) {
+    }
+  }
+
+  // The log has the old content's sum too: what each change replaced.
+  void hash_old_for_log(const current_target& cur, const target& t) {
+    if (log.open() && cur.fd) old_sha256 = sha256_of_file(cur.fd.get(), t.display);
   }
 
   void report_backend() const {
@@ -306,10 +387,15 @@ struct job {
   // The new content: the old one first for --append, then the buffer, the
   // input or the command's output.
   asio::awaitable<void> fill(staged_file& staged, input_source& in, const current_target& cur, const target& t) {
+    if (o.sha256 || o.hash || log.open()) hasher.emplace();
     const std::uint64_t start = copy_old_for_append(staged, cur, t);
+    if (o.compare && cur.st && cur.fd)
+      comparer.emplace(cur.fd.get(), static_cast<std::uint64_t>(cur.st->st_size), start, t.display);
     pump_options po = pump_options_for(t, in);
+    if (hasher || comparer) po.on_data = [this](const char* p, std::size_t n) { observe(p, n); };
     pump_result moved;
     if (o.data) {
+      observe(reinterpret_cast<const char*>(o.data->data()), o.data->size());
       if (error_code ec = co_await write_all(r, staged.fd(), o.data->data(), o.data->size(),
                                              static_cast<std::int64_t>(start)))
         throw_error(ec, "cannot write", t.display);
@@ -333,10 +419,28 @@ struct job {
     if (stop.stop_requested()) interrupted();
   }
 
-  std::uint64_t copy_old_for_append(staged_file& staged, const current_target& cur, const target& t) const {
+  void observe(const char* p, std::size_t n) {
+    if (hasher) hasher->update(p, n);
+    if (comparer) comparer->feed(p, n);
+  }
+
+  std::uint64_t copy_old_for_append(staged_file& staged, const current_target& cur, const target& t) {
     if (!o.append || !cur.fd) return 0;
     const char* how = "";
     const std::uint64_t n = copy_file_contents(cur.fd.get(), 0, staged.fd(), 0, t.display, t.display, &how);
+    // The kernel copied it; the digest of the new content starts with it.
+    if (hasher) {
+      std::vector<char> buf(1 << 20);
+      for (std::uint64_t off = 0; off < n;) {
+        const ssize_t got = ::pread(cur.fd.get(), buf.data(), std::min<std::uint64_t>(buf.size(), n - off),
+                                    static_cast<off_t>(off));
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) throw_errno("cannot read current content of", t.display);
+        if (got == 0) break;
+        hasher->update(buf.data(), static_cast<std::size_t>(got));
+        off += static_cast<std::uint64_t>(got);
+      }
+    }
     emit(event::level::debug, "append", "Copied " + std::to_string(n) + " old bytes by " + how,
          {{"bytes", static_cast<std::int64_t>(n)}, {"strategy", std::string(how)}});
     return n;
@@ -396,6 +500,95 @@ struct job {
     co_return moved;
   }
 
+  // The digest, once the content is whole; a sum that differs from the one
+  // expected stops the write here.
+  void verify_checksum(const target& t) {
+    if (!hasher) return;
+    rep.sha256 = hasher->finish_hex();
+    hasher.reset();
+    if (expected_sha256 && *rep.sha256 != *expected_sha256)
+      throw error(failure_kind::io,
+                  t.display + ": checksum mismatch (expected " + *expected_sha256 + ", got " + *rep.sha256 + ")",
+                  "The target was left as it was.")
+          .with_reason(failure_reason::checksum_mismatch);
+  }
+
+  // The same content, mode and owner as the current file: nothing to do.
+  bool unchanged(const staged_file& staged, const current_target& cur) const {
+    if (!comparer || !comparer->same()) return false;
+    struct stat now;
+    if (::fstat(staged.fd(), &now) != 0) return false;
+    return (now.st_mode & 07777) == (cur.st->st_mode & 07777) && now.st_uid == cur.st->st_uid &&
+           now.st_gid == cur.st->st_gid;
+  }
+
+  void report_unchanged(const target& t, clock_type::time_point started) {
+    rep.changed = false;
+    rep.duration_ms = ms_since(started);
+    rep.backend = r.backend();
+    std::vector<std::pair<std::string, event::value>> fields = {
+        {"changed", false}, {"bytes", static_cast<std::int64_t>(rep.bytes)}, {"duration_ms", rep.duration_ms}};
+    if (rep.sha256) fields.emplace_back("sha256", *rep.sha256);
+    emit(event::level::info, "unchanged", "Unchanged: " + t.display, std::move(fields));
+    log_line("unchanged", "", started);
+  }
+
+  // The check command, on the staged content, before it is synced: a
+  // refusal leaves nothing behind (the staged file and the copy go).
+  asio::awaitable<void> check(staged_file& staged, const target& t) {
+    if (!o.check) co_return;
+    // The copy and the check's reads go through the page cache.
+    set_direct(staged.fd(), false);
+    std::optional<check_copy> copy;
+    unique_fd content;
+    shell_command sc;
+    sc.command = *o.check;
+    if (names_path(*o.check)) {
+      copy.emplace(t.dir.get(), t.name, t.dir_display, staged.fd(), t.display);
+      sc.command = with_path(*o.check, copy->path());
+    } else {
+      // The content on its stdin, read-only and from offset 0: a new open
+      // of the staged file; else (no /proc) a copy.
+      content.reset(::open(("/proc/self/fd/" + std::to_string(staged.fd())).c_str(), O_RDONLY | O_CLOEXEC));
+      if (!content) copy.emplace(t.dir.get(), t.name, t.dir_display, staged.fd(), t.display);
+      sc.stdin_fd = content ? content.get() : copy->fd();
+    }
+    if (o.command_stderr_events)
+      sc.on_line = [this](std::string line) {
+        emit(event::level::notice, "check_output", std::move(line), {{"command", *o.check}});
+      };
+    emit(event::level::debug, "check", "Checking with: " + sc.command, {{"command", sc.command}});
+    const int status = co_await run_shell(sc, stop);
+    content.reset();
+    if (copy) copy->remove();
+    if (stop.stop_requested()) interrupted();
+    if (status != 0)
+      throw error(failure_kind::io, t.display + ": check failed: '" + *o.check + "' " + describe_exit(status),
+                  "The target was left as it was.")
+          .with_reason(failure_reason::check_failed);
+    emit(event::level::info, "checked", "Check passed: " + *o.check, {{"command", *o.check}});
+  }
+
+  // After the commit, under the lock: the on-change command, then the
+  // log's line (synced with the commit).
+  asio::awaitable<void> on_change(const target& t, clock_type::time_point started) {
+    std::string failure;
+    if (o.on_change) {
+      shell_command sc;
+      sc.command = names_path(*o.on_change) ? with_path(*o.on_change, o.output) : *o.on_change;
+      if (o.command_stderr_events)
+        sc.on_line = [this](std::string line) {
+          emit(event::level::notice, "on_change_output", std::move(line), {{"command", *o.on_change}});
+        };
+      const int status = co_await run_shell(sc, stop);
+      if (status != 0)
+        failure = t.display + ": the new content is in place, but --on-change '" + *o.on_change + "' " +
+                  describe_exit(status);
+    }
+    log_line(failure.empty() ? "written" : "failed", failure, started);
+    if (!failure.empty()) throw error(failure_kind::io, failure).with_reason(failure_reason::on_change_failed);
+  }
+
   // What a write of data takes away (set-id bits, file capabilities), put
   // back before the sync.
   void restore_metadata(staged_file& staged, mode_t mode, const current_target& cur, const target& t) {
@@ -441,6 +634,7 @@ struct job {
   // into a failure.
   void publish(staged_file& staged, placed_backup& backup, const target& t) {
     committed = true;
+    rep.changed = true;
     staged.publish();
     backup.keep();
     if (o.sync && ::fsync(t.dir.get()) != 0)
@@ -508,16 +702,19 @@ struct job {
     char mode[16] = "";
     if (::fstatat(t.dir.get(), t.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0)
       std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    std::vector<std::pair<std::string, event::value>> fields = {{"bytes", static_cast<std::int64_t>(rep.bytes)},
+                                                                 {"duration_ms", rep.duration_ms},
+                                                                 {"strategy", rep.strategy},
+                                                                 {"backend", rep.backend},
+                                                                 {"staging", rep.staging},
+                                                                 {"changed", true},
+                                                                 {"in_place", rep.in_place},
+                                                                 {"mode", std::string(mode)},
+                                                                 {"uid", static_cast<std::int64_t>(st.st_uid)},
+                                                                 {"gid", static_cast<std::int64_t>(st.st_gid)}};
+    if (rep.sha256) fields.emplace_back("sha256", *rep.sha256);
     emit(event::level::info, "committed", "Wrote " + std::to_string(rep.bytes) + " bytes to " + t.display,
-         {{"bytes", static_cast<std::int64_t>(rep.bytes)},
-          {"duration_ms", rep.duration_ms},
-          {"strategy", rep.strategy},
-          {"backend", rep.backend},
-          {"staging", rep.staging},
-          {"in_place", rep.in_place},
-          {"mode", std::string(mode)},
-          {"uid", static_cast<std::int64_t>(st.st_uid)},
-          {"gid", static_cast<std::int64_t>(st.st_gid)}});
+         std::move(fields));
   }
 };
 

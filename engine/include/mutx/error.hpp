@@ -46,6 +46,9 @@ enum class failure_reason {
   symlink_foreign,       // another user's link in a sticky directory
   io_uring_unavailable,  // io_uring was required and the kernel refused it
   input_unopenable,      // the input file named could not be opened
+  check_failed,          // the check command refused the new content
+  checksum_mismatch,     // the new content's SHA-256 is not the one expected
+  on_change_failed,      // committed, but the on-change command failed
 };
 
 class error : public std::runtime_error {

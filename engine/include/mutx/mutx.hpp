@@ -104,6 +104,25 @@ struct options {
   bool parents = false;      // create missing parent directories
   symlink_policy symlinks = symlink_policy::follow;
 
+  // Config deploys. check: run `/bin/sh -c CMD` on the new content before
+  // it is published (`%s`: the quoted path of a copy of it beside the
+  // target, keeping its extension; without `%s` the content is on CMD's
+  // stdin); any exit but 0 throws and leaves the target as it was.
+  // compare: the same content, mode and owner as now: write nothing
+  // (result::changed false). on_change: run `/bin/sh -c CMD` after a commit
+  // that changed the file, under the lock (`%s`: the path); a failure
+  // throws though the new content is in place. sha256: the new content
+  // must have this SHA-256 (hex), else nothing is published. log: append
+  // one JSON line per attempt to this file.
+  std::optional<std::string> check;
+  bool compare = false;
+  std::optional<std::string> on_change;
+  std::optional<std::string> sha256;
+  std::optional<std::string> log;
+  // Fill result::sha256 (also done for sha256 and log). The content then
+  // passes through memory: no clone or splice.
+  bool compute_sha256 = false;
+
   // The I/O path. automatic: what MUTX_IO says (auto, uring, syscalls), else
   // io_uring where the kernel allows it, else plain system calls.
   io_mode io = io_mode::automatic;
@@ -120,6 +139,8 @@ struct result {
   std::uint64_t bytes = 0;            // the size of the new content
   std::string target;                 // the file replaced (symlinks resolved)
   std::optional<std::string> backup;  // the backup made, if any
+  bool changed = true;                // false: compare found it the same, nothing written
+  std::string sha256;                 // of the new content (64 hex digits), when computed
 };
 
 // Replace `path` with `data`. Throws mutx::error.
