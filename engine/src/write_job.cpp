@@ -516,6 +516,12 @@ struct job {
   // The same content, mode and owner as the current file: nothing to do.
   bool unchanged(const staged_file& staged, const current_target& cur) const {
     if (!comparer || !comparer->same()) return false;
+    // Written in place, the staged file carries no metadata: what
+    // overwrite_in_place would set is what --mode, --owner and --group ask.
+    if (writes_in_place(cur))
+      return final_mode(o.metadata, &*cur.st) == (cur.st->st_mode & 07777) &&
+             o.metadata.uid.value_or(cur.st->st_uid) == cur.st->st_uid &&
+             o.metadata.gid.value_or(cur.st->st_gid) == cur.st->st_gid;
     struct stat now;
     if (::fstat(staged.fd(), &now) != 0) return false;
     return (now.st_mode & 07777) == (cur.st->st_mode & 07777) && now.st_uid == cur.st->st_uid &&

@@ -131,6 +131,41 @@ expect_content "$N/f.backup" $'old\n'
 if [[ $(stat -c %i "$N/f.backup") != "$ino" ]]; then pass; else fail "the backup is a link to the target"; fi
 expect_only "$N" f link f.backup
 
+case_ "--in-place --compare: the same content leaves the file alone; a mode change is made in place"
+printf 'same\n' >"$N/c"
+chmod 640 "$N/c"
+ino=$(stat -c %i "$N/c")
+run_in $'same\n' --in-place --compare -v "$N/c"
+expect_rc 0
+expect_err_has "Unchanged: $N/c"
+if [[ $ERR == *"overwritten in place"* ]]; then fail "an unchanged file was written in place: $ERR"; else pass; fi
+run_in $'same\n' --in-place --compare -m g+w "$N/c"
+expect_rc 0
+expect_err "Warning: $N/c is overwritten in place, not replaced atomically: a reader may see a partial file until the copy is done"
+expect_mode "$N/c" 660
+expect_eq "$(stat -c %i "$N/c")" "$ino" "inode"
+rm "$N/c"
+
+# A failure during the copy: the target may hold part of the new content,
+# and the error says so and where the old content is.
+if command -v strace >/dev/null && strace -f -o /dev/null -e inject=getppid:error=EPERM true 2>/dev/null; then
+  case_ "a failure during the in-place copy says what the target may hold"
+  printf 'old content\n' >"$N/e"
+  OUT=$(printf 'new\n' | strace -f -o /dev/null -e inject=ftruncate:error=EIO "$MUTX" --in-place --backup "$N/e" 2>"$T/.stderr")
+  RC=$?
+  ERR=$(<"$T/.stderr")
+  expect_rc 1
+  expect_err "Warning: $N/e is overwritten in place, not replaced atomically: a reader may see a partial file until the copy is done" \
+    "Error: cannot truncate $N/e: Input/output error; $N/e was being overwritten in place and may hold part of the new content" \
+    "Hint: Its old content is in $N/e.backup; run again to write the new content."
+  expect_content "$N/e" $'new\ncontent\n'
+  expect_content "$N/e.backup" $'old content\n'
+  expect_only "$N" f link f.backup e e.backup
+  rm "$N/e" "$N/e.backup"
+else
+  echo "note: the copy-failure case needs strace with fault injection" >&2
+fi
+
 case_ "--in-place on a file that does not exist creates it by rename, with no warning"
 run_in "fresh" --in-place "$N/g"
 expect_rc 0
