@@ -188,4 +188,65 @@ BOOST_AUTO_TEST_CASE(deploy_options) {
   BOOST_TEST(test::entries(d.path) == 2u);  // app.conf and changed: no check copy, no temp
 }
 
+// chmod takes chmod(1)'s forms, applied to the old mode; with mode too it
+// is an error, as is a spec chmod refuses; the target is untouched then.
+BOOST_AUTO_TEST_CASE(chmod_applies_to_the_old_mode) {
+  temp_dir d;
+  const std::string f = d / "conf";
+  test::spit(f, "old");
+  BOOST_REQUIRE(::chmod(f.c_str(), 0664) == 0);
+  options o = quiet();
+  o.chmod = "g-w,o=";
+  write_file(f, "new", o);
+  struct stat st;
+  BOOST_REQUIRE(::stat(f.c_str(), &st) == 0);
+  BOOST_TEST((st.st_mode & 07777) == 0640u);
+  o.chmod = "g+z";
+  BOOST_CHECK_THROW(write_file(f, "bad", o), mutx::error);
+  o.chmod = "u+x";
+  o.mode = 0600;
+  BOOST_CHECK_THROW(write_file(f, "bad", o), mutx::error);
+  BOOST_TEST(test::slurp(f) == "new");
+  BOOST_TEST(test::entries(d.path) == 1u);
+}
+
+// in_place keeps the inode (and so a hard link sees the new content).
+BOOST_AUTO_TEST_CASE(in_place_keeps_the_inode) {
+  temp_dir d;
+  const std::string f = d / "conf", link = d / "link";
+  test::spit(f, "old content");
+  BOOST_REQUIRE(::link(f.c_str(), link.c_str()) == 0);
+  struct stat before, after;
+  BOOST_REQUIRE(::stat(f.c_str(), &before) == 0);
+  options o = quiet();
+  o.in_place = true;
+  o.backup = true;
+  result r = write_file(f, "new", o);
+  BOOST_REQUIRE(::stat(f.c_str(), &after) == 0);
+  BOOST_TEST(after.st_ino == before.st_ino);
+  BOOST_TEST(test::slurp(link) == "new");
+  BOOST_REQUIRE(r.backup);
+  BOOST_TEST(test::slurp(*r.backup) == "old content");
+  BOOST_TEST(test::entries(d.path) == 3u);  // conf, link, conf.backup
+}
+
+// owner and group, as numbers; only root may give a file away.
+BOOST_AUTO_TEST_CASE(owner_and_group_are_set) {
+  temp_dir d;
+  const std::string f = d / "conf";
+  options o = quiet();
+  o.owner = 4242;
+  o.group = 4343;
+  if (::geteuid() != 0) {
+    BOOST_CHECK_THROW(write_file(f, "x", o), mutx::error);
+    BOOST_TEST(test::entries(d.path) == 0u);
+    return;
+  }
+  write_file(f, "x", o);
+  struct stat st;
+  BOOST_REQUIRE(::stat(f.c_str(), &st) == 0);
+  BOOST_TEST(st.st_uid == 4242u);
+  BOOST_TEST(st.st_gid == 4343u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
