@@ -11,6 +11,8 @@ namespace {
 
 constexpr std::string_view lock_suffix = ".lock";
 constexpr std::string_view temp_marker = ".mutx-";
+constexpr std::string_view tree_marker = ".mutx-tree-";
+constexpr std::string_view old_tree_suffix = ".mutx-old";
 constexpr std::size_t random_length = 12;
 constexpr char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
 
@@ -28,13 +30,42 @@ std::optional<std::int64_t> parse_digits(std::string_view s) noexcept {
   return v;
 }
 
-std::string temp_prefix(std::string_view target) {
+std::string dot_prefix(std::string_view target, std::string_view marker) {
   std::string out;
-  out.reserve(1 + target.size() + temp_marker.size() + random_length);
+  out.reserve(1 + target.size() + marker.size() + random_length);
   out += '.';
   out += target;
-  out += temp_marker;
+  out += marker;
   return out;
+}
+
+std::string temp_prefix(std::string_view target) { return dot_prefix(target, temp_marker); }
+
+void append_random(std::string& out) {
+  unsigned char raw[random_length];
+  if (::getrandom(raw, sizeof raw, 0) != static_cast<ssize_t>(sizeof raw)) {
+    // getrandom cannot fail for 12 bytes once the pool is up; fall back to
+    // something unique to this process rather than aborting a write.
+    for (unsigned i = 0; i < sizeof raw; ++i) raw[i] = static_cast<unsigned char>((::getpid() >> (i % 4)) + i * 7);
+  }
+  for (unsigned char c : raw) out += alphabet[c % (sizeof alphabet - 1)];
+}
+
+// A slot digit below temp_slots, or 12 of [a-z0-9].
+bool is_tag(std::string_view tag) noexcept {
+  const bool slot = tag.size() == 1 && is_digit(tag[0]) && tag[0] - '0' < temp_slots;
+  bool random = tag.size() == random_length;
+  for (char c : tag) random = random && is_random_char(c);
+  return slot || random;
+}
+
+// NAME of `.NAME` + marker + tag, the marker found last.
+std::optional<std::string_view> parse_tagged(std::string_view name, std::string_view marker) noexcept {
+  if (name.size() < 2 || name[0] != '.') return std::nullopt;
+  const std::size_t pos = name.rfind(marker);
+  if (pos == std::string_view::npos || pos < 2) return std::nullopt;
+  if (!is_tag(name.substr(pos + marker.size()))) return std::nullopt;
+  return name.substr(1, pos - 1);
 }
 
 }  // namespace
@@ -57,29 +88,44 @@ std::string temp_slot_name(std::string_view target, int slot) {
 }
 
 std::string random_temp_name(std::string_view target) {
-  unsigned char raw[random_length];
-  if (::getrandom(raw, sizeof raw, 0) != static_cast<ssize_t>(sizeof raw)) {
-    // getrandom cannot fail for 12 bytes once the pool is up; fall back to
-    // something unique to this process rather than aborting a write.
-    for (unsigned i = 0; i < sizeof raw; ++i) raw[i] = static_cast<unsigned char>((::getpid() >> (i % 4)) + i * 7);
-  }
   std::string out = temp_prefix(target);
-  for (unsigned char c : raw) out += alphabet[c % (sizeof alphabet - 1)];
+  append_random(out);
   return out;
 }
 
 std::size_t temp_name_overhead() noexcept { return 1 + temp_marker.size() + random_length; }
 
 std::optional<std::string_view> parse_temp_name(std::string_view name) noexcept {
-  if (name.size() < 2 || name[0] != '.') return std::nullopt;
-  const std::size_t pos = name.rfind(temp_marker);
-  if (pos == std::string_view::npos || pos < 2) return std::nullopt;
-  const std::string_view tag = name.substr(pos + temp_marker.size());
-  const bool slot = tag.size() == 1 && is_digit(tag[0]) && tag[0] - '0' < temp_slots;
-  bool random = tag.size() == random_length;
-  for (char c : tag) random = random && is_random_char(c);
-  if (!slot && !random) return std::nullopt;
-  return name.substr(1, pos - 1);
+  return parse_tagged(name, temp_marker);
+}
+
+std::string tree_slot_name(std::string_view target, int slot) {
+  std::string out = dot_prefix(target, tree_marker);
+  out += static_cast<char>('0' + slot % 10);
+  return out;
+}
+
+std::string random_tree_name(std::string_view target) {
+  std::string out = dot_prefix(target, tree_marker);
+  append_random(out);
+  return out;
+}
+
+std::size_t tree_name_overhead() noexcept { return 1 + tree_marker.size() + random_length; }
+
+std::optional<std::string_view> parse_tree_name(std::string_view name) noexcept {
+  return parse_tagged(name, tree_marker);
+}
+
+std::string old_tree_name(std::string_view target) {
+  std::string out = dot_prefix(target, old_tree_suffix);
+  return out;
+}
+
+std::optional<std::string_view> parse_old_tree_name(std::string_view name) noexcept {
+  if (name.size() < 2 + old_tree_suffix.size() || name[0] != '.' || !name.ends_with(old_tree_suffix))
+    return std::nullopt;
+  return name.substr(1, name.size() - 1 - old_tree_suffix.size());
 }
 
 std::string plain_backup_name(std::string_view target, std::string_view suffix) {

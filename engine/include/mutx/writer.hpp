@@ -53,6 +53,15 @@ struct write_options {
   // Never delete the lock file (--keep-lock-file): see lock_file::keep_name.
   bool keep_lock_file = false;
 
+  // `mutx --tree DIR`: OUTPUT is a directory, replaced as a whole by the
+  // tar stream on the input (`input` or `input_fd`), or by a copy of the
+  // directory `from` (docs/design.md, section 9).
+  struct tree_options {
+    bool enabled = false;
+    std::optional<std::string> from;  // --tree-from SRCDIR
+    bool keep_special = false;         // FIFOs, device nodes, set-id bits
+  } tree;
+
   io_mode io = io_mode::automatic;
   // Handle SIGINT/SIGTERM/SIGHUP on the loop (exit 3 semantics). The CLI
   // sets it; a library caller usually leaves signals to its program. While
@@ -73,6 +82,7 @@ struct event {
 
 struct write_report {
   std::uint64_t bytes = 0;
+  std::uint64_t entries = 0;  // a tree: files, directories and links written
   std::string backend;   // io_uring or syscalls
   std::string strategy;  // direct, splice, clone, copy_file_range, buffered...
   std::string staging;   // O_TMPFILE or named temp
