@@ -86,14 +86,20 @@ std::uint64_t read_tar(int fd, const std::string& name, tree_builder& b, const s
                  "The input must be an uncompressed tar stream (tar -c; decompress first, e.g. zcat FILE.tar.gz | "
                  "...). Nothing was published.");
   };
-  if (archive_read_open(a.get(), &s, nullptr, pull, nullptr) != ARCHIVE_OK) throw damaged("not a tar archive");
+  if (archive_read_open(a.get(), &s, nullptr, pull, nullptr) != ARCHIVE_OK) {
+    if (s.total == 0 && !s.interrupted) {
+      empty_input = true;
+      return 0;
+    }
+    throw damaged("not a tar archive");
+  }
   std::uint64_t entries = 0;
   for (;;) {
     struct archive_entry* e = nullptr;
     const int rc = archive_read_next_header(a.get(), &e);
     if (rc == ARCHIVE_EOF) break;
     if (rc < ARCHIVE_WARN) {
-      if (s.total == 0) {
+      if (s.total == 0 && !s.interrupted) {
         empty_input = true;
         return 0;
       }

@@ -159,7 +159,7 @@ void tree_builder::apply_owner(int dirfd, const std::string& name, int fd, const
   const int err = errno;
   if (o_.owner == owner_policy::preserve)
     throw error(errno_code(err), "cannot give " + std::to_string(e.uid) + ":" + std::to_string(e.gid) + " the entry",
-                o_.display + "/" + path)
+                path == "." ? o_.display : display_of(path))
         .with_hint("Only root may give files to other users; nothing was published.")
         .with_reason(failure_reason::owner_not_kept);
   if (warnings.empty())
