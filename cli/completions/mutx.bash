@@ -41,7 +41,7 @@ _mutx() {
             _filedir
             return
             ;;
-        --backup-dir)
+        --backup-dir | --tree-from)
             _filedir -d
             return
             ;;
@@ -65,6 +65,7 @@ _mutx() {
 
     if [[ $cur == -* ]]; then
         COMPREPLY=($(compgen -W '--input -i --stream --append --allow-empty
+            --tree --tree-from --tree-keep-special --no-tree-keep-special
             --mode -m --preserve-mode --no-preserve-mode --preserve-owner
             --try-preserve-owner --symlinks --parents -p --sync --no-sync
             --backup -b --backup-suffix --backup-dir --backup-timestamp

@@ -21,6 +21,11 @@ complete -c mutx -n __mutx_write -l allow-empty -d 'accept empty input'
 complete -c mutx -n __mutx_write -l no-stream -d 'read all input first (simple mode)'
 complete -c mutx -n __mutx_write -l no-append -d 'replace the content instead of appending'
 complete -c mutx -n __mutx_write -l no-allow-empty -d 'refuse empty input'
+# Directories
+complete -c mutx -n __mutx_write -l tree -d 'OUTPUT is a directory, replaced by a tar stream'
+complete -c mutx -n __mutx_write -l tree-from -x -a '(__fish_complete_directories)' -d 'replace the directory OUTPUT with a copy of SRCDIR'
+complete -c mutx -n __mutx_write -l tree-keep-special -d 'accept FIFOs, device nodes and set-id bits in a tree'
+complete -c mutx -n __mutx_write -l no-tree-keep-special -d 'refuse FIFOs, device nodes and set-id bits in a tree'
 # Target and metadata
 complete -c mutx -n __mutx_write -s m -l mode -x -a '0644 0600 0640 0664 0755 0700' -d 'mode of the new file'
 complete -c mutx -n __mutx_write -l preserve-mode -d "keep the old file's mode (the default)"

@@ -1,7 +1,7 @@
 // Building a staged tree from entries (a tar archive's, or a directory's),
 // refusing what would reach out of the tree or smuggle in what a tree of
 // configuration or content has no business holding (docs/design.md,
-// section 9). Every refusal names the entry and why, and leaves the staged
+// section 8). Every refusal names the entry and why, and leaves the staged
 // tree to its owner to remove: nothing has been published.
 //
 // Every entry is created relative to the staged directory's descriptor,

@@ -1,5 +1,5 @@
 // `mutx --tree DIR`: a whole directory replaced at once (docs/design.md,
-// section 9). The new tree is built beside DIR as a staged directory, synced,
+// section 8). The new tree is built beside DIR as a staged directory, synced,
 // and swapped with DIR by renameat2(RENAME_EXCHANGE) (a new DIR: by
 // RENAME_NOREPLACE); the old generation keeps a name until the next write
 // (or becomes the backup), so a reader that opened DIR once reads one whole

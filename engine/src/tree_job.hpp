@@ -1,5 +1,5 @@
 // One tree write (`mutx --tree DIR`), step by step: docs/design.md,
-// section 9, as the engine runs it on the loop. writer.cpp owns the loop and
+// section 8, as the engine runs it on the loop. writer.cpp owns the loop and
 // the signals and calls this when write_options::tree is enabled.
 #pragma once
 

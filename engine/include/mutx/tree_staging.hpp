@@ -2,7 +2,7 @@
 // name mutx owns (names.hpp: `.NAME.mutx-tree-S`, then a random tag), and
 // the proof that such a directory, or an old generation `.NAME.mutx-old`,
 // belongs to no live writer before anything removes it (docs/design.md,
-// section 9).
+// section 8).
 //
 // The claim is the temps' (staging.hpp), on the directory's inode: a writer
 // holds a shared flock on the staged directory from the instant after

@@ -55,7 +55,7 @@ struct write_options {
 
   // `mutx --tree DIR`: OUTPUT is a directory, replaced as a whole by the
   // tar stream on the input (`input` or `input_fd`), or by a copy of the
-  // directory `from` (docs/design.md, section 9).
+  // directory `from` (docs/design.md, section 8).
   struct tree_options {
     bool enabled = false;
     std::optional<std::string> from;  // --tree-from SRCDIR
