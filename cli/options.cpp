@@ -64,16 +64,34 @@ po::options_description option_table() {
 
   po::options_description meta("Target and metadata");
   meta.add_options()
-      ("mode,m", po::value<std::string>()->value_name("OCTAL"), "mode of the new file (default: the old file's)")
+      ("mode,m", po::value<std::string>()->value_name("MODE"),
+       "mode of the new file: octal, or as chmod(1) takes it (u=rw,go=r, g-w, a+x), applied to the old mode "
+       "(default: the old file's)")
       ("preserve-mode", po::bool_switch(), "keep the old file's mode (the default)")
       ("no-preserve-mode", po::bool_switch(), "give the new file 0666 & ~umask instead of the old mode")
       ("preserve-owner", po::bool_switch(), "keep the old owner and group; fail if not permitted")
       ("try-preserve-owner", po::bool_switch(), "keep the old owner and group where permitted")
+      ("owner", po::value<std::string>()->value_name("USER[:GROUP]"),
+       "give the new file this owner (and group), by name or number, as chown(1)")
+      ("group", po::value<std::string>()->value_name("GROUP"), "give the new file this group, by name or number")
+      ("in-place", po::bool_switch(),
+       "overwrite an existing OUTPUT in place (same inode), for a bind-mounted file; NOT atomic")
       ("symlinks", po::value<std::string>()->value_name("follow|replace|refuse"),
        "a symlinked OUTPUT: write the file it points to (follow, default), replace the link, or refuse")
       ("parents,p", po::bool_switch(), "create missing parent directories")
       ("sync", po::bool_switch(), "sync the file and its directory before exit 0 (the default)")
       ("no-sync", po::bool_switch(), "skip the file and directory syncs (faster, not durable)");
+
+  po::options_description deploy("Checks around the write");
+  deploy.add_options()
+      ("check", po::value<std::string>()->value_name("CMD"),
+       "before publishing, run sh -c CMD (%s: a copy of the new content beside OUTPUT, else it is on stdin); "
+       "not 0: exit 1, OUTPUT untouched")
+      ("compare,C", po::bool_switch(), "same content, mode and owner as OUTPUT: write nothing (same inode and mtime)")
+      ("on-change", po::value<std::string>()->value_name("CMD"),
+       "after a commit that changed OUTPUT, run sh -c CMD under the lock (%s: OUTPUT)")
+      ("sha256", po::value<std::string>()->value_name("HEX"), "the new content must have this SHA-256, else exit 1, OUTPUT untouched")
+      ("log", po::value<std::string>()->value_name("FILE"), "append one JSON line per attempt to FILE (an audit trail)");
 
   po::options_description backup("Backups");
   backup.add_options()
@@ -111,8 +129,10 @@ po::options_description option_table() {
   undo.add_options()
       ("no-stream", po::bool_switch(), "read all input first (simple mode)")
       ("no-append", po::bool_switch(), "replace the content instead of appending")
+      ("no-compare", po::bool_switch(), "write even when nothing changes")
       ("no-allow-empty", po::bool_switch(), "refuse empty input")
       ("no-preserve-owner", po::bool_switch(), "the new file belongs to the caller (undoes preserve-owner and try-preserve-owner)")
+      ("no-in-place", po::bool_switch(), "replace OUTPUT atomically, by rename (undoes in-place)")
       ("no-parents", po::bool_switch(), "a missing parent directory is an error")
       ("no-backup", po::bool_switch(), "make no backup (undoes backup and backup-timestamp)")
       ("no-backup-timestamp", po::bool_switch(), "name a backup OUTPUT.backup, without a timestamp")
@@ -123,7 +143,7 @@ po::options_description option_table() {
       ("no-tree-keep-special", po::bool_switch(), "refuse FIFOs, device nodes and set-id bits in a new tree");
 
   po::options_description all;
-  all.add(input).add(tree).add(meta).add(backup).add(lock).add(out).add(undo);
+  all.add(input).add(tree).add(meta).add(deploy).add(backup).add(lock).add(out).add(undo);
   return all;
 }
 
@@ -148,6 +168,42 @@ mode_t parse_mode(const std::string& text, const std::string& option) {
 
 namespace {
 
+// A group by name (/etc/group) or number, for --owner and --group.
+gid_t group_id(const std::string& name, const char* option) {
+  if (auto gid = find_group(name)) return *gid;
+  throw error(failure_kind::io, "unknown group '" + name + "' for " + option,
+              "Groups are looked up in /etc/group (mutx is linked statically and asks no directory service such as "
+              "LDAP); give the group's number instead.");
+}
+
+// --owner as chown(1) takes it: USER, USER:GROUP, USER: (the user's login
+// group) or :GROUP; names or numbers. Resolved here, so an unknown name is
+// an error before anything is touched.
+void parse_owner(const std::string& text, metadata_options& m) {
+  const auto colon = text.find(':');
+  const std::string user = text.substr(0, colon);
+  const std::string group = colon == std::string::npos ? "" : text.substr(colon + 1);
+  if (user.empty() && group.empty())
+    throw error(failure_kind::io, "invalid owner '" + text + "' for --owner",
+                "Give USER, USER:GROUP, USER: (the user's login group) or :GROUP, by name or number.");
+  if (!user.empty()) {
+    gid_t login = static_cast<gid_t>(-1);
+    auto uid = find_user(user, &login);
+    if (!uid)
+      throw error(failure_kind::io, "unknown user '" + user + "' for --owner",
+                  "Users are looked up in /etc/passwd (mutx is linked statically and asks no directory service such "
+                  "as LDAP); give the user's number instead.");
+    m.uid = *uid;
+    if (colon != std::string::npos && group.empty()) {
+      if (login == static_cast<gid_t>(-1))
+        throw error(failure_kind::io, "--owner " + text + ": user " + user + " has no login group in /etc/passwd",
+                    "Name the group: --owner USER:GROUP.");
+      m.gid = login;
+    }
+  }
+  if (!group.empty()) m.gid = group_id(group, "--owner");
+}
+
 double parse_seconds(const std::string& text) {
   char* end = nullptr;
   errno = 0;
@@ -170,9 +226,11 @@ const std::vector<std::vector<std::string>>& choices() {
   static const std::vector<std::vector<std::string>> all = {
       {"stream", "no-stream"},
       {"append", "no-append"},
+      {"compare", "no-compare"},
       {"allow-empty", "no-allow-empty"},
       {"mode", "preserve-mode", "no-preserve-mode"},
-      {"preserve-owner", "try-preserve-owner", "no-preserve-owner"},
+      {"preserve-owner", "try-preserve-owner", "no-preserve-owner", "owner"},
+      {"in-place", "no-in-place"},
       {"parents", "no-parents"},
       {"sync", "no-sync"},
       {"backup", "no-backup"},
@@ -208,11 +266,15 @@ void refuse_contradictions(const std::function<bool(const std::string&)>& set,
   static const std::vector<std::pair<std::string, std::string>> pairs = {
       {"stream", "no-stream"},
       {"append", "no-append"},
+      {"compare", "no-compare"},
       {"allow-empty", "no-allow-empty"},
       {"preserve-mode", "no-preserve-mode"},
       {"mode", "preserve-mode"},
       {"preserve-owner", "no-preserve-owner"},
       {"try-preserve-owner", "no-preserve-owner"},
+      {"owner", "preserve-owner"},
+      {"owner", "try-preserve-owner"},
+      {"in-place", "no-in-place"},
       {"parents", "no-parents"},
       {"sync", "no-sync"},
       {"backup", "no-backup"},
@@ -276,6 +338,14 @@ std::string did_you_mean(const std::vector<std::string>& names, const std::strin
   return text + "?";
 }
 
+// What only the command line may say: what one run writes from and checks
+// it against (a checksum, a check of one file's format).
+bool settable_in_config(const std::string& name) {
+  for (const char* only : {"help", "version", "input", "no-config", "check", "on-change", "sha256", "tree", "tree-from"})
+    if (name == only) return false;
+  return true;
+}
+
 // A config file after check_config: the text for Program_options and the
 // `verbose` line, which is not in the table (-v is counted by hand).
 struct checked_config {
@@ -310,12 +380,9 @@ checked_config check_config(const std::string& path, std::istream& in, const po:
     value.erase(0, value.find_first_not_of(" \t"));
     value.erase(value.find_last_not_of(" \t\r") + 1);
     const po::option_description* d = table.find_nothrow(name, false);
-    auto per_run = [](const std::string& n) {
-      return n == "help" || n == "version" || n == "input" || n == "no-config" || n == "tree" || n == "tree-from";
-    };
-    if (!d || per_run(name)) {
+    if (!d || !settable_in_config(name)) {
       auto near = nearest_options(name, table);
-      std::erase_if(near, per_run);
+      std::erase_if(near, [](const std::string& n) { return !settable_in_config(n); });
       if (near.empty()) bad("unknown option '" + name + "'");
       bad("unknown option '" + name + "'", did_you_mean(near, "'", "'"));
     }
@@ -490,12 +557,27 @@ cli_options parse_command_line(const std::vector<std::string>& argv) {
   w.stream = flag("stream");
   w.append = flag("append");
   w.allow_empty = flag("allow-empty");
-  if (auto m = text("mode")) w.metadata.mode = parse_mode(*m, "mode");
+  if (auto m = text("mode")) {
+    w.metadata.mode = mode_spec::parse(*m);
+    if (!w.metadata.mode)
+      throw error(failure_kind::io, "invalid mode '" + *m + "' for --mode",
+                  m->find_first_not_of("0123456789") == std::string::npos
+                      ? "Give an octal mode such as 0644 or 600."
+                      : "Give an octal mode such as 0644, or a symbolic one as chmod(1) takes, such as u=rw,go=r, "
+                        "g-w or a+x.");
+  }
   w.metadata.preserve_mode = !flag("no-preserve-mode");
   if (flag("preserve-owner") && flag("try-preserve-owner"))
     throw error(failure_kind::io, "--preserve-owner and --try-preserve-owner exclude each other");
   if (flag("preserve-owner")) w.metadata.owner = owner_policy::preserve;
   if (flag("try-preserve-owner")) w.metadata.owner = owner_policy::try_preserve;
+  if (auto o = text("owner")) parse_owner(*o, w.metadata);
+  if (auto g = text("group")) {
+    if (vm.count("owner") && vm["owner"].as<std::string>().find(':') != std::string::npos)
+      throw error(failure_kind::io, "--owner USER:GROUP and --group exclude each other", "Name the group once.");
+    w.metadata.gid = group_id(*g, "--group");
+  }
+  w.in_place = flag("in-place");
   if (auto s = text("symlinks")) w.symlinks = parse_symlink_policy(*s);
   w.parents = flag("parents");
   w.sync = !flag("no-sync");
@@ -521,8 +603,18 @@ cli_options parse_command_line(const std::vector<std::string>& argv) {
   if (auto m = text("lock-mode")) w.lock_mode = parse_mode(*m, "lock-mode");
   w.keep_lock_file = flag("keep-lock-file");
 
+  w.check = text("check");
+  w.compare = flag("compare");
+  w.on_change = text("on-change");
+  w.sha256 = text("sha256");  // checked by the engine
+  w.log = text("log");
+  for (const char* name : {"check", "on-change", "log"})
+    if (auto v = text(name); v && v->empty()) throw error(failure_kind::io, std::string("--") + name + " needs a value");
+
   if (flag("quiet")) c.verbosity = -1;
   c.json = flag("json");
+  // The JSON result carries the new content's SHA-256.
+  w.hash = c.json;
   w.command_stderr_events = c.json;
   if (flag("progress")) c.progress = cli_options::progress_mode::on;
   if (flag("no-progress")) c.progress = cli_options::progress_mode::off;

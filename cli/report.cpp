@@ -51,34 +51,6 @@ std::string plain_number(double v) {
 
 }  // namespace
 
-std::string utf8_lossy(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  const std::size_t n = s.size();
-  for (std::size_t i = 0; i < n;) {
-    unsigned char c = p[i];
-    std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-    bool ok = len != 0 && i + len <= n;
-    for (std::size_t k = 1; ok && k < len; ++k) ok = (p[i + k] & 0xC0) == 0x80;
-    if (ok && len > 1) {
-      // Reject overlong forms, surrogates and values above U+10FFFF.
-      std::uint32_t cp = c & (0x7F >> len);
-      for (std::size_t k = 1; k < len; ++k) cp = (cp << 6) | (p[i + k] & 0x3F);
-      static constexpr std::uint32_t min_for_len[] = {0, 0, 0x80, 0x800, 0x10000};
-      ok = cp >= min_for_len[len] && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF);
-    }
-    if (ok) {
-      out.append(s.substr(i, len));
-      i += len;
-    } else {
-      out += "\xEF\xBF\xBD";
-      ++i;
-    }
-  }
-  return out;
-}
-
 bool asks_for_json(const std::vector<std::string>& args) {
   for (const auto& a : args) {
     if (a == "--") return false;
@@ -181,6 +153,10 @@ std::string cli_hint(const mutx::error& e) {
       return "Pass --tree-keep-special to accept FIFOs, device nodes and set-id bits; nothing was published.";
     case failure_reason::tree_exchange_unsupported:
       return replaced("Keep the tree on a local filesystem", "Keep the --tree DIR on a local filesystem");
+    case failure_reason::mount_point:
+      return "Pass --in-place to copy the new content over it in place (not atomic: a reader may see a partial "
+             "file during the copy; add --backup to keep the old content), or replace the file on the other side "
+             "of the bind mount.";
     default: return h;
   }
 }

@@ -2,6 +2,7 @@
 // plus an optional "Hint: ..."; --json writes one object per line instead.
 #pragma once
 
+#include "mutx/audit_log.hpp"
 #include "mutx/error.hpp"
 #include "mutx/writer.hpp"
 
@@ -14,7 +15,7 @@ namespace mutx::cli {
 // `s` with every byte sequence that is not valid UTF-8 replaced by U+FFFD,
 // so --json lines stay valid JSON when a path holds arbitrary bytes (Linux
 // names are bytes; Boost.JSON copies them through unchecked).
-std::string utf8_lossy(std::string_view s);
+using mutx::utf8_lossy;  // mutx/audit_log.hpp
 
 // Whether the command line asks for --json (before `--`), for the errors
 // found before or while it is parsed.

@@ -10,6 +10,8 @@ result summary(const write_report& rep) {
   r.bytes = rep.bytes;
   r.target = rep.target;
   r.backup = rep.backup;
+  r.changed = rep.changed;
+  r.sha256 = rep.sha256.value_or("");
   return r;
 }
 
@@ -25,7 +27,17 @@ write_options to_write_options(const std::string& path, const options& opts) {
   w.symlinks = opts.symlinks;
 
   w.metadata.mode = opts.mode;
+  if (opts.chmod) {
+    if (opts.mode) throw error(failure_kind::io, "both mode and chmod are set", "Set one of them.");
+    w.metadata.mode = mode_spec::parse(*opts.chmod);
+    if (!w.metadata.mode)
+      throw error(failure_kind::io, "invalid mode '" + *opts.chmod + "'",
+                  "Give an octal mode such as 0644, or a symbolic one as chmod(1) takes, such as u=rw,go=r or a+x.");
+  }
   w.metadata.preserve_mode = opts.preserve_mode;
+  w.metadata.uid = opts.owner;
+  w.metadata.gid = opts.group;
+  w.in_place = opts.in_place;
 
   w.backup.enabled = opts.backup;
   w.backup.timestamp = opts.backup_timestamp;
@@ -42,6 +54,12 @@ write_options to_write_options(const std::string& path, const options& opts) {
   w.lock_file = opts.lock_file;
   w.lock_mode = opts.lock_mode;
   w.keep_lock_file = opts.keep_lock_file;
+  w.check = opts.check;
+  w.compare = opts.compare;
+  w.on_change = opts.on_change;
+  w.sha256 = opts.sha256;
+  w.log = opts.log;
+  w.hash = opts.compute_sha256;
   w.io = opts.io == io_mode::automatic ? io_mode_from_env() : opts.io;
   w.handle_signals = opts.handle_signals;
   normalize(w, opts.backup_suffix != options{}.backup_suffix || opts.backup_dir || opts.backup_mode);

@@ -181,11 +181,11 @@ struct backup_placer {
 
 
 backup_result make_backup(const backup_options& opts, const backup_location& where, int target_dir,
-                          const std::string& name, int old_fd, const struct stat& old) {
+                          const std::string& name, int old_fd, const struct stat& old, bool copy) {
   backup_result result;
   const backup_placer placer{opts, where, name};
   bool same_mode = !opts.mode || (*opts.mode & 07777) == (old.st_mode & 07777);
-  if (same_mode) {
+  if (same_mode && !copy) {
     // The name still points at old_fd's inode: we hold the target's lock.
     // Linking through old_fd links exactly the inode claimed.
     unique_fd claim = claim_of(old_fd);

@@ -29,11 +29,15 @@ namespace mutx {
 namespace asio = boost::asio;
 
 child_process::child_process(const std::vector<std::string>& argv, int stdin_fd, unique_fd& stdout_pipe,
-                             unique_fd* stderr_pipe) {
+                             unique_fd* stderr_pipe, int stdout_fd) {
   if (argv.empty()) throw error(failure_kind::io, "no command given after --");
   int p[2];
-  if (::pipe2(p, O_CLOEXEC) != 0) throw_errno("cannot create a pipe for", argv[0]);
-  unique_fd rd(p[0]), wr(p[1]);
+  unique_fd rd, wr;
+  if (stdout_fd < 0) {
+    if (::pipe2(p, O_CLOEXEC) != 0) throw_errno("cannot create a pipe for", argv[0]);
+    rd.reset(p[0]);
+    wr.reset(p[1]);
+  }
   unique_fd err_rd, err_wr;
   if (stderr_pipe) {
     if (::pipe2(p, O_CLOEXEC) != 0) throw_errno("cannot create a pipe for", argv[0]);
@@ -44,7 +48,7 @@ child_process::child_process(const std::vector<std::string>& argv, int stdin_fd,
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, stdin_fd, STDIN_FILENO);
-  posix_spawn_file_actions_adddup2(&fa, wr.get(), STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&fa, stdout_fd >= 0 ? stdout_fd : wr.get(), STDOUT_FILENO);
   if (err_wr) posix_spawn_file_actions_adddup2(&fa, err_wr.get(), STDERR_FILENO);
   // The child starts with default signal handling and an empty mask, as a
   // shell would give it, whatever the loop has installed (SIGPIPE, which the

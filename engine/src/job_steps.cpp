@@ -29,7 +29,9 @@ void job_steps::validate() const {
     throw error(failure_kind::io, std::string("invalid ") + what + " " + octal + ": above 07777",
                 "Give a mode of at most 07777, such as 0644.");
   };
-  mode(o.metadata.mode, "mode");
+  if (o.metadata.mode) mode(o.metadata.mode->absolute(), "mode");
+  if (o.metadata.uid == static_cast<uid_t>(-1) || o.metadata.gid == static_cast<gid_t>(-1))
+    throw error(failure_kind::io, "invalid owner or group -1 (4294967295)", "Give the user or group to set, or none.");
   mode(o.backup.mode, "backup mode");
   mode(o.lock_mode, "lock mode");
   if (o.backup.enabled) check_backup_suffix(o.backup.suffix);

@@ -38,14 +38,50 @@ bool read_sized(std::string& out, Call call) {
 
 }  // namespace
 
-mode_t final_mode(const metadata_options& opts, const struct stat* old) {
-  if (opts.mode) return *opts.mode & 07777;
-  if (opts.preserve_mode && old) return old->st_mode & 07777;
-  return 0666 & ~current_umask();
+mode_t final_mode(const metadata_options& opts, const struct stat* old, mode_t* touched) {
+  if (touched) *touched = 0;
+  const mode_t umask = current_umask();
+  const mode_t base = opts.preserve_mode && old ? old->st_mode & 07777 : 0666 & ~umask;
+  return opts.mode ? opts.mode->apply(base, umask, touched) : base;
 }
 
 namespace {
+
 constexpr const char* capability_xattr = "security.capability";
+
+// --owner/--group on `fd`, if given.
+void set_owner(int fd, const metadata_options& opts, const std::string& display) {
+  if (!opts.uid && !opts.gid) return;
+  if (::fchown(fd, opts.uid.value_or(static_cast<uid_t>(-1)), opts.gid.value_or(static_cast<gid_t>(-1))) == 0) return;
+  const int err = errno;
+  error e(errno_code(err), display + ": cannot set " + describe_owner(opts.uid, opts.gid));
+  if (err == EPERM)
+    e.with_hint("Only root may give a file to another user; others may choose only a group they belong to. The target "
+                "was left as it was.");
+  throw std::move(e).with_reason(failure_reason::owner_not_set);
+}
+
+// A set-id bit names the old owner or group. Kept on a file that now
+// belongs to someone else (root, by default) it would hand out their
+// privileges: drop it, as cp does, unless the mode given sets it (`touched`).
+mode_t drop_foreign_setid(mode_t mode, mode_t touched, const struct stat& old, int fd, const metadata_options& opts,
+                          const std::string& display, std::vector<std::string>& warnings) {
+  const mode_t kept = mode & (S_ISUID | S_ISGID) & ~touched;
+  if (!kept) return mode;
+  struct stat now;
+  if (::fstat(fd, &now) != 0) throw_errno("cannot inspect the new", display);
+  const char* advice = opts.uid || opts.gid ? "(set it with --mode)" : "(use --preserve-owner)";
+  if ((kept & S_ISUID) && now.st_uid != old.st_uid) {
+    mode &= ~static_cast<mode_t>(S_ISUID);
+    warnings.push_back("set-user-ID bit of " + display + " was not kept: the owner changed " + advice);
+  }
+  if ((kept & S_ISGID) && now.st_gid != old.st_gid) {
+    mode &= ~static_cast<mode_t>(S_ISGID);
+    warnings.push_back("set-group-ID bit of " + display + " was not kept: the group changed " + advice);
+  }
+  return mode;
+}
+
 }  // namespace
 
 std::vector<std::string> copy_xattrs(int from, int to, const std::string& display, const char* skip) {
@@ -90,22 +126,10 @@ std::vector<std::string> apply_metadata(int staged, int old_fd, const struct sta
       ::fchown(staged, static_cast<uid_t>(-1), old->st_gid);
     }
   }
-  mode_t mode = final_mode(opts, old);
-  if (old && !opts.mode && (mode & (S_ISUID | S_ISGID))) {
-    // A set-id bit names the old owner or group. Kept on a file that now
-    // belongs to someone else (root, by default) it would hand out their
-    // privileges: drop it, as cp does, unless --mode asks for it.
-    struct stat now;
-    if (::fstat(staged, &now) != 0) throw_errno("cannot inspect the new", display);
-    if ((mode & S_ISUID) && now.st_uid != old->st_uid) {
-      mode &= ~static_cast<mode_t>(S_ISUID);
-      warnings.push_back("set-user-ID bit of " + display + " was not kept: the owner changed (use --preserve-owner)");
-    }
-    if ((mode & S_ISGID) && now.st_gid != old->st_gid) {
-      mode &= ~static_cast<mode_t>(S_ISGID);
-      warnings.push_back("set-group-ID bit of " + display + " was not kept: the group changed (use --preserve-owner)");
-    }
-  }
+  set_owner(staged, opts, display);
+  mode_t touched = 0;
+  mode_t mode = final_mode(opts, old, &touched);
+  if (old) mode = drop_foreign_setid(mode, touched, *old, staged, opts, display, warnings);
   // A new file keeps the mode the kernel gave it at creation (0666 less
   // the umask, or what the directory's default ACL says).
   if ((old || opts.mode) && ::fchmod(staged, mode) != 0) throw_errno("cannot set the mode of the new", display);
@@ -117,6 +141,18 @@ std::vector<std::string> apply_metadata(int staged, int old_fd, const struct sta
     if (opts.mode && ::fchmod(staged, mode) != 0) throw_errno("cannot set the mode of the new", display);
   }
   return warnings;
+}
+
+mode_t apply_in_place(int target, const struct stat& old, const metadata_options& opts, const std::string& display,
+                      std::vector<std::string>& warnings) {
+  set_owner(target, opts, display);
+  mode_t touched = 0;
+  mode_t mode = final_mode(opts, &old, &touched);
+  mode = drop_foreign_setid(mode, touched, old, target, opts, display, warnings);
+  struct stat now;
+  if (::fstat(target, &now) != 0) throw_errno("cannot inspect", display);
+  if ((now.st_mode & 07777) != mode && ::fchmod(target, mode) != 0) throw_errno("cannot set the mode of", display);
+  return mode;
 }
 
 std::vector<std::string> restore_after_write(int staged, mode_t mode, int old_fd, const std::string& display) {
@@ -141,32 +177,86 @@ std::vector<std::string> restore_after_write(int staged, mode_t mode, int old_fd
 // uses no NSS). A user only a directory service knows shows as a number.
 namespace {
 
-// The name of the entry of `file` whose id is `id`, read with `next`
-// (fgetpwent_r or fgetgrent_r); the number when there is none.
-template <typename Entry, typename Next, typename Id, typename Name>
-std::string name_in(const char* file, unsigned id, Next next, Id id_of, Name name_of) {
-  std::string name = std::to_string(id);
+// The first entry of `file` (read with `next`: fgetpwent_r or fgetgrent_r)
+// that `match` accepts, passed to `take`. False when there is none.
+template <typename Entry, typename Next, typename Match, typename Take>
+bool find_entry(const char* file, Next next, Match match, Take take) {
   std::FILE* f = std::fopen(file, "re");
-  if (!f) return name;
+  if (!f) return false;
   char buf[4096];
   Entry entry, *e = nullptr;
-  while (next(f, &entry, buf, sizeof buf, &e) == 0 && e)
-    if (id_of(*e) == id) {
-      name = name_of(*e);
-      break;
+  bool found = false;
+  while (!found && next(f, &entry, buf, sizeof buf, &e) == 0 && e)
+    if (match(*e)) {
+      take(*e);
+      found = true;
     }
   std::fclose(f);
-  return name;
+  return found;
+}
+
+// "N" or "+N" within the range of uid_t/gid_t (not -1, which means "no change").
+std::optional<unsigned> plain_number(const std::string& text) {
+  std::string digits = text.starts_with("+") ? text.substr(1) : text;
+  if (digits.empty() || digits.size() > 10 || digits.find_first_not_of("0123456789") != std::string::npos)
+    return std::nullopt;
+  unsigned long long v = std::stoull(digits);
+  if (v >= 0xffffffffULL) return std::nullopt;
+  return static_cast<unsigned>(v);
 }
 
 }  // namespace
 
-std::string owner_name(uid_t uid, gid_t gid) {
-  return name_in<struct passwd>("/etc/passwd", uid, ::fgetpwent_r, [](const passwd& p) { return p.pw_uid; },
-                                [](const passwd& p) { return p.pw_name; }) +
-         ":" +
-         name_in<struct group>("/etc/group", gid, ::fgetgrent_r, [](const group& g) { return g.gr_gid; },
-                               [](const group& g) { return g.gr_name; });
+std::string user_name(uid_t uid) {
+  std::string name = std::to_string(uid);
+  find_entry<struct passwd>("/etc/passwd", ::fgetpwent_r, [&](const passwd& p) { return p.pw_uid == uid; },
+                            [&](const passwd& p) { name = p.pw_name; });
+  return name;
+}
+
+std::string group_name(gid_t gid) {
+  std::string name = std::to_string(gid);
+  find_entry<struct group>("/etc/group", ::fgetgrent_r, [&](const group& g) { return g.gr_gid == gid; },
+                           [&](const group& g) { name = g.gr_name; });
+  return name;
+}
+
+std::string owner_name(uid_t uid, gid_t gid) { return user_name(uid) + ":" + group_name(gid); }
+
+std::optional<uid_t> find_user(const std::string& name, gid_t* login_group) {
+  std::optional<uid_t> uid;
+  gid_t gid = static_cast<gid_t>(-1);
+  if (!name.empty() && !name.starts_with("+"))
+    find_entry<struct passwd>("/etc/passwd", ::fgetpwent_r, [&](const passwd& p) { return name == p.pw_name; },
+                              [&](const passwd& p) {
+                                uid = p.pw_uid;
+                                gid = p.pw_gid;
+                              });
+  if (!uid) {
+    auto n = plain_number(name);
+    if (!n) return std::nullopt;
+    uid = *n;
+    // chown(1) gives "N:" the group of the user whose number N is.
+    find_entry<struct passwd>("/etc/passwd", ::fgetpwent_r, [&](const passwd& p) { return p.pw_uid == *uid; },
+                              [&](const passwd& p) { gid = p.pw_gid; });
+  }
+  if (login_group) *login_group = gid;
+  return uid;
+}
+
+std::optional<gid_t> find_group(const std::string& name) {
+  std::optional<gid_t> gid;
+  if (!name.empty() && !name.starts_with("+"))
+    find_entry<struct group>("/etc/group", ::fgetgrent_r, [&](const group& g) { return name == g.gr_name; },
+                             [&](const group& g) { gid = g.gr_gid; });
+  if (!gid)
+    if (auto n = plain_number(name)) gid = *n;
+  return gid;
+}
+
+std::string describe_owner(std::optional<uid_t> uid, std::optional<gid_t> gid) {
+  if (!uid) return gid ? "group " + group_name(*gid) : std::string("owner");
+  return "owner " + user_name(*uid) + (gid ? ":" + group_name(*gid) : "");
 }
 
 }  // namespace mutx

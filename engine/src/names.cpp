@@ -11,6 +11,8 @@ namespace {
 
 constexpr std::string_view lock_suffix = ".lock";
 constexpr std::string_view temp_marker = ".mutx-";
+// After the marker, a check copy's tag starts with it (.NAME.mutx-c0.EXT).
+constexpr char check_tag = 'c';
 constexpr std::string_view tree_marker = ".mutx-tree-";
 constexpr std::string_view old_tree_suffix = ".mutx-old";
 constexpr std::size_t random_length = 12;
@@ -30,42 +32,13 @@ std::optional<std::int64_t> parse_digits(std::string_view s) noexcept {
   return v;
 }
 
-std::string dot_prefix(std::string_view target, std::string_view marker) {
+std::string temp_prefix(std::string_view target) {
   std::string out;
-  out.reserve(1 + target.size() + marker.size() + random_length);
+  out.reserve(1 + target.size() + temp_marker.size() + random_length);
   out += '.';
   out += target;
-  out += marker;
+  out += temp_marker;
   return out;
-}
-
-std::string temp_prefix(std::string_view target) { return dot_prefix(target, temp_marker); }
-
-void append_random(std::string& out) {
-  unsigned char raw[random_length];
-  if (::getrandom(raw, sizeof raw, 0) != static_cast<ssize_t>(sizeof raw)) {
-    // getrandom cannot fail for 12 bytes once the pool is up; fall back to
-    // something unique to this process rather than aborting a write.
-    for (unsigned i = 0; i < sizeof raw; ++i) raw[i] = static_cast<unsigned char>((::getpid() >> (i % 4)) + i * 7);
-  }
-  for (unsigned char c : raw) out += alphabet[c % (sizeof alphabet - 1)];
-}
-
-// A slot digit below temp_slots, or 12 of [a-z0-9].
-bool is_tag(std::string_view tag) noexcept {
-  const bool slot = tag.size() == 1 && is_digit(tag[0]) && tag[0] - '0' < temp_slots;
-  bool random = tag.size() == random_length;
-  for (char c : tag) random = random && is_random_char(c);
-  return slot || random;
-}
-
-// NAME of `.NAME` + marker + tag, the marker found last.
-std::optional<std::string_view> parse_tagged(std::string_view name, std::string_view marker) noexcept {
-  if (name.size() < 2 || name[0] != '.') return std::nullopt;
-  const std::size_t pos = name.rfind(marker);
-  if (pos == std::string_view::npos || pos < 2) return std::nullopt;
-  if (!is_tag(name.substr(pos + marker.size()))) return std::nullopt;
-  return name.substr(1, pos - 1);
 }
 
 }  // namespace
@@ -88,38 +61,101 @@ std::string temp_slot_name(std::string_view target, int slot) {
 }
 
 std::string random_temp_name(std::string_view target) {
+  unsigned char raw[random_length];
+  if (::getrandom(raw, sizeof raw, 0) != static_cast<ssize_t>(sizeof raw)) {
+    // getrandom cannot fail for 12 bytes once the pool is up; fall back to
+    // something unique to this process rather than aborting a write.
+    for (unsigned i = 0; i < sizeof raw; ++i) raw[i] = static_cast<unsigned char>((::getpid() >> (i % 4)) + i * 7);
+  }
   std::string out = temp_prefix(target);
-  append_random(out);
+  for (unsigned char c : raw) out += alphabet[c % (sizeof alphabet - 1)];
   return out;
 }
 
 std::size_t temp_name_overhead() noexcept { return 1 + temp_marker.size() + random_length; }
 
+std::string_view name_extension(std::string_view target) noexcept {
+  const std::size_t dot = target.rfind('.');
+  if (dot == std::string_view::npos || dot == 0 || dot + 1 == target.size()) return {};
+  return target.substr(dot);
+}
+
+std::string check_slot_name(std::string_view target, int slot) {
+  std::string out = temp_prefix(target);
+  out += check_tag;
+  out += static_cast<char>('0' + slot % 10);
+  out += name_extension(target);
+  return out;
+}
+
+std::string random_check_name(std::string_view target) {
+  std::string random = random_temp_name(target);
+  std::string out = temp_prefix(target);
+  out += check_tag;
+  out += std::string_view(random).substr(random.size() - random_length);
+  out += name_extension(target);
+  return out;
+}
+
+std::size_t check_name_overhead(std::string_view target) noexcept {
+  return temp_name_overhead() + 1 + name_extension(target).size();
+}
+
+namespace {
+
+// The slot digit or the 12 random characters of a temp name's tag.
+bool is_temp_tag(std::string_view tag) noexcept {
+  if (tag.size() == 1) return is_digit(tag[0]) && tag[0] - '0' < temp_slots;
+  if (tag.size() != random_length) return false;
+  for (char c : tag)
+    if (!is_random_char(c)) return false;
+  return true;
+}
+
+}  // namespace
+
 std::optional<std::string_view> parse_temp_name(std::string_view name) noexcept {
-  return parse_tagged(name, temp_marker);
+  if (name.size() < 2 || name[0] != '.') return std::nullopt;
+  // NAME may itself hold ".mutx-" (and a check copy's extension may be
+  // ".mutx-..."): try each marker from the right.
+  for (std::size_t pos = name.rfind(temp_marker); pos != std::string_view::npos && pos >= 2;
+       pos = pos == 0 ? std::string_view::npos : name.rfind(temp_marker, pos - 1)) {
+    const std::string_view target = name.substr(1, pos - 1);
+    const std::string_view tag = name.substr(pos + temp_marker.size());
+    if (is_temp_tag(tag)) return target;
+    // A check copy: "c", the slot or random part, NAME's extension.
+    const std::string_view ext = name_extension(target);
+    if (tag.size() > 1 + ext.size() && tag[0] == check_tag && tag.ends_with(ext) &&
+        is_temp_tag(tag.substr(1, tag.size() - 1 - ext.size())))
+      return target;
+  }
+  return std::nullopt;
 }
 
 std::string tree_slot_name(std::string_view target, int slot) {
-  std::string out = dot_prefix(target, tree_marker);
+  std::string out = "." + std::string(target) + std::string(tree_marker);
   out += static_cast<char>('0' + slot % 10);
   return out;
 }
 
 std::string random_tree_name(std::string_view target) {
-  std::string out = dot_prefix(target, tree_marker);
-  append_random(out);
-  return out;
+  const std::string random = random_temp_name(target);
+  return "." + std::string(target) + std::string(tree_marker) +
+         std::string(std::string_view(random).substr(random.size() - random_length));
 }
 
 std::size_t tree_name_overhead() noexcept { return 1 + tree_marker.size() + random_length; }
 
 std::optional<std::string_view> parse_tree_name(std::string_view name) noexcept {
-  return parse_tagged(name, tree_marker);
+  if (name.size() < 2 || name[0] != '.') return std::nullopt;
+  const std::size_t pos = name.rfind(tree_marker);
+  if (pos == std::string_view::npos || pos < 2 || !is_temp_tag(name.substr(pos + tree_marker.size())))
+    return std::nullopt;
+  return name.substr(1, pos - 1);
 }
 
 std::string old_tree_name(std::string_view target) {
-  std::string out = dot_prefix(target, old_tree_suffix);
-  return out;
+  return "." + std::string(target) + std::string(old_tree_suffix);
 }
 
 std::optional<std::string_view> parse_old_tree_name(std::string_view name) noexcept {

@@ -122,6 +122,7 @@ asio::awaitable<pump_result> pump_slots(ring& r, int in, const std::string& in_n
       long_stream = long_stream || filled == slot_size;
       if (direct && filled % aligned_buffer::alignment != 0) {
         if (error_code ec = co_await writes.drain()) write_failed(ec, o);
+        if (o.on_data) o.on_data(buf, filled);
         if (error_code ec = co_await write_tail(r, out, buf, filled, off)) write_failed(ec, o);
         off += filled;
         break;
@@ -137,6 +138,9 @@ asio::awaitable<pump_result> pump_slots(ring& r, int in, const std::string& in_n
         went_direct = set_direct(out, true);
       }
       writes.launch(i, buf, filled, off);
+      // While the kernel writes the slot (it only reads it): the digest or
+      // comparison overlaps the disk.
+      if (o.on_data) o.on_data(buf, filled);
       off += filled;
       flushes.advance(off);
       if (o.on_progress) o.on_progress(off - start);
@@ -211,6 +215,7 @@ asio::awaitable<pump_result> write_memory(ring& r, const memory_input& input, in
   std::uint64_t off = start;
   if (!direct) {
     for (std::size_t i = 0; i < input.chunks.size(); ++i) {
+      if (o.on_data) o.on_data(input.chunks[i].data(), input.used[i]);
       if (error_code ec = co_await write_all(r, out, input.chunks[i].data(), input.used[i], static_cast<std::int64_t>(off)))
         write_failed(ec, o);
       off += input.used[i];
@@ -232,6 +237,7 @@ asio::awaitable<pump_result> write_memory(ring& r, const memory_input& input, in
       } else {
         writes.launch(slot, input.chunks[i].data(), len, off);
       }
+      if (o.on_data) o.on_data(input.chunks[i].data(), len);
       off += len;
       flushes.advance(off);
     }
@@ -254,6 +260,14 @@ asio::awaitable<pump_result> pump(ring& r, int in, const std::string& input_name
   if (::fstat(in, &st) != 0) throw_errno("cannot inspect", input_name);
   if (S_ISDIR(st.st_mode)) throw_error(errno_code(EISDIR), "cannot read", input_name);
 
+  bool aligned = start % aligned_buffer::alignment == 0;
+  // The content must pass through our buffers to be seen: read it, never
+  // splice or clone it.
+  if (o.on_data) {
+    if (S_ISFIFO(st.st_mode)) enlarge_pipe(in);
+    const bool direct = o.sync && o.allow_direct && aligned && set_direct(out, true);
+    co_return co_await pump_slots(r, in, input_name, out, start, direct, o);
+  }
   if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)) {
     off_t pos = ::lseek(in, 0, SEEK_CUR);
     file_copier copier(in, pos < 0 ? 0 : static_cast<std::uint64_t>(pos), out, start, input_name, o.output_name);
@@ -265,7 +279,6 @@ asio::awaitable<pump_result> pump(ring& r, int in, const std::string& input_name
     }
     co_return pump_result{copier.copied(), copier.strategy()};
   }
-  bool aligned = start % aligned_buffer::alignment == 0;
   if (S_ISFIFO(st.st_mode)) {
     enlarge_pipe(in);
     if (o.sync && o.allow_direct && aligned && set_direct(out, true)) {

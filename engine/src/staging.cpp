@@ -3,6 +3,7 @@
 #include "mutx/error.hpp"
 #include "mutx/inode.hpp"
 #include "mutx/names.hpp"
+#include "mutx/pump.hpp"
 #include "mutx/target.hpp"
 
 #include <fcntl.h>
@@ -73,14 +74,59 @@ temp_probe claim_stale_temp(int dfd, const std::string& name, unique_fd& locked,
 
 std::vector<std::string> sweep_stale_temps(int dfd, std::string_view target) {
   std::vector<std::string> removed;
-  for (int slot = 0; slot < temp_slots; ++slot) {
-    std::string name = temp_slot_name(target, slot);
+  for (int slot = 0; slot < 2 * temp_slots; ++slot) {
+    // The staging slots, then the check copies' (a writer killed while its
+    // check command ran).
+    std::string name = slot < temp_slots ? temp_slot_name(target, slot) : check_slot_name(target, slot - temp_slots);
     unique_fd locked;
     struct stat st;
     if (claim_stale_temp(dfd, name, locked, st) != temp_probe::stale) continue;
     if (::unlinkat(dfd, name.c_str(), 0) == 0) removed.push_back(std::move(name));
   }
   return removed;
+}
+
+check_copy::check_copy(int dfd, const std::string& target, const std::string& dir_display, int content_fd,
+                       const std::string& display)
+    : dfd_(dfd) {
+  // Created under its name at once (no O_TMPFILE): the name is claimed
+  // before the content is copied in, so a writer killed meanwhile leaves a
+  // claimable, recognisable temp that the next sweep or housekeep removes.
+  for (int attempt = 0; attempt < temp_slots + random_attempts; ++attempt) {
+    std::string candidate = attempt < temp_slots ? check_slot_name(target, attempt) : random_check_name(target);
+    unique_fd fd(::openat(dfd_, candidate.c_str(), O_CREAT | O_EXCL | O_NOFOLLOW | O_RDWR | O_CLOEXEC, 0600));
+    if (!fd) {
+      if (errno != EEXIST) throw_errno("cannot create a copy to check in", dir_name(dir_display));
+      continue;
+    }
+    struct stat st;
+    if (claim_inode(fd.get()) && ::fstat(fd.get(), &st) == 0 && name_is(dfd_, candidate, st)) {
+      fd_ = std::move(fd);
+      name_ = std::move(candidate);
+      break;
+    }
+  }
+  if (!fd_) throw_errno("cannot create a copy to check in", dir_name(dir_display), EEXIST);
+  path_ = join_path(dir_display, name_);
+  // Those who run the check see what the target will be: content, then
+  // owner (when permitted) and mode.
+  copy_file_contents(content_fd, 0, fd_.get(), 0, display, path_);
+  struct stat meta;
+  if (::fstat(content_fd, &meta) == 0) {
+    if (::fchown(fd_.get(), meta.st_uid, meta.st_gid) != 0) {
+      // Only root may give it away; the caller's own file is still readable to the caller.
+    }
+    ::fchmod(fd_.get(), meta.st_mode & 07777);
+  }
+}
+
+check_copy::~check_copy() { remove(); }
+
+void check_copy::remove() noexcept {
+  // Only while the name is still our inode: the command may have renamed
+  // it, and another file may have its name now.
+  if (fd_ && name_is_fd(dfd_, name_, fd_.get())) ::unlinkat(dfd_, name_.c_str(), 0);
+  fd_.reset();
 }
 
 std::string link_under_temp_name(int fd, int from_dfd, const std::string& from, int dfd, std::string_view target,

@@ -14,6 +14,9 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string_view>
 #include <optional>
 #include <tuple>
 #include <utility>
@@ -252,7 +255,73 @@ void check_names_changeable(int dir_fd, const std::string& dir_display, const st
                   "' shows it), or write elsewhere.");
 }
 
-void check_replaceable(const target& t) {
+bool listed_as_mount_point(int dir, const std::string& name) {
+  char link[64];
+  std::snprintf(link, sizeof link, "/proc/self/fd/%d", dir);
+  std::string path(4096, '\0');
+  ssize_t n = ::readlink(link, path.data(), path.size());
+  if (n <= 0 || static_cast<std::size_t>(n) >= path.size()) return false;
+  path.resize(static_cast<std::size_t>(n));
+  path = join_path(path, name);
+  std::FILE* f = std::fopen("/proc/self/mountinfo", "re");
+  if (!f) return false;
+  // "36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw": the
+  // fifth field is where it is mounted, with ' ', '\t', '\n' and '\\' as
+  // octal escapes (\040).
+  bool found = false;
+  char* line = nullptr;
+  std::size_t cap = 0;
+  while (!found && ::getline(&line, &cap, f) > 0) {
+    std::string_view l(line);
+    std::size_t at = 0;
+    for (int field = 0; field < 4 && at != std::string_view::npos; ++field) at = l.find(' ', at + (field ? 1 : 0));
+    if (at == std::string_view::npos) continue;
+    std::size_t end = l.find(' ', at + 1);
+    std::string_view raw = l.substr(at + 1, end == std::string_view::npos ? std::string_view::npos : end - at - 1);
+    std::string point;
+    for (std::size_t i = 0; i < raw.size(); ++i) {
+      if (raw[i] == '\\' && i + 3 < raw.size()) {
+        point += static_cast<char>((raw[i + 1] - '0') * 64 + (raw[i + 2] - '0') * 8 + (raw[i + 3] - '0'));
+        i += 3;
+      } else {
+        point += raw[i];
+      }
+    }
+    found = point == path;
+  }
+  std::free(line);
+  std::fclose(f);
+  return found;
+}
+
+namespace {
+
+// Whether `name` in `dir` (its statx `sx`; the directory's, `dsx`, when
+// known) is the root of a mount: by the attribute or a mount ID other than
+// the directory's (statx, Linux 5.8), else by /proc/self/mountinfo, else by
+// a device other than the directory's. Not by st_dev where statx answers:
+// overlayfs reports the layer's device for files but not for directories.
+bool is_mount_point(int dir, const std::string& name, const struct statx* sx, const struct statx* dsx) {
+  if (sx && has_attribute(*sx, STATX_ATTR_MOUNT_ROOT)) return true;
+  if (sx && dsx && (sx->stx_mask & STATX_MNT_ID) && (dsx->stx_mask & STATX_MNT_ID))
+    return sx->stx_mnt_id != dsx->stx_mnt_id;
+  if (listed_as_mount_point(dir, name)) return true;
+  struct stat d, f;
+  if (::access("/proc/self/mountinfo", R_OK) == 0) return false;  // it answered: not listed
+  return ::fstat(dir, &d) == 0 && ::fstatat(dir, name.c_str(), &f, AT_SYMLINK_NOFOLLOW) == 0 && d.st_dev != f.st_dev;
+}
+
+[[noreturn]] void refuse_mount_point(const target& t) {
+  throw error(failure_kind::io, t.display + ": is a mount point (a bind-mounted file); it cannot be replaced atomically",
+              "rename(2) cannot replace a mount point. Have it written in place (not atomic: a reader may see a "
+              "partial file during the copy), replace the file on the other side of the bind mount, or mount its "
+              "directory instead of the single file.")
+      .with_reason(failure_reason::mount_point);
+}
+
+}  // namespace
+
+void check_replaceable(const target& t, bool in_place) {
   struct statx dsx;
   bool dir_known = entry_statx(t.dir.get(), "", dsx);
   check_names_changeable(t.dir.get(), t.dir_display, t.display, dir_known ? &dsx : nullptr);
@@ -276,25 +345,25 @@ void check_replaceable(const target& t) {
   // Whatever is at the name now (with --symlinks=replace, the link) is what
   // the rename replaces.
   struct statx sx;
-  if (!entry_statx(t.dir.get(), t.name, sx)) return;
+  if (!entry_statx(t.dir.get(), t.name, sx)) {
+    // No statx (an old kernel, a seccomp profile): the other checks below
+    // are skipped, but a mount point is still found.
+    if (t.existing && !in_place && is_mount_point(t.dir.get(), t.name, nullptr, nullptr)) refuse_mount_point(t);
+    return;
+  }
   // Append-only passes the write check above (only opens without O_APPEND
   // are refused) and failed at the rename.
   if (S_ISREG(sx.stx_mode) && has_attribute(sx, STATX_ATTR_APPEND))
     throw error(errno_code(EPERM), "", t.display)
         .with_hint("The file is append-only ('lsattr' shows a): it may be added to but never replaced, not even "
                    "by root. Append with >>, or remove the flag with 'chattr -a " + t.display + "' as root.");
-  // A file bind-mounted over another (Docker's -v file:file) is the root of
-  // its own mount, and rename(2) over a mount point fails with EBUSY. Known
-  // by the attribute, or by a mount id other than the directory's (both
-  // from Linux 5.8; not by st_dev, which overlayfs reports from the layer
-  // below for files but not for directories).
-  bool mount_root = has_attribute(sx, STATX_ATTR_MOUNT_ROOT) ||
-                    (dir_known && (sx.stx_mask & STATX_MNT_ID) && (dsx.stx_mask & STATX_MNT_ID) &&
-                     sx.stx_mnt_id != dsx.stx_mnt_id);
-  if (mount_root)
-    throw error(failure_kind::io, t.display + ": is a mount point (a bind-mounted file); it cannot be replaced atomically",
-                "rename(2) cannot replace a mount point. Replace the file on the other side of the bind mount, or "
-                "mount its directory instead of the single file; > writes it in place, but not atomically.");
+  // A file bind-mounted over another (Docker's -v file:file, Kubernetes'
+  // subPath) is the root of its own mount, and rename(2) over a mount point
+  // fails with EBUSY. Written in place, it needs no rename.
+  if (!in_place && is_mount_point(t.dir.get(), t.name, &sx, dir_known ? &dsx : nullptr)) refuse_mount_point(t);
+  // Written in place, the file keeps its name: the rules for renaming over
+  // it (below) do not apply.
+  if (in_place && S_ISREG(sx.stx_mode)) return;
   // In a sticky directory (like /tmp) only the file's owner, the
   // directory's owner or a caller with CAP_FOWNER may rename over it,
   // whatever its mode: a 0666 file of another user passes the write check

@@ -223,8 +223,13 @@ struct tree_job : job_steps {
     bo.owner = o.metadata.owner;
     bo.display = t.display;
     bo.source = in.directory ? in.name : "the archive";
-    if (o.metadata.mode) bo.top_mode = o.metadata.mode;
-    else if (cur.st && o.metadata.preserve_mode) bo.top_mode = cur.st->st_mode & 07777;
+    if (o.metadata.mode) {
+      const mode_t um = ::umask(022);
+      ::umask(um);
+      bo.top_mode = o.metadata.mode->apply(cur.st ? cur.st->st_mode & 07777 : 0777 & ~um, um);
+    } else if (cur.st && o.metadata.preserve_mode) {
+      bo.top_mode = cur.st->st_mode & 07777;
+    }
     tree_totals totals;
     std::vector<std::string> warnings;
     bool empty = false;

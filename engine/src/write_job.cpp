@@ -2,7 +2,12 @@
 
 #include "job_steps.hpp"
 
+#include "mutx/audit_log.hpp"
+#include "mutx/check.hpp"
 #include "mutx/command.hpp"
+#include "mutx/compare.hpp"
+#include "mutx/digest.hpp"
+#include "mutx/direct_write.hpp"
 #include "mutx/ops.hpp"
 #include "mutx/pump.hpp"
 #include "mutx/staging.hpp"
@@ -16,7 +21,9 @@
 
 #include <cerrno>
 #include <chrono>
+#include <algorithm>
 #include <cstdio>
+#include <vector>
 
 namespace mutx::detail {
 
@@ -48,9 +55,32 @@ struct current_target {
 // One write in progress: the options, the loop's pieces, what we report.
 // run() is the protocol; each step below it is one thing it does.
 struct job : job_steps {
+  // What watches the new content as it flows (fill): its digest, and the
+  // comparison with the old content.
+  std::optional<sha256_hasher> hasher;
+  std::optional<content_compare> comparer;
+  std::optional<std::string> expected_sha256;
+  audit_log log;
+  std::optional<std::string> old_sha256;  // for the log
+  bool logged = false;
+
   asio::awaitable<void> run() {
     validate();
     const auto started = clock_type::now();
+    open_log();
+    // Every attempt leaves its line in the log, a failed one too.
+    try {
+      co_await write(started);
+    } catch (const error& e) {
+      log_failure(e.kind() == failure_kind::interrupted || (stop.stop_requested() && !committed), e.what(), started);
+      throw;
+    } catch (const std::exception& e) {
+      log_failure(stop.stop_requested() && !committed, e.what(), started);
+      throw;
+    }
+  }
+
+  asio::awaitable<void> write(clock_type::time_point started) {
     report_backend();
     target t = inspect_target();
     std::optional<backup_location> backup_dir;
@@ -62,26 +92,94 @@ struct job : job_steps {
     if (o.lock) lk = co_await take_lock(t);
     sweep(t);
     current_target cur = inspect_current(t);
+    hash_old_for_log(cur, t);
 
     staged_file staged(t.dir.get(), t.name, t.dir_display, creation_mode(cur));
     const mode_t staged_mode = prepare_staged(staged, cur, t);
     co_await fill(staged, in, cur, t);
+    verify_checksum(t);
     restore_metadata(staged, staged_mode, cur, t);
+    if (unchanged(staged, cur)) {
+      report_unchanged(t, started);
+      co_return;
+    }
+    co_await check(staged, t);
     co_await sync(staged, t);
 
     check_lock_intact(lk, t);
     placed_backup backup = back_up(t, cur, backup_dir);
     if (stop.stop_requested()) interrupted();
     check_lock_intact(lk, t);
-    publish(staged, backup, t);
+    if (writes_in_place(cur))
+      overwrite_in_place(staged, backup, cur, t);
+    else
+      publish(staged, backup, t);
     report_committed(t, started);
+    co_await on_change(t, started);
   }
+
+  // What a file write's caller can get wrong besides job_steps::validate:
+  // a sum that is no SHA-256, a NUL byte in the log path or a command.
+  void validate() {
+    job_steps::validate();
+    auto whole = [](const std::string& path, const char* what) {
+      if (path.find('\0') != std::string::npos)
+        throw error(failure_kind::io, std::string(what) + " contains a NUL byte",
+                    "A path ends at its first NUL byte; pass the name without it.");
+    };
+    if (o.sha256) {
+      expected_sha256 = normalize_sha256(*o.sha256);
+      if (!expected_sha256)
+        throw error(failure_kind::io, "invalid SHA-256 '" + *o.sha256 + "': expected 64 hexadecimal digits",
+                    "Give the sum as sha256sum prints it.");
+    }
+    if (o.log) whole(*o.log, "the log path");
+    for (const auto* cmd : {&o.check, &o.on_change})
+      if (*cmd && cmd->value().find('\0') != std::string::npos)
+        throw error(failure_kind::io, "a command contains a NUL byte", "Pass the command without it.");
+  }
+
+  // Before anything is read or locked: a log that cannot be written stops
+  // the write before anything is published.
+  void open_log() {
+    if (o.log) log = audit_log(*o.log);
+  }
+
+  void log_line(const std::string& outcome, const std::string& reason, clock_type::time_point started) {
+    if (!log.open() || logged) return;
+    logged = true;
+    audit_entry e;
+    e.target = rep.target.empty() ? o.output : rep.target;
+    e.outcome = outcome;
+    e.reason = reason;
+    e.bytes = rep.bytes;
+    e.sha256 = rep.sha256;
+    e.old_sha256 = old_sha256;
+    e.backup = rep.backup;
+    e.duration_ms = ms_since(started);
+    log.append(e, o.sync);
+  }
+
+  // A failed attempt's line. The failure is what the caller hears about: a
+  // log that fails now too is not reported over it.
+  void log_failure(bool interrupted_, const std::string& why, clock_type::time_point started) noexcept {
+    try {
+      log_line(interrupted_ ? "interrupted" : "failed", interrupted_ ? "" : why, started);
+    } catch (...) {
+    }
+  }
+
+  // The log has the old content's sum too: what each change replaced.
+  void hash_old_for_log(const current_target& cur, const target& t) {
+    if (log.open() && cur.fd) old_sha256 = sha256_of_file(cur.fd.get(), t.display);
+  }
+
 
   // Resolve OUTPUT and refuse, before any input is read, what no rename can
   // replace and a name too long for its temp name.
   target inspect_target() {
     target t = resolve_target(o.output, o.symlinks, o.parents, o.sync);
-    check_replaceable(t);
+    check_replaceable(t, o.in_place);
     check_temp_name_fits(t.dir.get(), t.name, t.display);
     rep.target = t.display;
     return t;
@@ -147,7 +245,7 @@ struct job : job_steps {
       return cur;
     }
     t.existing = st;
-    check_replaceable(t);
+    check_replaceable(t, o.in_place);
     cur.st = st;
     cur.fd.reset(::openat(t.dir.get(), t.name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY));
     // Without read permission (a write-only file) the write goes on, as
@@ -186,9 +284,11 @@ struct job : job_steps {
   // keep the owner (the PRD keeps that opt-in); `sed -i` keeps it, so say
   // so: an app's 0600 config would become unreadable to the app. With
   // --try-preserve-owner the caller knows the owner may change.
+  // What --owner or --group sets was asked for; written in place, the file
+  // keeps its owner.
   void warn_owner_change(const current_target& cur, const struct stat& now, const target& t) {
-    if (!cur.st || o.metadata.owner != owner_policy::caller) return;
-    if (cur.st->st_uid == now.st_uid && cur.st->st_gid == now.st_gid) return;
+    if (!cur.st || o.metadata.owner != owner_policy::caller || writes_in_place(cur)) return;
+    if ((o.metadata.uid || cur.st->st_uid == now.st_uid) && (o.metadata.gid || cur.st->st_gid == now.st_gid)) return;
     std::string was = owner_name(cur.st->st_uid, cur.st->st_gid), is = owner_name(now.st_uid, now.st_gid);
     std::string w = t.display + " was owned by " + was + " and is now owned by " + is;
     emit(event::level::warning, "owner_changed", w, {{"old_owner", was}, {"new_owner", is}});
@@ -198,10 +298,15 @@ struct job : job_steps {
   // The new content: the old one first for --append, then the buffer, the
   // input or the command's output.
   asio::awaitable<void> fill(staged_file& staged, input_source& in, const current_target& cur, const target& t) {
+    if (o.sha256 || o.hash || log.open()) hasher.emplace();
     const std::uint64_t start = copy_old_for_append(staged, cur, t);
+    if (o.compare && cur.st && cur.fd)
+      comparer.emplace(cur.fd.get(), static_cast<std::uint64_t>(cur.st->st_size), start, t.display);
     pump_options po = pump_options_for(t, in);
+    if (hasher || comparer) po.on_data = [this](const char* p, std::size_t n) { observe(p, n); };
     pump_result moved;
     if (o.data) {
+      observe(reinterpret_cast<const char*>(o.data->data()), o.data->size());
       if (error_code ec = co_await write_all(r, staged.fd(), o.data->data(), o.data->size(),
                                              static_cast<std::int64_t>(start)))
         throw_error(ec, "cannot write", t.display);
@@ -225,10 +330,28 @@ struct job : job_steps {
     if (stop.stop_requested()) interrupted();
   }
 
-  std::uint64_t copy_old_for_append(staged_file& staged, const current_target& cur, const target& t) const {
+  void observe(const char* p, std::size_t n) {
+    if (hasher) hasher->update(p, n);
+    if (comparer) comparer->feed(p, n);
+  }
+
+  std::uint64_t copy_old_for_append(staged_file& staged, const current_target& cur, const target& t) {
     if (!o.append || !cur.fd) return 0;
     const char* how = "";
     const std::uint64_t n = copy_file_contents(cur.fd.get(), 0, staged.fd(), 0, t.display, t.display, &how);
+    // The kernel copied it; the digest of the new content starts with it.
+    if (hasher) {
+      std::vector<char> buf(1 << 20);
+      for (std::uint64_t off = 0; off < n;) {
+        const ssize_t got = ::pread(cur.fd.get(), buf.data(), std::min<std::uint64_t>(buf.size(), n - off),
+                                    static_cast<off_t>(off));
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) throw_errno("cannot read current content of", t.display);
+        if (got == 0) break;
+        hasher->update(buf.data(), static_cast<std::size_t>(got));
+        off += static_cast<std::uint64_t>(got);
+      }
+    }
     emit(event::level::debug, "append", "Copied " + std::to_string(n) + " old bytes by " + how,
          {{"bytes", static_cast<std::int64_t>(n)}, {"strategy", std::string(how)}});
     return n;
@@ -288,6 +411,95 @@ struct job : job_steps {
     co_return moved;
   }
 
+  // The digest, once the content is whole; a sum that differs from the one
+  // expected stops the write here.
+  void verify_checksum(const target& t) {
+    if (!hasher) return;
+    rep.sha256 = hasher->finish_hex();
+    hasher.reset();
+    if (expected_sha256 && *rep.sha256 != *expected_sha256)
+      throw error(failure_kind::io,
+                  t.display + ": checksum mismatch (expected " + *expected_sha256 + ", got " + *rep.sha256 + ")",
+                  "The target was left as it was.")
+          .with_reason(failure_reason::checksum_mismatch);
+  }
+
+  // The same content, mode and owner as the current file: nothing to do.
+  bool unchanged(const staged_file& staged, const current_target& cur) const {
+    if (!comparer || !comparer->same()) return false;
+    struct stat now;
+    if (::fstat(staged.fd(), &now) != 0) return false;
+    return (now.st_mode & 07777) == (cur.st->st_mode & 07777) && now.st_uid == cur.st->st_uid &&
+           now.st_gid == cur.st->st_gid;
+  }
+
+  void report_unchanged(const target& t, clock_type::time_point started) {
+    rep.changed = false;
+    rep.duration_ms = ms_since(started);
+    rep.backend = r.backend();
+    std::vector<std::pair<std::string, event::value>> fields = {
+        {"changed", false}, {"bytes", static_cast<std::int64_t>(rep.bytes)}, {"duration_ms", rep.duration_ms}};
+    if (rep.sha256) fields.emplace_back("sha256", *rep.sha256);
+    emit(event::level::info, "unchanged", "Unchanged: " + t.display, std::move(fields));
+    log_line("unchanged", "", started);
+  }
+
+  // The check command, on the staged content, before it is synced: a
+  // refusal leaves nothing behind (the staged file and the copy go).
+  asio::awaitable<void> check(staged_file& staged, const target& t) {
+    if (!o.check) co_return;
+    // The copy and the check's reads go through the page cache.
+    set_direct(staged.fd(), false);
+    std::optional<check_copy> copy;
+    unique_fd content;
+    shell_command sc;
+    sc.command = *o.check;
+    if (names_path(*o.check)) {
+      copy.emplace(t.dir.get(), t.name, t.dir_display, staged.fd(), t.display);
+      sc.command = with_path(*o.check, copy->path());
+    } else {
+      // The content on its stdin, read-only and from offset 0: a new open
+      // of the staged file; else (no /proc) a copy.
+      content.reset(::open(("/proc/self/fd/" + std::to_string(staged.fd())).c_str(), O_RDONLY | O_CLOEXEC));
+      if (!content) copy.emplace(t.dir.get(), t.name, t.dir_display, staged.fd(), t.display);
+      sc.stdin_fd = content ? content.get() : copy->fd();
+    }
+    if (o.command_stderr_events)
+      sc.on_line = [this](std::string line) {
+        emit(event::level::notice, "check_output", std::move(line), {{"command", *o.check}});
+      };
+    emit(event::level::debug, "check", "Checking with: " + sc.command, {{"command", sc.command}});
+    const int status = co_await run_shell(sc, stop);
+    content.reset();
+    if (copy) copy->remove();
+    if (stop.stop_requested()) interrupted();
+    if (status != 0)
+      throw error(failure_kind::io, t.display + ": check failed: '" + *o.check + "' " + describe_exit(status),
+                  "The target was left as it was.")
+          .with_reason(failure_reason::check_failed);
+    emit(event::level::info, "checked", "Check passed: " + *o.check, {{"command", *o.check}});
+  }
+
+  // After the commit, under the lock: the on-change command, then the
+  // log's line (synced with the commit).
+  asio::awaitable<void> on_change(const target& t, clock_type::time_point started) {
+    std::string failure;
+    if (o.on_change) {
+      shell_command sc;
+      sc.command = names_path(*o.on_change) ? with_path(*o.on_change, o.output) : *o.on_change;
+      if (o.command_stderr_events)
+        sc.on_line = [this](std::string line) {
+          emit(event::level::notice, "on_change_output", std::move(line), {{"command", *o.on_change}});
+        };
+      const int status = co_await run_shell(sc, stop);
+      if (status != 0)
+        failure = t.display + ": the new content is in place, but --on-change '" + *o.on_change + "' " +
+                  describe_exit(status);
+    }
+    log_line(failure.empty() ? "written" : "failed", failure, started);
+    if (!failure.empty()) throw error(failure_kind::io, failure).with_reason(failure_reason::on_change_failed);
+  }
+
   // What a write of data takes away (set-id bits, file capabilities), put
   // back before the sync.
   void restore_metadata(staged_file& staged, mode_t mode, const current_target& cur, const target& t) {
@@ -321,7 +533,7 @@ struct job : job_steps {
   // between leaves every backup as it was.
   placed_backup back_up(const target& t, const current_target& cur, const std::optional<backup_location>& where) {
     if (!o.backup.enabled || !cur.st) return {};
-    backup_result b = make_backup(o.backup, *where, t.dir.get(), t.name, cur.fd.get(), *cur.st);
+    backup_result b = make_backup(o.backup, *where, t.dir.get(), t.name, cur.fd.get(), *cur.st, writes_in_place(cur));
     rep.backup = b.path;
     for (const auto& w : b.warnings) emit(event::level::warning, "backup", w);
     rep.warnings.insert(rep.warnings.end(), b.warnings.begin(), b.warnings.end());
@@ -333,6 +545,7 @@ struct job : job_steps {
   // into a failure.
   void publish(staged_file& staged, placed_backup& backup, const target& t) {
     committed = true;
+    rep.changed = true;
     staged.publish();
     backup.keep();
     if (o.sync && ::fsync(t.dir.get()) != 0)
@@ -340,15 +553,79 @@ struct job : job_steps {
                   t.dir_display.empty() ? "." : t.dir_display);
   }
 
+  // --in-place applies to a target that exists; a new file is created by
+  // the rename, as always.
+  bool writes_in_place(const current_target& cur) const { return o.in_place && cur.st.has_value(); }
+
+  // The commit for a file no rename may replace (a bind-mounted file) or
+  // whose inode must stay: the staged content is copied over the target,
+  // which is then truncated and synced, under the lock. Not atomic: a
+  // reader may see a partial file during the copy, and a crash in it leaves
+  // the new content's first part over the old content's rest; the backup,
+  // whole and synced before the first byte is written, holds the old one.
+  // The target keeps its owner (and mode) unless they are given.
+  void overwrite_in_place(staged_file& staged, placed_backup& backup, const current_target& cur, const target& t) {
+    unique_fd out(::openat(t.dir.get(), t.name.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY));
+    if (!out) throw_errno("cannot open for writing in place", t.display);
+    struct stat now;
+    if (::fstat(out.get(), &now) != 0) throw_errno("cannot inspect", t.display);
+    if (now.st_dev != cur.st->st_dev || now.st_ino != cur.st->st_ino)
+      throw error(failure_kind::io, t.display + " was replaced by another program during this write; it was not changed",
+                  "A program that does not take the lock wrote it; run again.");
+    std::vector<std::string> warnings;
+    const mode_t mode = apply_in_place(out.get(), *cur.st, o.metadata, t.display, warnings);
+    warnings.push_back(t.display + " is overwritten in place, not replaced atomically: a reader may see a partial file "
+                       "until the copy is done");
+    for (auto& w : warnings) {
+      emit(event::level::warning, w == warnings.back() ? "in_place" : "metadata", w,
+           {{"path", t.display}, {"backup", rep.backup.value_or("")}});
+      rep.warnings.push_back(std::move(w));
+    }
+    // From the first byte on, the old content is only in the backup.
+    committed = true;
+    backup.keep();
+    rep.in_place = true;
+    try {
+      const char* how = "";
+      copy_file_contents(staged.fd(), 0, out.get(), 0, t.display, t.display, &how);
+      if (::ftruncate(out.get(), static_cast<off_t>(rep.bytes)) != 0) throw_errno("cannot truncate", t.display);
+      for (auto& w : restore_after_write(out.get(), mode, staged.fd(), t.display)) {
+        emit(event::level::warning, "metadata", w);
+        rep.warnings.push_back(std::move(w));
+      }
+      if (o.sync && ::fsync(out.get()) != 0) throw_errno("cannot sync (fsync)", t.display);
+      emit(event::level::debug, "in_place_copied", "Copied " + std::to_string(rep.bytes) + " bytes in place by " + how,
+           {{"strategy", std::string(how)}});
+    } catch (const error& e) {
+      throw error(failure_kind::io,
+                  std::string(e.what()) + "; " + t.display + " was being overwritten in place and may hold part of "
+                                                             "the new content",
+                  rep.backup ? "Its old content is in " + *rep.backup + "; run again to write the new content."
+                             : "Its old content is lost (no backup was asked for); run again to write the new content.");
+    }
+  }
+
   void report_committed(const target& t, clock_type::time_point started) {
     rep.duration_ms = ms_since(started);
     rep.backend = r.backend();
+    if (!hooks.on_event) return;
+    struct stat st {};
+    char mode[16] = "";
+    if (::fstatat(t.dir.get(), t.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0)
+      std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    std::vector<std::pair<std::string, event::value>> fields = {{"bytes", static_cast<std::int64_t>(rep.bytes)},
+                                                                 {"duration_ms", rep.duration_ms},
+                                                                 {"strategy", rep.strategy},
+                                                                 {"backend", rep.backend},
+                                                                 {"staging", rep.staging},
+                                                                 {"changed", true},
+                                                                 {"in_place", rep.in_place},
+                                                                 {"mode", std::string(mode)},
+                                                                 {"uid", static_cast<std::int64_t>(st.st_uid)},
+                                                                 {"gid", static_cast<std::int64_t>(st.st_gid)}};
+    if (rep.sha256) fields.emplace_back("sha256", *rep.sha256);
     emit(event::level::info, "committed", "Wrote " + std::to_string(rep.bytes) + " bytes to " + t.display,
-         {{"bytes", static_cast<std::int64_t>(rep.bytes)},
-          {"duration_ms", rep.duration_ms},
-          {"strategy", rep.strategy},
-          {"backend", rep.backend},
-          {"staging", rep.staging}});
+         std::move(fields));
   }
 };
 

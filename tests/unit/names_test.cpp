@@ -83,6 +83,37 @@ BOOST_AUTO_TEST_CASE(tree_names) {
   for (const char* other : {".mutx-old", "..mutx-old", "a.mutx-old", ".a.mutx-old2", ".a.mutx-OLD", ".a.mutx-old.x",
                             ".a.mutx-olds", ".a.mutx-ol"})
     BOOST_TEST(!parse_old_tree_name(other).has_value(), other);
+  // A check copy of NAME is a temp, never a tree.
+  for (const char* t : targets) BOOST_TEST(!parse_tree_name(check_slot_name(t, 0)).has_value());
+}
+
+// A check copy keeps NAME's extension and is a temp of NAME: the sweep and
+// housekeep remove one a crash left.
+BOOST_AUTO_TEST_CASE(check_copy_names) {
+  BOOST_TEST(check_slot_name("nginx.conf", 0) == ".nginx.conf.mutx-c0.conf");
+  BOOST_TEST(check_slot_name("sudoers", 3) == ".sudoers.mutx-c3");
+  BOOST_TEST(check_slot_name(".bashrc", 1) == "..bashrc.mutx-c1");
+  BOOST_TEST(check_slot_name("a.tar.gz", 2) == ".a.tar.gz.mutx-c2.gz");
+  for (const char* t : targets) {
+    for (int slot = 0; slot < temp_slots; ++slot) {
+      const std::string name = check_slot_name(t, slot);
+      BOOST_TEST(name.ends_with(name_extension(t)));
+      auto parsed = parse_temp_name(name);
+      BOOST_REQUIRE(parsed);
+      // "report.mutx-0" has the extension ".mutx-0": its check copy reads
+      // as a temp of a longer NAME too. Either way it is a temp.
+      if (std::string_view(t) != "report.mutx-0") BOOST_TEST(*parsed == t);
+    }
+    std::string random = random_check_name(t);
+    BOOST_TEST(random.size() == std::string(t).size() + check_name_overhead(t));
+    auto parsed = parse_temp_name(random);
+    BOOST_REQUIRE(parsed);
+    if (std::string_view(t) != "report.mutx-0") BOOST_TEST(*parsed == t);
+  }
+  // Other extensions, other tags: not a check copy of anything.
+  for (const char* other : {".a.conf.mutx-c0.json", ".a.conf.mutx-c0", ".a.mutx-c4", ".a.mutx-c", ".a.mutx-cc0",
+                            ".a.mutx-c0.", "a.conf.mutx-c0.conf", ".a.mutx-C0"})
+    BOOST_TEST(!parse_temp_name(other).has_value(), other);
 }
 
 BOOST_AUTO_TEST_CASE(backup_names) {

@@ -66,7 +66,7 @@ class placed_backup {
  private:
   friend struct backup_placer;
   friend struct backup_result make_backup(const backup_options&, const backup_location&, int, const std::string&, int,
-                                          const struct stat&);
+                                          const struct stat&, bool);
   int dir_ = -1;
   bool sync_ = true;
   std::string name_;   // the backup name
@@ -86,8 +86,10 @@ struct backup_result {
 
 // Back up the current target `name` in `target_dir` (open as `old_fd`,
 // `old` its stat). Throws mutx::error; on failure no partial backup remains.
-// The result's `placed` undoes it unless kept.
+// The result's `placed` undoes it unless kept. `copy`: never link, copy the
+// content (the target is about to be overwritten in place, and a link would
+// be the same inode).
 backup_result make_backup(const backup_options& opts, const backup_location& where, int target_dir,
-                          const std::string& name, int old_fd, const struct stat& old);
+                          const std::string& name, int old_fd, const struct stat& old, bool copy = false);
 
 }  // namespace mutx

@@ -24,9 +24,11 @@ class child_process {
   // Start `argv` in a process group of its own with `stdin_fd` as its
   // stdin; `stdout_pipe` receives the read end of its stdout, and
   // `stderr_pipe`, when given, that of its stderr (else it is ours).
+  // With `stdout_fd` >= 0 its stdout is that descriptor and no pipe is
+  // made (`stdout_pipe` stays empty).
   // Throws mutx::error if it cannot be started.
   child_process(const std::vector<std::string>& argv, int stdin_fd, unique_fd& stdout_pipe,
-                unique_fd* stderr_pipe = nullptr);
+                unique_fd* stderr_pipe = nullptr, int stdout_fd = -1);
   ~child_process();  // kills and reaps a child still running
   child_process(const child_process&) = delete;
   child_process& operator=(const child_process&) = delete;

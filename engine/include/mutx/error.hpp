@@ -39,6 +39,8 @@ enum class failure_reason {
   lock_dir_missing,      // the lock file's directory does not exist
   backup_dir_missing,    // the backup directory does not exist
   owner_not_kept,        // keeping the owner was required and not permitted
+  owner_not_set,         // the owner or group asked for may not be set
+  mount_point,           // OUTPUT is a mount point (a bind-mounted file): no rename replaces it
   directory_missing,     // OUTPUT's directory does not exist
   symlink_refused,       // OUTPUT is a link and the policy refuses links
   symlink_foreign,       // another user's link in a sticky directory
@@ -48,6 +50,9 @@ enum class failure_reason {
   tree_special_refused,  // a tree's FIFO, device node or set-id bit, not allowed
   tree_exchange_unsupported,  // the filesystem refuses RENAME_EXCHANGE
   tree_not_directory,    // --tree's DIR exists and is not a directory
+  check_failed,          // the check command refused the new content
+  checksum_mismatch,     // the new content's SHA-256 is not the one expected
+  on_change_failed,      // committed, but the on-change command failed
 };
 
 class error : public std::runtime_error {

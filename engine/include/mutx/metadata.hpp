@@ -5,6 +5,8 @@
 // bits, then fchmod, then xattrs.
 #pragma once
 
+#include "mutx/mode_spec.hpp"
+
 #include <sys/stat.h>
 
 #include <optional>
@@ -20,14 +22,22 @@ enum class owner_policy {
 };
 
 struct metadata_options {
-  std::optional<mode_t> mode;  // -m/--mode: wins over everything
+  // -m/--mode: wins over everything. Octal sets the mode; symbolic (chmod's
+  // "g-w") changes the old mode, or 0666 & ~umask for a new file (and with
+  // preserve_mode false).
+  std::optional<mode_spec> mode;
   bool preserve_mode = true;   // else 0666 & ~umask
   owner_policy owner = owner_policy::caller;
+  // --owner/--group: the new file's user and group, set after what `owner`
+  // keeps. Failing to set them is an error (EPERM: not root).
+  std::optional<uid_t> uid;
+  std::optional<gid_t> gid;
 };
 
-// The final mode: --mode, else the old file's (when preserving), else
-// 0666 & ~umask.
-mode_t final_mode(const metadata_options& opts, const struct stat* old);
+// The final mode: --mode (applied to the old mode when symbolic), else the
+// old file's (when preserving), else 0666 & ~umask. `touched`: the bits
+// --mode sets or clears on purpose (none without it).
+mode_t final_mode(const metadata_options& opts, const struct stat* old, mode_t* touched = nullptr);
 
 // Apply owner, mode and xattrs to `staged`, copying from `old_fd` (-1 when
 // there is no old file). Throws mutx::error when --preserve-owner cannot be
@@ -48,6 +58,27 @@ std::vector<std::string> restore_after_write(int staged, mode_t mode, int old_fd
 
 // "user:group" by name where the names are known, else by number.
 std::string owner_name(uid_t uid, gid_t gid);
+std::string user_name(uid_t uid);
+std::string group_name(gid_t gid);
+
+// A user or group named as chown(1) takes it: a name in /etc/passwd or
+// /etc/group (read directly: the binary is static and asks no directory
+// service), else a number; "+N" is always the number N. nullopt for a name
+// neither file knows. `login_group` receives the user's group.
+std::optional<uid_t> find_user(const std::string& name, gid_t* login_group = nullptr);
+std::optional<gid_t> find_group(const std::string& name);
+
+// What --owner/--group say, for messages: "nobody", "nobody:nogroup",
+// "group nogroup" (by name where known).
+std::string describe_owner(std::optional<uid_t> uid, std::optional<gid_t> gid);
+
+// --in-place: the owner (--owner/--group only) and the mode `opts` give an
+// existing file, set on `target` itself (open for writing; `old` its stat
+// before). fchown first, as it clears set-id bits. Returns the mode set,
+// for restore_after_write once the data is written; warnings are added to
+// `warnings`. Throws mutx::error when the owner may not be set.
+mode_t apply_in_place(int target, const struct stat& old, const metadata_options& opts, const std::string& display,
+                      std::vector<std::string>& warnings);
 
 // Copy every extended attribute from `from` to `to`, but `skip` (an
 // attribute name) when given. Returns warnings for those the destination

@@ -60,6 +60,29 @@ struct options {
   // 0666 & ~umask (also when preserve_mode is false).
   std::optional<mode_t> mode;
   bool preserve_mode = true;
+  // A mode as chmod(1) takes it, octal or symbolic ("u=rw,go=r", "a+x",
+  // "g-w"): applied to the old file's mode, or to 0666 & ~umask for a new
+  // file. Instead of `mode` (setting both is an error); an invalid one is
+  // an error before anything is touched.
+  std::optional<std::string> chmod;
+
+  // Owner and group of the new file (numbers; see getpwnam(3)). Only root
+  // may give a file away: otherwise an error, the target untouched. Unset:
+  // the caller's (a new file's group may come from a set-group-ID
+  // directory).
+  std::optional<uid_t> owner;
+  std::optional<gid_t> group;
+
+  // Overwrite an existing target in place instead of replacing it: what a
+  // bind-mounted file (Docker's -v file:file, a mount point, which no
+  // rename may replace) needs, and it keeps the inode (hard links,
+  // watchers). The new content is staged and synced first, the backup made,
+  // then copied over the target under the lock, truncated and synced. NOT
+  // atomic: a reader may see a partial file during the copy, and a crash
+  // in it can leave the new content's first part over the rest of the old;
+  // the backup (ask for one) holds the old content. A target that does not
+  // exist yet is created atomically as always.
+  bool in_place = false;
 
   // Locking. lock_wait false: fail at once (kind locked) if another writer
   // holds the lock. lock_timeout: wait at most that long. Neither: wait
@@ -81,6 +104,25 @@ struct options {
   bool parents = false;      // create missing parent directories
   symlink_policy symlinks = symlink_policy::follow;
 
+  // Config deploys. check: run `/bin/sh -c CMD` on the new content before
+  // it is published (`%s`: the quoted path of a copy of it beside the
+  // target, keeping its extension; without `%s` the content is on CMD's
+  // stdin); any exit but 0 throws and leaves the target as it was.
+  // compare: the same content, mode and owner as now: write nothing
+  // (result::changed false). on_change: run `/bin/sh -c CMD` after a commit
+  // that changed the file, under the lock (`%s`: the path); a failure
+  // throws though the new content is in place. sha256: the new content
+  // must have this SHA-256 (hex), else nothing is published. log: append
+  // one JSON line per attempt to this file.
+  std::optional<std::string> check;
+  bool compare = false;
+  std::optional<std::string> on_change;
+  std::optional<std::string> sha256;
+  std::optional<std::string> log;
+  // Fill result::sha256 (also done for sha256 and log). The content then
+  // passes through memory: no clone or splice.
+  bool compute_sha256 = false;
+
   // The I/O path. automatic: what MUTX_IO says (auto, uring, syscalls), else
   // io_uring where the kernel allows it, else plain system calls.
   io_mode io = io_mode::automatic;
@@ -97,6 +139,8 @@ struct result {
   std::uint64_t bytes = 0;            // the size of the new content
   std::string target;                 // the file replaced (symlinks resolved)
   std::optional<std::string> backup;  // the backup made, if any
+  bool changed = true;                // false: compare found it the same, nothing written
+  std::string sha256;                 // of the new content (64 hex digits), when computed
 };
 
 // Replace `path` with `data`. Throws mutx::error.

@@ -11,6 +11,9 @@
 //                .NAME.mutx-XXXXXXXXXXXX   12 of [a-z0-9]: when every slot is
 //                                          taken by a live writer, and the
 //                                          names of mutx before slots
+//   check copy   .NAME.mutx-cS.EXT         the new content for a check command
+//                .NAME.mutx-cXXXXXXXXXXXX.EXT  (--check's %s), EXT being NAME's
+//                                          extension (.conf), or none
 //   backup       NAME + SUFFIX                                   (plain)
 //                NAME.YYYYMMDD-HHMMSS + SUFFIX                   (timestamped,
 //                NAME.YYYYMMDD-HHMMSS_NNN + SUFFIX                UTC, NNN >= 001)
@@ -48,8 +51,16 @@ std::string temp_slot_name(std::string_view target, int slot);
 std::string random_temp_name(std::string_view target);
 // The most bytes a temp name adds to NAME (the random form).
 std::size_t temp_name_overhead() noexcept;
-// NAME of an exact temp name; nullopt for anything else.
+// NAME of an exact temp name (a check copy's too); nullopt for anything else.
 std::optional<std::string_view> parse_temp_name(std::string_view name) noexcept;
+// A check copy of NAME's new content keeps NAME's extension (".conf", the
+// part from the last dot; none for ".bashrc" or "Makefile"), for tools that
+// look at it. Slots as for temps, then random names.
+std::string_view name_extension(std::string_view target) noexcept;
+std::string check_slot_name(std::string_view target, int slot);
+std::string random_check_name(std::string_view target);
+// The most bytes a check copy's name adds to NAME.
+std::size_t check_name_overhead(std::string_view target) noexcept;
 
 // ---- trees (mutx --tree DIR) ----
 // The staged tree is built under a slot name first (the next writer finds a

@@ -48,6 +48,10 @@ struct pump_options {
   std::string output_name;  // for messages ("cannot write OUTPUT")
   // Called with the bytes written so far, for progress reporting.
   std::function<void(std::uint64_t)> on_progress;
+  // Called with each piece of the content, in order, as it is written (a
+  // digest, a comparison): the content then goes through our buffers, so
+  // splice and clone/copy_file_range are not used.
+  std::function<void(const char*, std::size_t)> on_data;
 };
 
 struct pump_result {

@@ -56,9 +56,33 @@ enum class temp_probe {
 temp_probe claim_stale_temp(int dfd, const std::string& name, unique_fd& locked, struct stat& st) noexcept;
 
 // The writer's sweep, under NAME's lock: remove the stale temps in NAME's
-// slots. Costs temp_slots lookups whatever the size of the directory.
-// Returns the names removed.
+// slots, and the stale check copies in its check slots. Costs 2 x temp_slots
+// lookups whatever the size of the directory. Returns the names removed.
 std::vector<std::string> sweep_stale_temps(int dfd, std::string_view target);
+
+// The new content under a check copy's name (names.hpp) in the target's
+// directory, for a check command that wants a path (--check's %s): owner
+// (where permitted) and mode as `content_fd`'s. Claimed as a staged file is,
+// so only the next writer's sweep or housekeep removes it after a crash;
+// the destructor removes it while the name is still this file.
+class check_copy {
+ public:
+  check_copy(int dfd, const std::string& target, const std::string& dir_display, int content_fd,
+             const std::string& display);
+  ~check_copy();
+  check_copy(const check_copy&) = delete;
+  check_copy& operator=(const check_copy&) = delete;
+
+  const std::string& path() const noexcept { return path_; }  // dir_display + its name
+  int fd() const noexcept { return fd_.get(); }
+  void remove() noexcept;
+
+ private:
+  int dfd_;
+  std::string name_;
+  std::string path_;
+  unique_fd fd_;
+};
 
 class staged_file {
  public:

@@ -43,8 +43,16 @@ target resolve_target(const std::string& output, symlink_policy policy, bool par
 // AT_EACCESS): a writable directory must not defeat a read-only file's
 // mode; on a read-only mount this says read-only); an append-only file; a
 // mount point (a bind-mounted file); another user's file in a sticky
-// directory the caller does not own, without CAP_FOWNER.
-void check_replaceable(const target& t);
+// directory the caller does not own, without CAP_FOWNER. `in_place`: the
+// file is to be overwritten in place (it keeps its name and inode), so a
+// mount point, and the sticky directory's rename rule, are no reason to
+// refuse it.
+void check_replaceable(const target& t, bool in_place = false);
+
+// Whether /proc/self/mountinfo lists `name` in `dir` as a mount point: how
+// check_replaceable finds a bind-mounted file where statx gives no mount ID
+// (before Linux 5.8). False when it cannot be read.
+bool listed_as_mount_point(int dir, const std::string& name);
 
 // The directory must let mutx create, rename and remove names in it. An
 // append-only (chattr +a) or immutable (+i) one is refused, the message

@@ -42,6 +42,9 @@ struct write_options {
   bool sync = true;          // fsync file and directory (--no-sync: neither)
   bool parents = false;      // create missing parent directories
   bool direct = true;        // allow O_DIRECT for durable streams
+  // Overwrite an existing target in place (same inode) instead of renaming
+  // over it: what a bind-mounted file (a mount point) needs. Not atomic.
+  bool in_place = false;
   symlink_policy symlinks = symlink_policy::follow;
   metadata_options metadata;
   backup_options backup;
@@ -61,6 +64,26 @@ struct write_options {
     std::optional<std::string> from;  // --tree-from SRCDIR
     bool keep_special = false;         // FIFOs, device nodes, set-id bits
   } tree;
+  // Before a config deploy goes live (docs/design.md, "Checks around a
+  // write"). `check`: run `/bin/sh -c CMD` once the new content is staged,
+  // before it is synced and published, `%s` being the quoted path of a
+  // copy of it beside the target (check_copy), else the content is on its
+  // stdin; anything but exit 0 leaves the target as it was.
+  std::optional<std::string> check;
+  // Content, mode and owner all the same as the current file's: write
+  // nothing (no rename, no backup, no directory sync); report.changed false.
+  bool compare = false;
+  // After a commit that changed the file, still under the lock: run
+  // `/bin/sh -c CMD`, `%s` being OUTPUT's quoted path.
+  std::optional<std::string> on_change;
+  // The SHA-256 (64 hex digits) the new content must have, else nothing is
+  // published.
+  std::optional<std::string> sha256;
+  // Compute the SHA-256 of the new content into report.sha256 (also done
+  // for `sha256` and `log`).
+  bool hash = false;
+  // Append one JSON line per attempt to this file (audit_log.hpp).
+  std::optional<std::string> log;
 
   io_mode io = io_mode::automatic;
   // Handle SIGINT/SIGTERM/SIGHUP on the loop (exit 3 semantics). The CLI
@@ -86,12 +109,16 @@ struct write_report {
   std::string backend;   // io_uring or syscalls
   std::string strategy;  // direct, splice, clone, copy_file_range, buffered...
   std::string staging;   // O_TMPFILE or named temp
+  bool in_place = false;  // the target was overwritten in place, not replaced
   std::string target;    // the file that was replaced (symlinks resolved)
   std::optional<std::string> backup;
   std::string lock_file;
   double lock_wait_ms = 0;
   double duration_ms = 0;
   std::vector<std::string> warnings;
+  // False when `compare` found nothing to change (nothing was written).
+  bool changed = false;
+  std::optional<std::string> sha256;  // of the new content, when computed
 };
 
 struct write_hooks {

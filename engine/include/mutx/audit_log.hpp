@@ -1,0 +1,51 @@
+// The audit log (--log FILE): one JSON line per write attempt, appended
+// with a single write(2) to a descriptor opened O_APPEND, so concurrent
+// writers of any targets never interleave or lose lines (the kernel
+// serialises appends to a regular file), and synced with the commit.
+#pragma once
+
+#include "mutx/fd.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace mutx {
+
+// `s` with every byte sequence that is not valid UTF-8 replaced by U+FFFD,
+// so JSON lines stay valid when a path holds arbitrary bytes (Linux names
+// are bytes).
+std::string utf8_lossy(std::string_view s);
+// `s` as a JSON string, quotes included (utf8_lossy first).
+std::string json_quote(std::string_view s);
+
+struct audit_entry {
+  std::string target;
+  std::string outcome;  // written, unchanged, failed, interrupted
+  std::string reason;   // why it failed
+  std::uint64_t bytes = 0;
+  std::optional<std::string> sha256;      // of the new content
+  std::optional<std::string> old_sha256;  // of the content replaced
+  std::optional<std::string> backup;
+  double duration_ms = 0;
+};
+
+class audit_log {
+ public:
+  audit_log() = default;
+  // Open (create, 0640) `path` for appending. Throws mutx::error: a log that
+  // cannot be written stops the write before anything is published.
+  explicit audit_log(const std::string& path);
+  bool open() const noexcept { return bool(fd_); }
+  // The line: time (UTC, ISO 8601 with milliseconds), user, host, pid, then
+  // the entry's fields. With `sync`, fdatasync'd. Throws mutx::error.
+  void append(const audit_entry& e, bool sync);
+  const std::string& path() const noexcept { return path_; }
+
+ private:
+  unique_fd fd_;
+  std::string path_;
+};
+
+}  // namespace mutx

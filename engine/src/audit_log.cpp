@@ -1,0 +1,131 @@
+#include "mutx/audit_log.hpp"
+
+#include "mutx/error.hpp"
+
+#include <fcntl.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+
+namespace mutx {
+
+std::string utf8_lossy(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const std::size_t n = s.size();
+  for (std::size_t i = 0; i < n;) {
+    unsigned char c = p[i];
+    std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    bool ok = len != 0 && i + len <= n;
+    for (std::size_t k = 1; ok && k < len; ++k) ok = (p[i + k] & 0xC0) == 0x80;
+    if (ok && len > 1) {
+      // Reject overlong forms, surrogates and values above U+10FFFF.
+      std::uint32_t cp = c & (0x7F >> len);
+      for (std::size_t k = 1; k < len; ++k) cp = (cp << 6) | (p[i + k] & 0x3F);
+      static constexpr std::uint32_t min_for_len[] = {0, 0, 0x80, 0x800, 0x10000};
+      ok = cp >= min_for_len[len] && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF);
+    }
+    if (ok) {
+      out.append(s.substr(i, len));
+      i += len;
+    } else {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    }
+  }
+  return out;
+}
+
+std::string json_quote(std::string_view s) {
+  const std::string text = utf8_lossy(s);
+  std::string out = "\"";
+  for (char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += ch;
+        }
+    }
+  }
+  return out + "\"";
+}
+
+namespace {
+
+std::string user_name() {
+  const uid_t uid = ::geteuid();
+  if (const struct passwd* pw = ::getpwuid(uid)) return pw->pw_name;
+  return std::to_string(uid);
+}
+
+std::string host_name() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0) return {};
+  return buf;
+}
+
+std::string utc_now() {
+  const auto now = std::chrono::system_clock::now();
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  const std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  ::gmtime_r(&secs, &tm);
+  char buf[80];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
+  return buf;
+}
+
+}  // namespace
+
+audit_log::audit_log(const std::string& path) : path_(path) {
+  fd_.reset(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640));
+  if (!fd_) throw error(errno_code(), "cannot open log", path).with_hint("The target was left as it was.");
+  struct stat st;
+  if (::fstat(fd_.get(), &st) != 0) throw_errno("cannot inspect log", path);
+  // A FIFO or a terminal cannot promise whole lines to concurrent writers.
+  if (!S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode))
+    throw error(errno_code(EINVAL), "cannot use log", path).with_hint("The log must be a regular file.");
+}
+
+void audit_log::append(const audit_entry& e, bool sync) {
+  if (!fd_) return;
+  char num[64];
+  std::string line = "{\"time\":" + json_quote(utc_now()) + ",\"user\":" + json_quote(user_name()) +
+                     ",\"host\":" + json_quote(host_name()) + ",\"pid\":" + std::to_string(::getpid()) +
+                     ",\"target\":" + json_quote(e.target) + ",\"outcome\":" + json_quote(e.outcome);
+  if (!e.reason.empty()) line += ",\"reason\":" + json_quote(e.reason);
+  line += ",\"bytes\":" + std::to_string(e.bytes);
+  line += ",\"sha256\":" + (e.sha256 ? json_quote(*e.sha256) : std::string("null"));
+  line += ",\"old_sha256\":" + (e.old_sha256 ? json_quote(*e.old_sha256) : std::string("null"));
+  line += ",\"backup\":" + (e.backup ? json_quote(*e.backup) : std::string("null"));
+  std::snprintf(num, sizeof num, "%.3f", e.duration_ms);
+  line += ",\"duration_ms\":" + std::string(num) + "}\n";
+  // One write: O_APPEND moves to the end and writes the line as one step.
+  ssize_t n;
+  do {
+    n = ::write(fd_.get(), line.data(), line.size());
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) throw_errno("cannot write log", path_);
+  if (static_cast<std::size_t>(n) != line.size())
+    throw_errno("cannot write log", path_, ENOSPC);  // a short append: the disk is full
+  if (sync && ::fdatasync(fd_.get()) != 0 && errno != EINVAL && errno != EROFS) throw_errno("cannot sync log", path_);
+}
+
+}  // namespace mutx

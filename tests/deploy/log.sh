@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# --log FILE (config key log): one JSON line per attempt, with time, user,
+# host, pid, target, outcome (written, unchanged, failed with its reason,
+# interrupted), bytes, sha256 of the new and the old content, backup and
+# duration; 200 concurrent writers give 200 lines that all parse; a log
+# that cannot be opened stops the write before anything happens.
+. "$(dirname "$0")/lib.sh"
+need_cmd jq
+
+mkdir -p d
+printf 'old\n' >d/t
+OLD=$(printf 'old\n' | sha256sum | cut -c1-64)
+NEW=$(printf 'new\n' | sha256sum | cut -c1-64)
+
+case_ "a written line"
+run_in $'new\n' --log audit.log --backup d/t
+expect_rc 0
+expect_eq "$(wc -l <audit.log)" 1 "lines"
+line=$(tail -1 audit.log)
+expect_eq "$(jq -c '[.user, .host, .pid > 0, .target, .outcome, .bytes, .sha256, .old_sha256, .backup, (.duration_ms | type)]' <<<"$line")" \
+  "[\"$(id -un)\",\"$(hostname)\",true,\"d/t\",\"written\",4,\"$NEW\",\"$OLD\",\"d/t.backup\",\"number\"]" "fields"
+expect_match "$(jq -r .time <<<"$line")" '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$' "time"
+expect_mode audit.log 640
+
+case_ "unchanged, failed (with reason), a new file (old_sha256 null)"
+run_in $'new\n' --log audit.log -C d/t
+expect_rc 0
+expect_eq "$(tail -1 audit.log | jq -c '[.outcome, .sha256, .old_sha256, .backup]')" "[\"unchanged\",\"$NEW\",\"$NEW\",null]" "unchanged"
+run_in $'bad\n' --log audit.log --check 'exit 2' d/t
+expect_rc 1
+expect_eq "$(tail -1 audit.log | jq -c '[.outcome, .reason]')" "[\"failed\",\"d/t: check failed: 'exit 2' exited 2\"]" "failed"
+run_in '' --log audit.log d/t
+expect_eq "$(tail -1 audit.log | jq -c '[.outcome, .reason]')" '["failed","No input provided"]' "empty input"
+run_in $'n\n' --log audit.log d/fresh
+expect_eq "$(tail -1 audit.log | jq -c '[.outcome, .old_sha256, .target]')" '["written",null,"d/fresh"]' "new file"
+expect_eq "$(wc -l <audit.log)" 5 "lines"
+expect_content d/t $'new\n'
+
+case_ "interrupted"
+env --default-signal=INT "$MUTX" --log audit.log --check "exec sleep 20.$$" d/t < <(printf 'late\n') 2>/dev/null &
+pid=$!
+for _ in $(seq 200); do pgrep -f "^sleep 20.$$" >/dev/null && break; sleep 0.02; done
+kill -INT $pid
+wait $pid
+RC=$?
+expect_rc 3
+expect_eq "$(tail -1 audit.log | jq -c '[.outcome, .target]')" '["interrupted","d/t"]' "interrupted"
+
+case_ "log = FILE in the config file"
+mkdir -p cfg/mutx
+printf 'log = %s\n' "$T/cfg.log" >cfg/mutx/config
+printf 'c\n' | XDG_CONFIG_HOME=$T/cfg "$MUTX" d/c
+expect_eq "$(jq -r .outcome cfg.log)" written "outcome"
+
+case_ "a log that cannot be opened: error, nothing written"
+before=$(listing d)
+run_in $'never\n' --log "$T/no/such/dir/log" --backup d/t
+expect_rc 1
+expect_eq "$ERR" $'Error: cannot open log '"$T"$'/no/such/dir/log: No such file or directory\nHint: The target was left as it was.' "stderr"
+expect_listing d "$before"
+mkdir logdir
+run_in $'never\n' --log logdir --backup d/t
+expect_rc 1
+expect_listing d "$before"
+
+case_ "200 concurrent writers: 200 whole lines"
+N=${DEPLOY_LOG_WRITERS:-200}
+rm -f many.log
+for i in $(seq "$N"); do
+  printf 'writer %d\n' "$i" | "$MUTX" -q --log many.log "d/w$((i % 10))" 2>>errs &
+done
+wait
+expect_eq "$(cat errs)" "" "writers' stderr"
+expect_eq "$(wc -l <many.log)" "$N" "lines"
+expect_eq "$(jq -c . many.log 2>&1 | wc -l)" "$N" "lines that parse"
+expect_eq "$(jq -r .outcome many.log | sort | uniq -c | awk '{print $1, $2}')" "$N written" "outcomes"
+expect_eq "$(jq -r .pid many.log | sort -u | wc -l)" "$N" "distinct pids"
+
+finish
