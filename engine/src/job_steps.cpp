@@ -86,4 +86,36 @@ void job_steps::check_lock_intact(const lock_file& lk, const target& t) const {
       .with_reason(failure_reason::lock_lost);
 }
 
+asio::awaitable<int> job_steps::run_check(shell_command sc) {
+  if (o.command_stderr_events)
+    sc.on_line = [this](std::string line) {
+      emit(event::level::notice, "check_output", std::move(line), {{"command", *o.check}});
+    };
+  emit(event::level::debug, "check", "Checking with: " + sc.command, {{"command", sc.command}});
+  const int status = co_await run_shell(sc, stop);
+  if (stop.stop_requested()) interrupted();
+  co_return status;
+}
+
+void job_steps::refuse_failed_check(int status, const target& t) const {
+  if (status != 0)
+    throw error(failure_kind::io, t.display + ": check failed: '" + *o.check + "' " + describe_exit(status),
+                "The target was left as it was.")
+        .with_reason(failure_reason::check_failed);
+  emit(event::level::info, "checked", "Check passed: " + *o.check, {{"command", *o.check}});
+}
+
+asio::awaitable<std::string> job_steps::run_on_change(const target& t) {
+  shell_command sc;
+  sc.command = names_path(*o.on_change) ? with_path(*o.on_change, o.output) : *o.on_change;
+  if (o.command_stderr_events)
+    sc.on_line = [this](std::string line) {
+      emit(event::level::notice, "on_change_output", std::move(line), {{"command", *o.on_change}});
+    };
+  const int status = co_await run_shell(sc, stop);
+  if (status == 0) co_return std::string();
+  co_return t.display + ": the new content is in place, but --on-change '" + *o.on_change + "' " +
+      describe_exit(status);
+}
+
 }  // namespace mutx::detail

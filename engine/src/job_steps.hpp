@@ -4,6 +4,7 @@
 // from job_steps and reads top to bottom as its own steps.
 #pragma once
 
+#include "mutx/check.hpp"
 #include "mutx/lock.hpp"
 #include "mutx/ring.hpp"
 #include "mutx/stop.hpp"
@@ -61,6 +62,17 @@ struct job_steps {
   // replaced it (rm, a flock(1) user's cleanup) let the next writer lock a
   // new file and run beside us. Fail rather than commit over its update.
   void check_lock_intact(const lock_file& lk, const target& t) const;
+
+  // --check: run `sc` (its command already holds the staged path for %s),
+  // its output relayed as check_output events under --json. Returns the
+  // wait status; throws interrupted on a stop request.
+  boost::asio::awaitable<int> run_check(shell_command sc);
+  // A check that did not exit 0 leaves the target as it was.
+  void refuse_failed_check(int status, const target& t) const;
+
+  // --on-change after a commit that changed the target, `%s` being OUTPUT.
+  // Returns "" or what failed (the caller reports it after the log line).
+  boost::asio::awaitable<std::string> run_on_change(const target& t);
 };
 
 }  // namespace mutx::detail

@@ -114,4 +114,8 @@ std::uint64_t read_tar(int fd, const std::string& name, tree_builder& b, const s
 // links kept. Returns the number of entries.
 std::uint64_t copy_directory(int src, const std::string& name, tree_builder& b);
 
+// --compare (tree_compare.cpp): the trees open as `a` and `b` hold the same
+// names, types, permission bits, owners, link targets and file contents.
+bool same_tree(int a, int b);
+
 }  // namespace mutx::detail

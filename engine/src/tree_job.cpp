@@ -90,6 +90,8 @@ struct tree_job : job_steps {
     validate_tree();
     const auto started = clock_type::now();
     report_backend();
+    if (o.log)
+      emit(event::level::warning, "log", "the audit log records file writes only; this tree write is not logged");
     target t = inspect_target();
     std::optional<backup_location> backup_dir = open_backups(t);
     tree_input in = open_input();
@@ -101,6 +103,11 @@ struct tree_job : job_steps {
 
     staged_tree staged(t.dir.get(), t.name, t.dir_display);
     co_await build(staged, in, cur, t);
+    if (unchanged(staged, cur)) {
+      report_unchanged(t, started);
+      co_return;
+    }
+    co_await check(staged, t);
     co_await sync(staged, t);
 
     check_lock_intact(lk, t);
@@ -109,6 +116,9 @@ struct tree_job : job_steps {
     keep_old_generation(staged, cur, t, backup_dir);
     sync_directories(t, backup_dir);
     report_committed(t, started);
+    if (o.on_change)
+      if (std::string failure = co_await run_on_change(t); !failure.empty())
+        throw error(failure_kind::io, failure).with_reason(failure_reason::on_change_failed);
   }
 
   // What only a tree write can get wrong.
@@ -124,6 +134,10 @@ struct tree_job : job_steps {
     if (!o.command.empty()) refuse("from a command's output");
     if (o.data) refuse("from a buffer");
     if (o.tree.from && o.input) refuse("from both a tar file and a directory");
+    if (o.sha256)
+      throw error(failure_kind::io, "a tree has no one SHA-256 to check",
+                  "Check the archive itself (sha256sum) before it is written.");
+    if (o.in_place) refuse("in place");
   }
 
   // DIR resolved (a symbolic link to it followed, by the policy), and
@@ -263,6 +277,33 @@ struct tree_job : job_steps {
           {"strategy", rep.strategy}});
   }
 
+  // --compare: the new tree is the current one (names, types, modes,
+  // owners, link targets, contents): nothing is swapped or kept.
+  bool unchanged(staged_tree& staged, const current_tree& cur) const {
+    return o.compare && cur.fd && same_tree(staged.fd(), cur.fd.get());
+  }
+
+  void report_unchanged(const target& t, clock_type::time_point started) {
+    rep.changed = false;
+    rep.duration_ms = ms_since(started);
+    rep.backend = r.backend();
+    emit(event::level::info, "unchanged", "Unchanged: " + t.display,
+         {{"changed", false},
+          {"entries", static_cast<std::int64_t>(rep.entries)},
+          {"bytes", static_cast<std::int64_t>(rep.bytes)},
+          {"duration_ms", rep.duration_ms}});
+  }
+
+  // --check CMD on the staged tree before it is synced, `%s` being the
+  // staged directory (nginx -t -p %s); anything but exit 0 leaves DIR as
+  // it was and the staged tree is removed.
+  asio::awaitable<void> check(staged_tree& staged, const target& t) {
+    if (!o.check) co_return;
+    shell_command sc;
+    sc.command = with_path(*o.check, join_path(t.dir_display, staged.name()));
+    refuse_failed_check(co_await run_check(std::move(sc)), t);
+  }
+
   // Every file and directory of the new tree on disk before it is swapped
   // in: syncfs(2) of DIR's filesystem (what `sync -f` does), one flush for
   // the whole tree rather than an fsync per file; the kernel reports a
@@ -295,6 +336,7 @@ struct tree_job : job_steps {
       throw_errno(cur.st ? "cannot swap the new tree with" : "cannot name the new tree", t.display, err);
     }
     committed = true;
+    rep.changed = true;
     staged.published();
   }
 

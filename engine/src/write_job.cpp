@@ -464,38 +464,17 @@ struct job : job_steps {
       if (!content) copy.emplace(t.dir.get(), t.name, t.dir_display, staged.fd(), t.display);
       sc.stdin_fd = content ? content.get() : copy->fd();
     }
-    if (o.command_stderr_events)
-      sc.on_line = [this](std::string line) {
-        emit(event::level::notice, "check_output", std::move(line), {{"command", *o.check}});
-      };
-    emit(event::level::debug, "check", "Checking with: " + sc.command, {{"command", sc.command}});
-    const int status = co_await run_shell(sc, stop);
+    const int status = co_await run_check(std::move(sc));
     content.reset();
     if (copy) copy->remove();
-    if (stop.stop_requested()) interrupted();
-    if (status != 0)
-      throw error(failure_kind::io, t.display + ": check failed: '" + *o.check + "' " + describe_exit(status),
-                  "The target was left as it was.")
-          .with_reason(failure_reason::check_failed);
-    emit(event::level::info, "checked", "Check passed: " + *o.check, {{"command", *o.check}});
+    refuse_failed_check(status, t);
   }
 
   // After the commit, under the lock: the on-change command, then the
   // log's line (synced with the commit).
   asio::awaitable<void> on_change(const target& t, clock_type::time_point started) {
     std::string failure;
-    if (o.on_change) {
-      shell_command sc;
-      sc.command = names_path(*o.on_change) ? with_path(*o.on_change, o.output) : *o.on_change;
-      if (o.command_stderr_events)
-        sc.on_line = [this](std::string line) {
-          emit(event::level::notice, "on_change_output", std::move(line), {{"command", *o.on_change}});
-        };
-      const int status = co_await run_shell(sc, stop);
-      if (status != 0)
-        failure = t.display + ": the new content is in place, but --on-change '" + *o.on_change + "' " +
-                  describe_exit(status);
-    }
+    if (o.on_change) failure = co_await run_on_change(t);
     log_line(failure.empty() ? "written" : "failed", failure, started);
     if (!failure.empty()) throw error(failure_kind::io, failure).with_reason(failure_reason::on_change_failed);
   }
