@@ -113,7 +113,7 @@ std::uint64_t copy_directory(int src, const std::string& name, tree_builder& b) 
   copier c{name, b, {}, 0};
   b.add(c.entry_of({}, st));
   c.directory(src, {});
-  return c.entries;
+  return c.entries + 1;  // the top, as a tar stream's "." entry counts
 }
 
 }  // namespace mutx::detail
