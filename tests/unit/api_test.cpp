@@ -23,6 +23,35 @@ options quiet() {
 
 BOOST_AUTO_TEST_SUITE(library_api)
 
+// write_tree: a directory replaced as a whole; the old generation kept
+// beside it; a FIFO in the source refused by name, nothing published.
+BOOST_AUTO_TEST_CASE(write_tree_replaces_a_directory) {
+  temp_dir d;
+  const std::string src = d / "src", dir = d / "site";
+  BOOST_REQUIRE(::mkdir(src.c_str(), 0755) == 0);
+  write_file(src + "/a", "one", quiet());
+  tree_source from;
+  from.directory = src;
+  result r = write_tree(dir, from, quiet());
+  BOOST_TEST(r.changed);
+  BOOST_TEST(r.entries == 2u);  // the top and a (the source's own lock file is gone)
+  BOOST_TEST(test::slurp(dir + "/a") == "one");
+  write_file(src + "/a", "two", quiet());
+  write_tree(dir, from, quiet());
+  BOOST_TEST(test::slurp(dir + "/a") == "two");
+  BOOST_TEST(test::slurp(d / ".site.mutx-old/a") == "one");
+  BOOST_REQUIRE(::mkfifo((src + "/pipe").c_str(), 0644) == 0);
+  try {
+    write_tree(dir, from, quiet());
+    BOOST_FAIL("a FIFO was accepted");
+  } catch (const error& e) {
+    BOOST_TEST(std::string(e.what()).find("entry 'pipe' refused: a FIFO") != std::string::npos, e.what());
+    BOOST_TEST((e.reason() == failure_reason::tree_special_refused));
+  }
+  BOOST_TEST(test::slurp(dir + "/a") == "two");
+  BOOST_TEST(test::entries(d.path) == 3u);  // src, site, .site.mutx-old: no staged tree, no lock file
+}
+
 BOOST_AUTO_TEST_CASE(write_file_replaces_and_reports) {
   temp_dir d;
   const std::string f = d / "conf";
