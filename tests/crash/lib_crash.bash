@@ -115,3 +115,24 @@ housekeep_clean() {
   if [[ -n ${FUSE:-} && $dir == "$FUSE"/* ]]; then dir=$FUSE_BACK${dir#"$FUSE"}; fi
   "$MUTX" housekeep --all --older-than 0s --keep-newest 1 "$dir" >"$T/.hk.out" 2>"$T/.hk.err"
 }
+
+# Which occurrence numbers of each syscall to kill at, from a recorded
+# trace (strace -f -o LOG): those at or after the first call that touches
+# the work directory (before it, the loader and the ring setup run; a kill
+# there is a kill before anything). Prints "syscall N" lines.
+pick_points() {  # log workdir [per-kind, default $PER_KIND] (0: every occurrence; 1: first and last; N: the first N)
+  awk -v dir="$2" -v per="${3:-$PER_KIND}" '
+    / resumed>/ || /^[0-9]+ \+\+\+/ || /^[0-9]+ ---/ { next }
+    {
+      name = $2; sub(/\(.*/, "", name)
+      n[name]++
+      if (!started && index($0, "\"" dir)) started = 1
+      if (started) { if (!(name in first)) first[name] = n[name]; last[name] = n[name] }
+    }
+    END {
+      for (s in first) {
+        for (k = first[s]; k <= last[s]; k++)
+          if (per == 0 || k < first[s] + per || (per == 1 && k == last[s])) print s, k
+      }
+    }' "$1" | sort -k1,1 -k2,2n
+}

@@ -47,27 +47,6 @@ POINTS=0
 COMPLETED=0
 declare -A KINDS_HIT=()
 
-# Which occurrence numbers of each syscall to kill at, from a recorded
-# trace: those at or after the first call that touches the work directory
-# (before it, the loader and the ring setup run; a kill there is a kill
-# before anything). Prints "syscall N" lines.
-pick_points() {  # log workdir
-  awk -v dir="$2" -v per="$PER_KIND" '
-    / resumed>/ || /^[0-9]+ \+\+\+/ || /^[0-9]+ ---/ { next }
-    {
-      name = $2; sub(/\(.*/, "", name)
-      n[name]++
-      if (!started && index($0, "\"" dir)) started = 1
-      if (started) { if (!(name in first)) first[name] = n[name]; last[name] = n[name] }
-    }
-    END {
-      for (s in first) {
-        for (k = first[s]; k <= last[s]; k++)
-          if (per == 0 || k < first[s] + per || (per == 1 && k == last[s])) print s, k
-      }
-    }' "$1" | sort -k1,1 -k2,2n
-}
-
 reset_dir() {  # dir
   find "$1" -mindepth 1 -delete
   cp "$T/old" "$1/t"
@@ -135,7 +114,7 @@ for STAGING in "${STAGINGS[@]}"; do
       fi
       while read -r sc n; do
         crash_point "$sc" "$n"
-      done < <(pick_points "$T/trace" "$DIR")
+      done < <(pick_points "$T/trace" "$DIR" "$PER_KIND")
     done
   done
 done

@@ -23,6 +23,35 @@ options quiet() {
 
 BOOST_AUTO_TEST_SUITE(library_api)
 
+// write_tree: a directory replaced as a whole; the old generation kept
+// beside it; a FIFO in the source refused by name, nothing published.
+BOOST_AUTO_TEST_CASE(write_tree_replaces_a_directory) {
+  temp_dir d;
+  const std::string src = d / "src", dir = d / "site";
+  BOOST_REQUIRE(::mkdir(src.c_str(), 0755) == 0);
+  write_file(src + "/a", "one", quiet());
+  tree_source from;
+  from.directory = src;
+  result r = write_tree(dir, from, quiet());
+  BOOST_TEST(r.changed);
+  BOOST_TEST(r.entries == 2u);  // the top and a (the source's own lock file is gone)
+  BOOST_TEST(test::slurp(dir + "/a") == "one");
+  write_file(src + "/a", "two", quiet());
+  write_tree(dir, from, quiet());
+  BOOST_TEST(test::slurp(dir + "/a") == "two");
+  BOOST_TEST(test::slurp(d / ".site.mutx-old/a") == "one");
+  BOOST_REQUIRE(::mkfifo((src + "/pipe").c_str(), 0644) == 0);
+  try {
+    write_tree(dir, from, quiet());
+    BOOST_FAIL("a FIFO was accepted");
+  } catch (const error& e) {
+    BOOST_TEST(std::string(e.what()).find("entry 'pipe' refused: a FIFO") != std::string::npos, e.what());
+    BOOST_TEST((e.reason() == failure_reason::tree_special_refused));
+  }
+  BOOST_TEST(test::slurp(dir + "/a") == "two");
+  BOOST_TEST(test::entries(d.path) == 3u);  // src, site, .site.mutx-old: no staged tree, no lock file
+}
+
 BOOST_AUTO_TEST_CASE(write_file_replaces_and_reports) {
   temp_dir d;
   const std::string f = d / "conf";
@@ -186,6 +215,67 @@ BOOST_AUTO_TEST_CASE(deploy_options) {
   }
   BOOST_TEST(test::slurp(f) == "v3\n");
   BOOST_TEST(test::entries(d.path) == 2u);  // app.conf and changed: no check copy, no temp
+}
+
+// chmod takes chmod(1)'s forms, applied to the old mode; with mode too it
+// is an error, as is a spec chmod refuses; the target is untouched then.
+BOOST_AUTO_TEST_CASE(chmod_applies_to_the_old_mode) {
+  temp_dir d;
+  const std::string f = d / "conf";
+  test::spit(f, "old");
+  BOOST_REQUIRE(::chmod(f.c_str(), 0664) == 0);
+  options o = quiet();
+  o.chmod = "g-w,o=";
+  write_file(f, "new", o);
+  struct stat st;
+  BOOST_REQUIRE(::stat(f.c_str(), &st) == 0);
+  BOOST_TEST((st.st_mode & 07777) == 0640u);
+  o.chmod = "g+z";
+  BOOST_CHECK_THROW(write_file(f, "bad", o), mutx::error);
+  o.chmod = "u+x";
+  o.mode = 0600;
+  BOOST_CHECK_THROW(write_file(f, "bad", o), mutx::error);
+  BOOST_TEST(test::slurp(f) == "new");
+  BOOST_TEST(test::entries(d.path) == 1u);
+}
+
+// in_place keeps the inode (and so a hard link sees the new content).
+BOOST_AUTO_TEST_CASE(in_place_keeps_the_inode) {
+  temp_dir d;
+  const std::string f = d / "conf", link = d / "link";
+  test::spit(f, "old content");
+  BOOST_REQUIRE(::link(f.c_str(), link.c_str()) == 0);
+  struct stat before, after;
+  BOOST_REQUIRE(::stat(f.c_str(), &before) == 0);
+  options o = quiet();
+  o.in_place = true;
+  o.backup = true;
+  result r = write_file(f, "new", o);
+  BOOST_REQUIRE(::stat(f.c_str(), &after) == 0);
+  BOOST_TEST(after.st_ino == before.st_ino);
+  BOOST_TEST(test::slurp(link) == "new");
+  BOOST_REQUIRE(r.backup);
+  BOOST_TEST(test::slurp(*r.backup) == "old content");
+  BOOST_TEST(test::entries(d.path) == 3u);  // conf, link, conf.backup
+}
+
+// owner and group, as numbers; only root may give a file away.
+BOOST_AUTO_TEST_CASE(owner_and_group_are_set) {
+  temp_dir d;
+  const std::string f = d / "conf";
+  options o = quiet();
+  o.owner = 4242;
+  o.group = 4343;
+  if (::geteuid() != 0) {
+    BOOST_CHECK_THROW(write_file(f, "x", o), mutx::error);
+    BOOST_TEST(test::entries(d.path) == 0u);
+    return;
+  }
+  write_file(f, "x", o);
+  struct stat st;
+  BOOST_REQUIRE(::stat(f.c_str(), &st) == 0);
+  BOOST_TEST(st.st_uid == 4242u);
+  BOOST_TEST(st.st_gid == 4343u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
