@@ -78,9 +78,10 @@ int housekeep_main(const std::vector<std::string>& args) {
   po::options_description ops("Operations (at least one)");
   ops.add_options()
       ("clean-locks", po::bool_switch(&opts.locks), "delete empty NAME.lock files beside NAME that no process holds")
-      ("clean-temps", po::bool_switch(&opts.temps), "delete .NAME.mutx-* temp files that no live writer holds")
+      ("clean-temps", po::bool_switch(&opts.temps), "delete .NAME.mutx-* temp files and .NAME.mutx-tree-* staged trees "
+       "that no live writer holds")
       ("clean-backups", po::bool_switch(&opts.backups), "thin NAME[.YYYYMMDD-HHMMSS[_NNN]].backup files, by when "
-       "each was made")
+       "each was made, and .NAME.mutx-old trees (with --keep-newest 0)")
       ("all", po::bool_switch(&all), "all three");
   po::options_description rest("Options");
   rest.add_options()

@@ -25,11 +25,14 @@ namespace {
 
 const char* const usage =
     "Usage: mutx [OPTIONS] OUTPUT [-- COMMAND [ARG...]]\n"
+    "       mutx --tree [OPTIONS] DIR  (a tar stream on stdin or --input FILE.tar)\n"
+    "       mutx --tree-from SRCDIR [OPTIONS] DIR\n"
     "       mutx housekeep [OPTIONS] [DIR]\n"
     "\n"
     "Replace OUTPUT atomically and durably with standard input (or --input, or\n"
     "the output of COMMAND, which gets OUTPUT's current content on its stdin),\n"
-    "under OUTPUT's lock file. Readers see the old content or the new, never a mix.\n";
+    "under OUTPUT's lock file. Readers see the old content or the new, never a mix.\n"
+    "With --tree, OUTPUT is a directory replaced as a whole in one rename.\n";
 
 const char* const epilogue =
     "\n"
@@ -50,6 +53,14 @@ po::options_description option_table() {
       ("stream", po::bool_switch(), "lock first, then write input to disk as it arrives (constant memory)")
       ("append", po::bool_switch(), "new content = old content + input, published atomically")
       ("allow-empty", po::bool_switch(), "accept empty input (otherwise refused, target untouched)");
+
+  po::options_description tree("Directories (mutx --tree DIR)");
+  tree.add_options()
+      ("tree", po::bool_switch(), "OUTPUT is a directory, replaced as a whole by the tar stream on stdin (or --input)")
+      ("tree-from", po::value<std::string>()->value_name("SRCDIR"), "replace the directory OUTPUT with a copy of SRCDIR "
+       "(reflinks where the filesystem shares extents; implies --tree)")
+      ("tree-keep-special", po::bool_switch(), "accept FIFOs, device nodes and set-user/group-ID bits in the new tree "
+       "(otherwise refused)");
 
   po::options_description meta("Target and metadata");
   meta.add_options()
@@ -128,10 +139,11 @@ po::options_description option_table() {
       ("no-keep-lock-file", po::bool_switch(), "delete the lock file when done")
       ("no-verbose", po::bool_switch(), "default output: errors and warnings")
       ("no-quiet", po::bool_switch(), "default output: errors and warnings")
-      ("no-json", po::bool_switch(), "plain text on stderr");
+      ("no-json", po::bool_switch(), "plain text on stderr")
+      ("no-tree-keep-special", po::bool_switch(), "refuse FIFOs, device nodes and set-id bits in a new tree");
 
   po::options_description all;
-  all.add(input).add(meta).add(deploy).add(backup).add(lock).add(out).add(undo);
+  all.add(input).add(tree).add(meta).add(deploy).add(backup).add(lock).add(out).add(undo);
   return all;
 }
 
@@ -228,6 +240,7 @@ const std::vector<std::vector<std::string>>& choices() {
       {"quiet", "no-quiet", "verbose", "no-verbose"},
       {"json", "no-json"},
       {"progress", "no-progress"},
+      {"tree-keep-special", "no-tree-keep-special"},
   };
   return all;
 }
@@ -271,6 +284,7 @@ void refuse_contradictions(const std::function<bool(const std::string&)>& set,
       {"quiet", "no-quiet"},
       {"verbose", "no-verbose"},
       {"json", "no-json"},
+      {"tree-keep-special", "no-tree-keep-special"},
   };
   for (const auto& [a, b] : pairs)
     if (set(a) && set(b)) throw error(failure_kind::io, message(a, b));
@@ -327,7 +341,7 @@ std::string did_you_mean(const std::vector<std::string>& names, const std::strin
 // What only the command line may say: what one run writes from and checks
 // it against (a checksum, a check of one file's format).
 bool settable_in_config(const std::string& name) {
-  for (const char* only : {"help", "version", "input", "no-config", "check", "on-change", "sha256"})
+  for (const char* only : {"help", "version", "input", "no-config", "check", "on-change", "sha256", "tree", "tree-from"})
     if (name == only) return false;
   return true;
 }
@@ -607,6 +621,25 @@ cli_options parse_command_line(const std::vector<std::string>& argv) {
   // --io overrides MUTX_IO: the variable is not even read then.
   auto io = text("io");
   w.io = io ? parse_io_mode(*io) : io_mode_from_env();
+  w.tree.from = text("tree-from");
+  if (w.tree.from && w.tree.from->empty()) throw error(failure_kind::io, "--tree-from needs a directory");
+  w.tree.enabled = flag("tree") || w.tree.from.has_value();
+  w.tree.keep_special = flag("tree-keep-special");
+  if (w.tree.enabled) {
+    auto refuse = [](const std::string& what, const std::string& hint) {
+      throw error(failure_kind::io, "--tree cannot be combined with " + what, hint);
+    };
+    const std::string whole = "A tree is replaced as a whole from a tar stream or a directory.";
+    if (!w.command.empty()) refuse("a command", "Pipe its tar output in: COMMAND | mutx --tree DIR.");
+    if (w.append) refuse("--append", whole);
+    if (w.stream) refuse("--stream", "A tree's input is always read as it arrives.");
+    if (w.tree.from && w.input) refuse("both --tree-from and --input", whole);
+    if (w.symlinks == symlink_policy::replace) refuse("--symlinks=replace", "A symbolic link to DIR is followed (the default) or refused.");
+    c.typed_input = false;
+    if (!w.input && !w.tree.from && ::isatty(STDIN_FILENO))
+      throw error(failure_kind::io, "--tree reads a tar stream, and standard input is a terminal",
+                  "Pipe one in (tar -C SRC -c . | mutx --tree DIR), or pass --input FILE.tar or --tree-from SRCDIR.");
+  }
   w.handle_signals = true;
   normalize(w, backup_detail_given);
   return c;

@@ -145,7 +145,14 @@ std::string cli_hint(const mutx::error& e) {
     case failure_reason::symlink_foreign:
       return replaced("or replace the link itself.", "or use --symlinks=replace to replace the link itself.");
     case failure_reason::io_uring_unavailable: return "Use --io=syscalls.";
-    case failure_reason::input_unopenable: return "--input FILE names the file whose content replaces OUTPUT.";
+    case failure_reason::input_unopenable:
+      return h.find("directory whose copy") != std::string::npos
+                 ? "--tree-from SRCDIR names the directory whose copy replaces DIR."
+                 : "--input FILE names the file whose content replaces OUTPUT.";
+    case failure_reason::tree_special_refused:
+      return "Pass --tree-keep-special to accept FIFOs, device nodes and set-id bits; nothing was published.";
+    case failure_reason::tree_exchange_unsupported:
+      return replaced("Keep the tree on a local filesystem", "Keep the --tree DIR on a local filesystem");
     case failure_reason::mount_point:
       return "Pass --in-place to copy the new content over it in place (not atomic: a reader may see a partial "
              "file during the copy; add --backup to keep the old content), or replace the file on the other side "

@@ -131,14 +131,15 @@ set(CPACK_DEBIAN_RUNTIME_PACKAGE_SECTION utils)
 # shared library at all, so the package depends on nothing.
 if(NOT MUTX_STATIC_RUNTIME)
   set(CPACK_DEBIAN_RUNTIME_PACKAGE_DEPENDS
-      "libc6 (>= 2.34), libstdc++6 (>= 11), libgcc-s1, liburing2 (>= 2.0), libssl3, libboost-program-options1.81.0, libboost-json1.81.0")
+      "libc6 (>= 2.34), libstdc++6 (>= 11), libgcc-s1, liburing2 (>= 2.0), libssl3, libarchive13, libboost-program-options1.81.0, libboost-json1.81.0")
 endif()
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_SUGGESTS "bash-completion")
 set(CPACK_DEBIAN_DEVELOPMENT_PACKAGE_NAME mutx-dev)
 set(CPACK_DEBIAN_DEVELOPMENT_PACKAGE_SECTION libdevel)
-# The headers include Boost.Asio; the static library needs liburing at link
-# time (found through pkg-config by mutxConfig.cmake), and libcrypto.
-set(CPACK_DEBIAN_DEVELOPMENT_PACKAGE_DEPENDS "libboost1.81-dev, liburing-dev (>= 2.0), libssl-dev, pkg-config")
+# The headers include Boost.Asio; the static library needs liburing and
+# libarchive at link time (found through pkg-config by mutxConfig.cmake), and
+# libcrypto.
+set(CPACK_DEBIAN_DEVELOPMENT_PACKAGE_DEPENDS "libboost1.81-dev, liburing-dev (>= 2.0), libssl-dev, libarchive-dev, pkg-config")
 # Debian's Description: a synopsis line, then the long description,
 # wrapped; CPack indents each line by one space and writes " ." for a blank
 # line. No double quotes: CPack's escaping turns the text between them into

@@ -41,7 +41,7 @@ _mutx() {
             _filedir
             return
             ;;
-        --backup-dir)
+        --backup-dir | --tree-from)
             _filedir -d
             return
             ;;
@@ -77,6 +77,7 @@ _mutx() {
 
     if [[ $cur == -* ]]; then
         COMPREPLY=($(compgen -W '--input -i --stream --append --allow-empty
+            --tree --tree-from --tree-keep-special --no-tree-keep-special
             --check --compare -C --on-change --sha256 --log
             --mode -m --preserve-mode --no-preserve-mode --preserve-owner
             --try-preserve-owner --owner --group --in-place

@@ -21,6 +21,11 @@ complete -c mutx -n __mutx_write -l allow-empty -d 'accept empty input'
 complete -c mutx -n __mutx_write -l no-stream -d 'read all input first (simple mode)'
 complete -c mutx -n __mutx_write -l no-append -d 'replace the content instead of appending'
 complete -c mutx -n __mutx_write -l no-allow-empty -d 'refuse empty input'
+# Directories
+complete -c mutx -n __mutx_write -l tree -d 'OUTPUT is a directory, replaced by a tar stream'
+complete -c mutx -n __mutx_write -l tree-from -x -a '(__fish_complete_directories)' -d 'replace the directory OUTPUT with a copy of SRCDIR'
+complete -c mutx -n __mutx_write -l tree-keep-special -d 'accept FIFOs, device nodes and set-id bits in a tree'
+complete -c mutx -n __mutx_write -l no-tree-keep-special -d 'refuse FIFOs, device nodes and set-id bits in a tree'
 # Checks around the write
 complete -c mutx -n __mutx_write -l check -x -a '(__fish_complete_command)' -d 'run CMD on the new content before publishing'
 complete -c mutx -n __mutx_write -s C -l compare -d 'write nothing when content, mode and owner are the same'

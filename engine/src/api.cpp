@@ -11,6 +11,7 @@ result summary(const write_report& rep) {
   r.target = rep.target;
   r.backup = rep.backup;
   r.changed = rep.changed;
+  r.entries = rep.entries;
   r.sha256 = rep.sha256.value_or("");
   return r;
 }
@@ -80,6 +81,17 @@ result write_stream(const std::string& path, int fd, const options& opts) {
   write_options w = to_write_options(path, opts);
   w.input_fd = fd;
   w.stream = true;
+  return summary(write(w));
+}
+
+result write_tree(const std::string& dir, const tree_source& source, const options& opts) {
+  write_options w = to_write_options(dir, opts);
+  w.tree.enabled = true;
+  w.tree.keep_special = opts.tree_keep_special;
+  w.tree.from = source.directory;
+  w.input_fd = source.tar_fd;
+  if (!source.directory && source.tar_fd < 0)
+    throw error(failure_kind::io, "write_tree: no source", "Give a tar stream's descriptor or a directory.");
   return summary(write(w));
 }
 

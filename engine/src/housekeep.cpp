@@ -8,6 +8,7 @@
 #include "mutx/inode.hpp"
 #include "mutx/staging.hpp"
 #include "mutx/target.hpp"
+#include "mutx/tree_staging.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -100,7 +101,8 @@ class walker {
 
   void visit(int dfd, const std::string& display);
   bool read_entries(int dfd, const std::string& display, std::vector<entry>& locks, std::vector<entry>& temps,
-                    std::vector<entry>& backups, std::vector<entry>& dirs, git_marks& git);
+                    std::vector<entry>& backups, std::vector<entry>& trees, std::vector<entry>& dirs, git_marks& git);
+  void clean_tree(int dfd, const std::string& display, const entry& e);
   void clean_lock(int dfd, const std::string& display, const entry& e);
   void clean_temp(int dfd, const std::string& display, const entry& e);
   void clean_backups(int dfd, const std::string& display, std::vector<entry>& backups);
@@ -132,11 +134,11 @@ void walker::visit(int dfd, const std::string& display) {
   auto by_name = [](const entry& a, const entry& b) { return a.name < b.name; };
   std::vector<entry> dirs;
   {
-    std::vector<entry> locks, temps, backups;
+    std::vector<entry> locks, temps, backups, trees;
     git_marks git;
     gone_.clear();
     stems_.clear();
-    if (!read_entries(dfd, display, locks, temps, backups, dirs, git)) return;
+    if (!read_entries(dfd, display, locks, temps, backups, trees, dirs, git)) return;
     // A bare repository (or a .git reached under another name): git's
     // index.lock and HEAD.lock sit beside their files, empty, and git never
     // flocks them.
@@ -147,6 +149,8 @@ void walker::visit(int dfd, const std::string& display) {
     // dry run).
     std::sort(temps.begin(), temps.end(), by_name);
     for (const entry& e : temps) clean_temp(dfd, display, e);
+    std::sort(trees.begin(), trees.end(), by_name);
+    for (const entry& e : trees) clean_tree(dfd, display, e);
     std::sort(locks.begin(), locks.end(), by_name);
     for (const entry& e : locks) clean_lock(dfd, display, e);
     clean_backups(dfd, display, backups);
@@ -161,8 +165,8 @@ void walker::visit(int dfd, const std::string& display) {
 // type comes from d_type; only filesystems that leave it DT_UNKNOWN cost an
 // fstatat, and only for names that matter.
 bool walker::read_entries(int dfd, const std::string& display, std::vector<entry>& locks,
-                          std::vector<entry>& temps, std::vector<entry>& backups, std::vector<entry>& dirs,
-                          git_marks& git) {
+                          std::vector<entry>& temps, std::vector<entry>& backups, std::vector<entry>& trees,
+                          std::vector<entry>& dirs, git_marks& git) {
   if (!buffer_) buffer_ = std::make_unique_for_overwrite<char[]>(buffer_size);
   for (;;) {
     const ssize_t n = ::getdents64(dfd, buffer_.get(), buffer_size);
@@ -180,6 +184,20 @@ bool walker::read_entries(int dfd, const std::string& display, std::vector<entry
       git.see(name);
       if (opts_.backups && ends_in_timestamp(name, opts_.backup_suffix)) stems_.emplace(name);
       std::vector<entry>* into = nullptr;
+      // A staged tree (temps) or an old generation (backups) of `mutx
+      // --tree`: a directory, judged whole and never descended into.
+      const bool staged_tree = parse_tree_name(name).has_value(), old_tree = parse_old_tree_name(name).has_value();
+      if (staged_tree || old_tree) {
+        if (!(staged_tree ? opts_.temps : opts_.backups)) continue;
+        unsigned char type = d->d_type;
+        if (type == DT_UNKNOWN) {
+          struct stat st;
+          if (::fstatat(dfd, d->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+          type = dtype_of(st.st_mode);
+        }
+        trees.push_back({std::string(name), type});
+        continue;
+      }
       if (opts_.locks && parse_lock_name(name)) {
         into = &locks;
       } else if (opts_.temps && parse_temp_name(name)) {
@@ -272,6 +290,52 @@ void walker::clean_temp(int dfd, const std::string& display, const entry& e) {
     return;
   }
   deleted(housekeep_kind::temp, path, e.name, static_cast<std::uint64_t>(st.st_size));
+}
+
+// A staged tree `.NAME.mutx-tree-S` is a crashed writer's once it is
+// untouched for the temps' age and claim_stale_tree proves that no live
+// writer holds it; an old generation `.NAME.mutx-old` goes only beside its
+// NAME, a directory, under the backups' rules (--keep-newest 0 to remove
+// it; --older-than by when it was swapped out, its ctime), and likewise
+// only while nobody holds a flock on it.
+void walker::clean_tree(int dfd, const std::string& display, const entry& e) {
+  const bool staged = parse_tree_name(e.name).has_value();
+  const housekeep_kind kind = staged ? housekeep_kind::temp : housekeep_kind::backup;
+  const std::string path = join_path(display, e.name);
+  if (e.type == DT_LNK) return skipped(kind, path, "a symbolic link, not followed");
+  if (e.type != DT_DIR) return skipped(kind, path, "not a directory, so not a mutx tree");
+  struct stat st;
+  if (::fstatat(dfd, e.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (errno != ENOENT) failed(kind, path, "cannot inspect", errno);
+    return;
+  }
+  if (!S_ISDIR(st.st_mode)) return skipped(kind, path, "not a directory, so not a mutx tree");
+  if (st.st_dev != root_dev_) return skipped(kind, path, "on another filesystem, not crossed");
+  if (staged) {
+    if (!(touched_of(st) < temp_cutoff_)) return skipped(kind, path, too_young());
+  } else {
+    const std::string target(*parse_old_tree_name(e.name));
+    struct stat tst;
+    if (gone_.count(target) || ::fstatat(dfd, target.c_str(), &tst, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(tst.st_mode))
+      return skipped(kind, path, "no directory " + target + " beside it, so not a mutx tree's old generation");
+    backup_entry b{e.name, 0, ctime_of(st), st.st_ino, -1, nullptr};
+    if (keep_.keeps(0, b))
+      return skipped(kind, path, opts_.keep_newest.value_or(1) > 0 ? "the old generation of " + target + " (--keep-newest)"
+                                                                   : "swapped out within --older-than");
+  }
+  unique_fd locked;
+  switch (claim_stale_tree(dfd, e.name, locked, st)) {
+    case tree_probe::stale: break;
+    case tree_probe::gone: return;
+    case tree_probe::live: return skipped(kind, path, "held by a live writer");
+    case tree_probe::foreign: return skipped(kind, path, "cannot be opened to prove that no writer holds it");
+  }
+  if (staged && !(touched_of(st) < temp_cutoff_)) return skipped(kind, path, too_young());
+  if (!opts_.dry_run) {
+    const removed_tree r = remove_tree(dfd, e.name, locked.get());
+    if (r.error) return failed(kind, path, "cannot delete all of", r.error);
+  }
+  deleted(kind, path, e.name, 0);
 }
 
 void walker::clean_backups(int dfd, const std::string& display, std::vector<entry>& found) {

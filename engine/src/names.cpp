@@ -13,6 +13,8 @@ constexpr std::string_view lock_suffix = ".lock";
 constexpr std::string_view temp_marker = ".mutx-";
 // After the marker, a check copy's tag starts with it (.NAME.mutx-c0.EXT).
 constexpr char check_tag = 'c';
+constexpr std::string_view tree_marker = ".mutx-tree-";
+constexpr std::string_view old_tree_suffix = ".mutx-old";
 constexpr std::size_t random_length = 12;
 constexpr char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
 
@@ -128,6 +130,38 @@ std::optional<std::string_view> parse_temp_name(std::string_view name) noexcept 
       return target;
   }
   return std::nullopt;
+}
+
+std::string tree_slot_name(std::string_view target, int slot) {
+  std::string out = "." + std::string(target) + std::string(tree_marker);
+  out += static_cast<char>('0' + slot % 10);
+  return out;
+}
+
+std::string random_tree_name(std::string_view target) {
+  const std::string random = random_temp_name(target);
+  return "." + std::string(target) + std::string(tree_marker) +
+         std::string(std::string_view(random).substr(random.size() - random_length));
+}
+
+std::size_t tree_name_overhead() noexcept { return 1 + tree_marker.size() + random_length; }
+
+std::optional<std::string_view> parse_tree_name(std::string_view name) noexcept {
+  if (name.size() < 2 || name[0] != '.') return std::nullopt;
+  const std::size_t pos = name.rfind(tree_marker);
+  if (pos == std::string_view::npos || pos < 2 || !is_temp_tag(name.substr(pos + tree_marker.size())))
+    return std::nullopt;
+  return name.substr(1, pos - 1);
+}
+
+std::string old_tree_name(std::string_view target) {
+  return "." + std::string(target) + std::string(old_tree_suffix);
+}
+
+std::optional<std::string_view> parse_old_tree_name(std::string_view name) noexcept {
+  if (name.size() < 2 + old_tree_suffix.size() || name[0] != '.' || !name.ends_with(old_tree_suffix))
+    return std::nullopt;
+  return name.substr(1, name.size() - 1 - old_tree_suffix.size());
 }
 
 std::string plain_backup_name(std::string_view target, std::string_view suffix) {

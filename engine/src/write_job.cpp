@@ -1,5 +1,7 @@
 #include "write_job.hpp"
 
+#include "job_steps.hpp"
+
 #include "mutx/audit_log.hpp"
 #include "mutx/check.hpp"
 #include "mutx/command.hpp"
@@ -29,14 +31,6 @@ namespace asio = boost::asio;
 
 namespace {
 
-using clock_type = std::chrono::steady_clock;
-
-double ms_since(clock_type::time_point t) {
-  return std::chrono::duration<double, std::milli>(clock_type::now() - t).count();
-}
-
-[[noreturn]] void interrupted() { throw error(failure_kind::interrupted, "Interrupted"); }
-
 [[noreturn]] void no_input() {
   throw error(failure_kind::io, "No input provided", "The target was left as it was.")
       .with_reason(failure_reason::no_input);
@@ -60,16 +54,7 @@ struct current_target {
 
 // One write in progress: the options, the loop's pieces, what we report.
 // run() is the protocol; each step below it is one thing it does.
-struct job {
-  const write_options& o;
-  const write_hooks& hooks;
-  ring& r;
-  stop_source& stop;
-  bool& committed;
-  write_report& rep;
-  // Where the lock file is; its directory must outlive the lock_file,
-  // which keeps only the descriptor's number.
-  lock_location lock_at;
+struct job : job_steps {
   // What watches the new content as it flows (fill): its digest, and the
   // comparison with the old content.
   std::optional<sha256_hasher> hasher;
@@ -133,38 +118,15 @@ struct job {
     co_await on_change(t, started);
   }
 
-  void emit(event::level lvl, std::string name, std::string message,
-            std::vector<std::pair<std::string, event::value>> fields = {}) const {
-    if (hooks.on_event) hooks.on_event(event{lvl, std::move(name), std::move(message), std::move(fields)});
-  }
-
-  // What a library caller can get wrong (the CLI's parser refuses most of
-  // it first), checked before anything is touched: a NUL byte would cut a
-  // path short and write another file; a mode above 07777 would be masked
-  // into another mode; a bad suffix would make the target its own backup.
+  // What a file write's caller can get wrong besides job_steps::validate:
+  // a sum that is no SHA-256, a NUL byte in the log path or a command.
   void validate() {
+    job_steps::validate();
     auto whole = [](const std::string& path, const char* what) {
       if (path.find('\0') != std::string::npos)
         throw error(failure_kind::io, std::string(what) + " contains a NUL byte",
                     "A path ends at its first NUL byte; pass the name without it.");
     };
-    whole(o.output, "OUTPUT");
-    if (o.input) whole(*o.input, "the input path");
-    if (o.lock_file) whole(*o.lock_file, "the lock file path");
-    if (o.backup.dir) whole(*o.backup.dir, "the backup directory");
-    auto mode = [](std::optional<mode_t> m, const char* what) {
-      if (!m || *m <= 07777) return;
-      char octal[16];
-      std::snprintf(octal, sizeof octal, "0%o", static_cast<unsigned>(*m));
-      throw error(failure_kind::io, std::string("invalid ") + what + " " + octal + ": above 07777",
-                  "Give a mode of at most 07777, such as 0644.");
-    };
-    if (o.metadata.mode) mode(o.metadata.mode->absolute(), "mode");
-    if (o.metadata.uid == static_cast<uid_t>(-1) || o.metadata.gid == static_cast<gid_t>(-1))
-      throw error(failure_kind::io, "invalid owner or group -1 (4294967295)", "Give the user or group to set, or none.");
-    mode(o.backup.mode, "backup mode");
-    mode(o.lock_mode, "lock mode");
-    if (o.backup.enabled) check_backup_suffix(o.backup.suffix);
     if (o.sha256) {
       expected_sha256 = normalize_sha256(*o.sha256);
       if (!expected_sha256)
@@ -212,13 +174,6 @@ struct job {
     if (log.open() && cur.fd) old_sha256 = sha256_of_file(cur.fd.get(), t.display);
   }
 
-  void report_backend() const {
-    if (!hooks.debug_events) return;
-    r.probe();
-    emit(event::level::debug, "backend",
-         "I/O backend: " + r.backend() + (r.fallback_reason().empty() ? "" : " (" + r.fallback_reason() + ")"),
-         {{"backend", r.backend()}, {"reason", r.fallback_reason()}});
-  }
 
   // Resolve OUTPUT and refuse, before any input is read, what no rename can
   // replace and a name too long for its temp name.
@@ -273,53 +228,12 @@ struct job {
     if (stop.stop_requested()) interrupted();
   }
 
-  // " (5s timeout)" when the wait has a limit.
-  std::string timeout_note() const {
-    if (o.wait.how != lock_wait::policy::timeout) return {};
-    char buf[48];
-    std::snprintf(buf, sizeof buf, " (%gs timeout)", o.wait.timeout.count());
-    return buf;
-  }
-
-  asio::awaitable<lock_file> take_lock(const target& t) {
-    lock_at = locate_lock(o.lock_file, t);
-    rep.lock_file = lock_at.display;
-    const auto start = clock_type::now();
-    bool waited = false;
-    auto on_wait = [&] {
-      waited = true;
-      emit(event::level::notice, "lock_wait", "Waiting for lock on " + o.output + timeout_note() + "...",
-           {{"lock_file", lock_at.display}});
-    };
-    lock_file lk =
-        co_await acquire_lock(lock_at.dir(), lock_at.name, o.lock_mode, lock_at.display, o.output, o.wait, stop, on_wait);
-    lk.keep_name(o.keep_lock_file);
-    rep.lock_wait_ms = ms_since(start);
-    // The PRD's words; after a wait it is said as the wait was (section 7.1).
-    emit(waited ? event::level::notice : event::level::info, "lock_acquired", "Lock acquired",
-         {{"lock_file", lock_at.display}, {"wait_time_ms", rep.lock_wait_ms}});
-    co_return lk;
-  }
-
   // A crashed writer (no O_TMPFILE, or killed between link and rename)
   // leaves a temp in one of NAME's slots; those no live writer claims go.
   void sweep(const target& t) const {
     for (const std::string& gone : sweep_stale_temps(t.dir.get(), t.name))
       emit(event::level::info, "stale_temp_removed", "Removed stale temporary file " + join_path(t.dir_display, gone),
            {{"path", join_path(t.dir_display, gone)}});
-  }
-
-  // The lock file must still be the one we locked: someone who removed or
-  // replaced it (rm, a flock(1) user's cleanup) let the next writer lock a
-  // new file and run beside us. Fail rather than commit over its update.
-  void check_lock_intact(const lock_file& lk, const target& t) const {
-    if (!lk.held() || lk.intact()) return;
-    throw error(failure_kind::locked,
-                "lock file " + rep.lock_file + " was removed or replaced while this write held it; " + t.display +
-                    " was not changed",
-                "Another program deleted or replaced the lock file; run again. Programs that use flock(1) on it "
-                "need the lock file kept.")
-        .with_reason(failure_reason::lock_lost);
   }
 
   current_target inspect_current(target& t) const {
@@ -332,8 +246,21 @@ struct job {
     }
     t.existing = st;
     check_replaceable(t, o.in_place);
-    cur.st = st;
     cur.fd.reset(::openat(t.dir.get(), t.name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY));
+    // Gone between the stat and the open: removed by a program that takes
+    // no lock, or by another host under a FUSE or network filesystem whose
+    // cached attributes still showed it (bindfs after `rm` beneath it). The
+    // open said so: it is a new file (what the stat saw is not there).
+    if (!cur.fd && errno == ENOENT) return current_target{};
+    // A FUSE filesystem answers the stat from attributes cached for a
+    // second: a chmod beneath bindfs was not seen, and the new file got the
+    // mode from before it. Ask the filesystem itself (a local one answers
+    // as the stat did), then read the attributes it refreshed.
+    struct statx fresh;
+    if (cur.fd && ::statx(cur.fd.get(), "", AT_EMPTY_PATH | AT_STATX_FORCE_SYNC, STATX_BASIC_STATS, &fresh) == 0)
+      ::fstat(cur.fd.get(), &st);
+    t.existing = st;
+    cur.st = st;
     // Without read permission (a write-only file) the write goes on, as
     // `>` would, but the xattrs cannot be copied: say so. Any other
     // failure to open it is an error, not a reason to drop metadata.
@@ -559,38 +486,17 @@ struct job {
       if (!content) copy.emplace(t.dir.get(), t.name, t.dir_display, staged.fd(), t.display);
       sc.stdin_fd = content ? content.get() : copy->fd();
     }
-    if (o.command_stderr_events)
-      sc.on_line = [this](std::string line) {
-        emit(event::level::notice, "check_output", std::move(line), {{"command", *o.check}});
-      };
-    emit(event::level::debug, "check", "Checking with: " + sc.command, {{"command", sc.command}});
-    const int status = co_await run_shell(sc, stop);
+    const int status = co_await run_check(std::move(sc));
     content.reset();
     if (copy) copy->remove();
-    if (stop.stop_requested()) interrupted();
-    if (status != 0)
-      throw error(failure_kind::io, t.display + ": check failed: '" + *o.check + "' " + describe_exit(status),
-                  "The target was left as it was.")
-          .with_reason(failure_reason::check_failed);
-    emit(event::level::info, "checked", "Check passed: " + *o.check, {{"command", *o.check}});
+    refuse_failed_check(status, t);
   }
 
   // After the commit, under the lock: the on-change command, then the
   // log's line (synced with the commit).
   asio::awaitable<void> on_change(const target& t, clock_type::time_point started) {
     std::string failure;
-    if (o.on_change) {
-      shell_command sc;
-      sc.command = names_path(*o.on_change) ? with_path(*o.on_change, o.output) : *o.on_change;
-      if (o.command_stderr_events)
-        sc.on_line = [this](std::string line) {
-          emit(event::level::notice, "on_change_output", std::move(line), {{"command", *o.on_change}});
-        };
-      const int status = co_await run_shell(sc, stop);
-      if (status != 0)
-        failure = t.display + ": the new content is in place, but --on-change '" + *o.on_change + "' " +
-                  describe_exit(status);
-    }
+    if (o.on_change) failure = co_await run_on_change(t);
     log_line(failure.empty() ? "written" : "failed", failure, started);
     if (!failure.empty()) throw error(failure_kind::io, failure).with_reason(failure_reason::on_change_failed);
   }
@@ -687,6 +593,7 @@ struct job {
     rep.warnings.push_back(std::move(w));
     // From the first byte on, the old content is only in the backup.
     committed = true;
+    rep.changed = true;
     backup.keep();
     rep.in_place = true;
     try {
@@ -740,7 +647,7 @@ struct job {
 
 asio::awaitable<void> run_write(const write_options& o, const write_hooks& hooks, ring& r, stop_source& stop,
                                 bool& committed, write_report& rep) {
-  job j{o, hooks, r, stop, committed, rep, {}};
+  job j{{o, hooks, r, stop, committed, rep, {}}};
   co_await j.run();
 }
 

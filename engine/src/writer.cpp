@@ -1,5 +1,6 @@
 #include "mutx/writer.hpp"
 
+#include "tree_job.hpp"
 #include "write_job.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -79,7 +80,9 @@ write_report write_on_loop(const write_options& o, const write_hooks& hooks) {
     if (::pthread_sigmask(SIG_UNBLOCK, &handled, &saved) == 0) restore_mask.saved = saved;
   }
 
-  asio::co_spawn(ctx, detail::run_write(o, hooks, r, stop, committed, rep), [&](std::exception_ptr e) {
+  auto job = o.tree.enabled ? detail::run_tree(o, hooks, r, stop, committed, rep)
+                            : detail::run_write(o, hooks, r, stop, committed, rep);
+  asio::co_spawn(ctx, std::move(job), [&](std::exception_ptr e) {
     failure = e;
     done = true;
     if (signals) signals->cancel();

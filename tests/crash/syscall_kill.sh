@@ -114,7 +114,7 @@ for STAGING in "${STAGINGS[@]}"; do
       fi
       while read -r sc n; do
         crash_point "$sc" "$n"
-      done < <(pick_points "$T/trace" "$DIR")
+      done < <(pick_points "$T/trace" "$DIR" "$PER_KIND")
     done
   done
 done

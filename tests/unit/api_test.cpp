@@ -23,6 +23,35 @@ options quiet() {
 
 BOOST_AUTO_TEST_SUITE(library_api)
 
+// write_tree: a directory replaced as a whole; the old generation kept
+// beside it; a FIFO in the source refused by name, nothing published.
+BOOST_AUTO_TEST_CASE(write_tree_replaces_a_directory) {
+  temp_dir d;
+  const std::string src = d / "src", dir = d / "site";
+  BOOST_REQUIRE(::mkdir(src.c_str(), 0755) == 0);
+  write_file(src + "/a", "one", quiet());
+  tree_source from;
+  from.directory = src;
+  result r = write_tree(dir, from, quiet());
+  BOOST_TEST(r.changed);
+  BOOST_TEST(r.entries == 2u);  // the top and a (the source's own lock file is gone)
+  BOOST_TEST(test::slurp(dir + "/a") == "one");
+  write_file(src + "/a", "two", quiet());
+  write_tree(dir, from, quiet());
+  BOOST_TEST(test::slurp(dir + "/a") == "two");
+  BOOST_TEST(test::slurp(d / ".site.mutx-old/a") == "one");
+  BOOST_REQUIRE(::mkfifo((src + "/pipe").c_str(), 0644) == 0);
+  try {
+    write_tree(dir, from, quiet());
+    BOOST_FAIL("a FIFO was accepted");
+  } catch (const error& e) {
+    BOOST_TEST(std::string(e.what()).find("entry 'pipe' refused: a FIFO") != std::string::npos, e.what());
+    BOOST_TEST((e.reason() == failure_reason::tree_special_refused));
+  }
+  BOOST_TEST(test::slurp(dir + "/a") == "two");
+  BOOST_TEST(test::entries(d.path) == 3u);  // src, site, .site.mutx-old: no staged tree, no lock file
+}
+
 BOOST_AUTO_TEST_CASE(write_file_replaces_and_reports) {
   temp_dir d;
   const std::string f = d / "conf";
@@ -138,6 +167,54 @@ BOOST_AUTO_TEST_CASE(bad_options_are_refused_and_the_target_kept) {
   refused(f, big_lock_mode, "invalid lock mode 010644");
   refused(f + std::string("\0x", 2), quiet(), "OUTPUT contains a NUL byte");
   refused(d / std::string("co\0nf", 5), quiet(), "OUTPUT contains a NUL byte");  // would have written "co"
+}
+
+// Config deploys through the library: compare, sha256, check, on_change.
+BOOST_AUTO_TEST_CASE(deploy_options) {
+  temp_dir d;
+  const std::string f = d / "app.conf";
+  options o = quiet();
+  o.compute_sha256 = true;
+  result r = write_file(f, "v1\n", o);
+  BOOST_TEST(r.changed);
+  BOOST_TEST(r.sha256 == "2d27fbdf4e8ca207afbfa388ca9172fbcc6c70e534af2476b3b704f87debadcf");
+
+  struct stat before, after;
+  BOOST_REQUIRE(::stat(f.c_str(), &before) == 0);
+  options same = quiet();
+  same.compare = true;
+  r = write_file(f, "v1\n", same);
+  BOOST_TEST(!r.changed);
+  BOOST_REQUIRE(::stat(f.c_str(), &after) == 0);
+  BOOST_TEST(before.st_ino == after.st_ino);
+  r = write_file(f, "v2\n", same);
+  BOOST_TEST(r.changed);
+  BOOST_TEST(test::slurp(f) == "v2\n");
+
+  options sum = quiet();
+  sum.sha256 = std::string(64, '0');
+  try {
+    write_file(f, "v3\n", sum);
+    BOOST_FAIL("a wrong sha256 was accepted");
+  } catch (const error& e) {
+    BOOST_TEST((e.reason() == failure_reason::checksum_mismatch));
+    BOOST_TEST(std::string(e.what()).find("checksum mismatch (expected 0000") != std::string::npos);
+  }
+  BOOST_TEST(test::slurp(f) == "v2\n");
+
+  options check = quiet();
+  check.check = "grep -q v3 %s";
+  check.on_change = "cp %s " + (d / "changed");
+  write_file(f, "v3\n", check);
+  BOOST_TEST(test::slurp(d / "changed") == "v3\n");
+  try {
+    write_file(f, "v4\n", check);
+    BOOST_FAIL("a failed check was accepted");
+  } catch (const error& e) {
+    BOOST_TEST((e.reason() == failure_reason::check_failed));
+  }
+  BOOST_TEST(test::slurp(f) == "v3\n");
+  BOOST_TEST(test::entries(d.path) == 2u);  // app.conf and changed: no check copy, no temp
 }
 
 // chmod takes chmod(1)'s forms, applied to the old mode; with mode too it

@@ -48,6 +48,45 @@ BOOST_AUTO_TEST_CASE(temp_names) {
     BOOST_TEST(!parse_temp_name(other).has_value(), other);
 }
 
+BOOST_AUTO_TEST_CASE(tree_names) {
+  for (const char* t : targets) {
+    for (int slot = 0; slot < temp_slots; ++slot) {
+      const std::string name = tree_slot_name(t, slot);
+      auto parsed = parse_tree_name(name);
+      BOOST_REQUIRE(parsed);
+      BOOST_TEST(*parsed == t);
+      // Never read as a temp or an old generation.
+      BOOST_TEST(!parse_temp_name(name).has_value(), name);
+      BOOST_TEST(!parse_old_tree_name(name).has_value(), name);
+    }
+    const std::string random = random_tree_name(t);
+    BOOST_TEST(random.size() == std::string(t).size() + tree_name_overhead());
+    auto parsed = parse_tree_name(random);
+    BOOST_REQUIRE(parsed);
+    BOOST_TEST(*parsed == t);
+    BOOST_TEST(!parse_temp_name(random).has_value(), random);
+    const std::string old = old_tree_name(t);
+    auto parsed_old = parse_old_tree_name(old);
+    BOOST_REQUIRE(parsed_old);
+    BOOST_TEST(*parsed_old == t);
+    BOOST_TEST(!parse_temp_name(old).has_value(), old);
+    BOOST_TEST(!parse_tree_name(old).has_value(), old);
+    // And a temp is never read as a tree.
+    BOOST_TEST(!parse_tree_name(temp_slot_name(t, 0)).has_value());
+    BOOST_TEST(!parse_old_tree_name(temp_slot_name(t, 0)).has_value());
+  }
+  BOOST_TEST(random_tree_name("a") != random_tree_name("a"));
+  for (const char* other : {".a.mutx-tree-4", ".a.mutx-tree-", ".a.mutx-tree-01", ".a.mutx-tree-ABCDEFGHIJKL",
+                            ".a.mutx-tree-abcdefghijk", ".a.mutx-tree-abcdefghijklm", "a.mutx-tree-0", ".mutx-tree-0",
+                            "..mutx-tree-0", ".a.mutx-tree", ".a.mutx-tree-0/", ".a.mutx-trees-0", ".a.mutx-0"})
+    BOOST_TEST(!parse_tree_name(other).has_value(), other);
+  for (const char* other : {".mutx-old", "..mutx-old", "a.mutx-old", ".a.mutx-old2", ".a.mutx-OLD", ".a.mutx-old.x",
+                            ".a.mutx-olds", ".a.mutx-ol"})
+    BOOST_TEST(!parse_old_tree_name(other).has_value(), other);
+  // A check copy of NAME is a temp, never a tree.
+  for (const char* t : targets) BOOST_TEST(!parse_tree_name(check_slot_name(t, 0)).has_value());
+}
+
 // A check copy keeps NAME's extension and is a temp of NAME: the sweep and
 // housekeep remove one a crash left.
 BOOST_AUTO_TEST_CASE(check_copy_names) {

@@ -46,6 +46,10 @@ enum class failure_reason {
   symlink_foreign,       // another user's link in a sticky directory
   io_uring_unavailable,  // io_uring was required and the kernel refused it
   input_unopenable,      // the input file named could not be opened
+  tree_entry_refused,    // a tree's entry would reach out of it (absolute, .., a link out)
+  tree_special_refused,  // a tree's FIFO, device node or set-id bit, not allowed
+  tree_exchange_unsupported,  // the filesystem refuses RENAME_EXCHANGE
+  tree_not_directory,    // --tree's DIR exists and is not a directory
   check_failed,          // the check command refused the new content
   checksum_mismatch,     // the new content's SHA-256 is not the one expected
   on_change_failed,      // committed, but the on-change command failed

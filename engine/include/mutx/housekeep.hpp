@@ -17,12 +17,21 @@
 //            untouched for an hour or --older-than, and removed only while
 //            claim_stale_temp (staging.hpp) holds the proof that no live
 //            writer owns it, whatever lock file that writer used.
+//   trees    a staged tree `.NAME.mutx-tree-S` (with temps): a directory,
+//            untouched as long, claimed by claim_stale_tree (a shared flock
+//            on the directory held by its writer) and removed whole. An old
+//            generation `.NAME.mutx-old` (with backups): a directory beside
+//            the directory NAME, counted as NAME's one older generation by
+//            --keep-newest (default 1: kept) and --older-than (its ctime),
+//            removed whole under the same claim. Neither is descended into.
 //   backups  `NAME` + SUFFIX (plain), and `NAME.YYYYMMDD-HHMMSS[_NNN]` +
 //            SUFFIX (timestamped) only where that reading is proven: the
 //            file NAME.YYYYMMDD-HHMMSS does not exist beside it and the
 //            backup's ctime lies within [-60 s, +600 s] of the time in its
 //            name, read as UTC (or as local time, which earlier mutx
 //            wrote); otherwise it is the plain backup of NAME.YYYYMMDD-HHMMSS.
+//            Directories named as backups are never touched (a name
+//            cannot prove them mutx's tree backups).
 //            Backups are aged and ordered by their ctime (when the backup
 //            was made: a linked backup's mtime is the old content's), per
 //            original file, and the newest of each stays unless

@@ -123,6 +123,10 @@ struct options {
   // passes through memory: no clone or splice.
   bool compute_sha256 = false;
 
+  // Trees (write_tree): accept FIFOs, device nodes and set-id bits on files
+  // in the new tree (otherwise refused, naming the entry).
+  bool tree_keep_special = false;
+
   // The I/O path. automatic: what MUTX_IO says (auto, uring, syscalls), else
   // io_uring where the kernel allows it, else plain system calls.
   io_mode io = io_mode::automatic;
@@ -141,6 +145,7 @@ struct result {
   std::optional<std::string> backup;  // the backup made, if any
   bool changed = true;                // false: compare found it the same, nothing written
   std::string sha256;                 // of the new content (64 hex digits), when computed
+  std::uint64_t entries = 0;          // write_tree: entries written (files, directories, links)
 };
 
 // Replace `path` with `data`. Throws mutx::error.
@@ -152,5 +157,25 @@ result write_file(const std::string& path, std::string_view data, const options&
 // disk as it arrives, in constant memory, like `mutx --stream`. Throws
 // mutx::error; the target is untouched if `fd` fails or is empty.
 result write_stream(const std::string& path, int fd, const options& opts = {});
+
+// Replace the directory `dir` as a whole (`mutx --tree`): the new tree is
+// built beside it from a source, synced, and swapped in by one
+// renameat2(RENAME_EXCHANGE) (a new `dir`: RENAME_NOREPLACE). The old
+// generation is kept as .DIR.mutx-old until the next write (or becomes the
+// backup when opts ask for one), so a reader that opened `dir` once reads
+// one generation whole. Hostile entries (absolute names, `..`, links out
+// of the tree, entries below a link, FIFOs, devices, set-id bits unless
+// tree_keep_special) throw before anything is published, naming the entry.
+// Files belong to the caller (the archive's owners are not applied);
+// `mode` sets the top directory's mode. append and sha256 do not apply.
+// Throws mutx::error.
+struct tree_source {
+  // A tar stream (ustar, pax, GNU; uncompressed) read from this descriptor
+  // (the caller keeps it), or, when `directory` is set, a copy of that
+  // directory (reflinks where the filesystem shares extents).
+  int tar_fd = -1;
+  std::optional<std::string> directory;
+};
+result write_tree(const std::string& dir, const tree_source& source, const options& opts = {});
 
 }  // namespace mutx

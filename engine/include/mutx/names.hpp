@@ -17,6 +17,10 @@
 //   backup       NAME + SUFFIX                                   (plain)
 //                NAME.YYYYMMDD-HHMMSS + SUFFIX                   (timestamped,
 //                NAME.YYYYMMDD-HHMMSS_NNN + SUFFIX                UTC, NNN >= 001)
+//   staged tree  .NAME.mutx-tree-S        a directory (mutx --tree) being
+//                .NAME.mutx-tree-XXXXXXXXXXXX  built, S and X as for temps
+//   old tree     .NAME.mutx-old           the generation a tree write
+//                                          replaced, kept until the next one
 //
 // A name alone never proves that a file is mutx's: `dump.20250101-120000`
 // has a plain backup whose name is also a timestamped one of `dump`, and
@@ -57,6 +61,19 @@ std::string check_slot_name(std::string_view target, int slot);
 std::string random_check_name(std::string_view target);
 // The most bytes a check copy's name adds to NAME.
 std::size_t check_name_overhead(std::string_view target) noexcept;
+
+// ---- trees (mutx --tree DIR) ----
+// The staged tree is built under a slot name first (the next writer finds a
+// crashed one with temp_slots lookups), then a random one.
+std::string tree_slot_name(std::string_view target, int slot);
+std::string random_tree_name(std::string_view target);
+// The most bytes a staged tree's name adds to NAME (the random form).
+std::size_t tree_name_overhead() noexcept;
+// NAME of an exact staged-tree name; nullopt for anything else.
+std::optional<std::string_view> parse_tree_name(std::string_view name) noexcept;
+std::string old_tree_name(std::string_view target);
+// NAME of `.NAME.mutx-old`; nullopt for anything else.
+std::optional<std::string_view> parse_old_tree_name(std::string_view name) noexcept;
 
 // ---- backups ----
 std::string plain_backup_name(std::string_view target, std::string_view suffix);

@@ -56,6 +56,14 @@ struct write_options {
   // Never delete the lock file (--keep-lock-file): see lock_file::keep_name.
   bool keep_lock_file = false;
 
+  // `mutx --tree DIR`: OUTPUT is a directory, replaced as a whole by the
+  // tar stream on the input (`input` or `input_fd`), or by a copy of the
+  // directory `from` (docs/design.md, section 8).
+  struct tree_options {
+    bool enabled = false;
+    std::optional<std::string> from;  // --tree-from SRCDIR
+    bool keep_special = false;         // FIFOs, device nodes, set-id bits
+  } tree;
   // Before a config deploy goes live (docs/design.md, "Checks around a
   // write"). `check`: run `/bin/sh -c CMD` once the new content is staged,
   // before it is synced and published, `%s` being the quoted path of a
@@ -97,6 +105,7 @@ struct event {
 
 struct write_report {
   std::uint64_t bytes = 0;
+  std::uint64_t entries = 0;  // a tree: files, directories and links written
   std::string backend;   // io_uring or syscalls
   std::string strategy;  // direct, splice, clone, copy_file_range, buffered...
   std::string staging;   // O_TMPFILE or named temp

@@ -1,0 +1,121 @@
+#include "job_steps.hpp"
+
+#include "mutx/backup.hpp"
+
+#include <cstdio>
+
+namespace mutx::detail {
+
+namespace asio = boost::asio;
+
+// What a library caller can get wrong (the CLI's parser refuses most of
+// it first), checked before anything is touched: a NUL byte would cut a
+// path short and write another file; a mode above 07777 would be masked
+// into another mode; a bad suffix would make the target its own backup.
+void job_steps::validate() const {
+  auto whole = [](const std::string& path, const char* what) {
+    if (path.find('\0') != std::string::npos)
+      throw error(failure_kind::io, std::string(what) + " contains a NUL byte",
+                  "A path ends at its first NUL byte; pass the name without it.");
+  };
+  whole(o.output, "OUTPUT");
+  if (o.input) whole(*o.input, "the input path");
+  if (o.lock_file) whole(*o.lock_file, "the lock file path");
+  if (o.backup.dir) whole(*o.backup.dir, "the backup directory");
+  auto mode = [](std::optional<mode_t> m, const char* what) {
+    if (!m || *m <= 07777) return;
+    char octal[16];
+    std::snprintf(octal, sizeof octal, "0%o", static_cast<unsigned>(*m));
+    throw error(failure_kind::io, std::string("invalid ") + what + " " + octal + ": above 07777",
+                "Give a mode of at most 07777, such as 0644.");
+  };
+  if (o.metadata.mode) mode(o.metadata.mode->absolute(), "mode");
+  if (o.metadata.uid == static_cast<uid_t>(-1) || o.metadata.gid == static_cast<gid_t>(-1))
+    throw error(failure_kind::io, "invalid owner or group -1 (4294967295)", "Give the user or group to set, or none.");
+  mode(o.backup.mode, "backup mode");
+  mode(o.lock_mode, "lock mode");
+  if (o.backup.enabled) check_backup_suffix(o.backup.suffix);
+}
+
+void job_steps::report_backend() const {
+  if (!hooks.debug_events) return;
+  r.probe();
+  emit(event::level::debug, "backend",
+       "I/O backend: " + r.backend() + (r.fallback_reason().empty() ? "" : " (" + r.fallback_reason() + ")"),
+       {{"backend", r.backend()}, {"reason", r.fallback_reason()}});
+}
+
+// " (5s timeout)" when the wait has a limit.
+std::string job_steps::timeout_note() const {
+  if (o.wait.how != lock_wait::policy::timeout) return {};
+  char buf[48];
+  std::snprintf(buf, sizeof buf, " (%gs timeout)", o.wait.timeout.count());
+  return buf;
+}
+
+asio::awaitable<lock_file> job_steps::take_lock(const target& t) {
+  lock_at = locate_lock(o.lock_file, t);
+  rep.lock_file = lock_at.display;
+  const auto start = clock_type::now();
+  bool waited = false;
+  auto on_wait = [&] {
+    waited = true;
+    emit(event::level::notice, "lock_wait", "Waiting for lock on " + o.output + timeout_note() + "...",
+         {{"lock_file", lock_at.display}});
+  };
+  lock_file lk =
+      co_await acquire_lock(lock_at.dir(), lock_at.name, o.lock_mode, lock_at.display, o.output, o.wait, stop, on_wait);
+  lk.keep_name(o.keep_lock_file);
+  rep.lock_wait_ms = ms_since(start);
+  // The PRD's words; after a wait it is said as the wait was (section 7.1).
+  emit(waited ? event::level::notice : event::level::info, "lock_acquired", "Lock acquired",
+       {{"lock_file", lock_at.display}, {"wait_time_ms", rep.lock_wait_ms}});
+  co_return lk;
+}
+
+// The lock file must still be the one we locked: someone who removed or
+// replaced it (rm, a flock(1) user's cleanup) let the next writer lock a
+// new file and run beside us. Fail rather than commit over its update.
+void job_steps::check_lock_intact(const lock_file& lk, const target& t) const {
+  if (!lk.held() || lk.intact()) return;
+  throw error(failure_kind::locked,
+              "lock file " + rep.lock_file + " was removed or replaced while this write held it; " + t.display +
+                  " was not changed",
+              "Another program deleted or replaced the lock file; run again. Programs that use flock(1) on it "
+              "need the lock file kept.")
+      .with_reason(failure_reason::lock_lost);
+}
+
+asio::awaitable<int> job_steps::run_check(shell_command sc) {
+  if (o.command_stderr_events)
+    sc.on_line = [this](std::string line) {
+      emit(event::level::notice, "check_output", std::move(line), {{"command", *o.check}});
+    };
+  emit(event::level::debug, "check", "Checking with: " + sc.command, {{"command", sc.command}});
+  const int status = co_await run_shell(sc, stop);
+  if (stop.stop_requested()) interrupted();
+  co_return status;
+}
+
+void job_steps::refuse_failed_check(int status, const target& t) const {
+  if (status != 0)
+    throw error(failure_kind::io, t.display + ": check failed: '" + *o.check + "' " + describe_exit(status),
+                "The target was left as it was.")
+        .with_reason(failure_reason::check_failed);
+  emit(event::level::info, "checked", "Check passed: " + *o.check, {{"command", *o.check}});
+}
+
+asio::awaitable<std::string> job_steps::run_on_change(const target& t) {
+  shell_command sc;
+  sc.command = names_path(*o.on_change) ? with_path(*o.on_change, o.output) : *o.on_change;
+  if (o.command_stderr_events)
+    sc.on_line = [this](std::string line) {
+      emit(event::level::notice, "on_change_output", std::move(line), {{"command", *o.on_change}});
+    };
+  const int status = co_await run_shell(sc, stop);
+  if (status == 0) co_return std::string();
+  co_return t.display + ": the new content is in place, but --on-change '" + *o.on_change + "' " +
+      describe_exit(status);
+}
+
+}  // namespace mutx::detail

@@ -1,0 +1,185 @@
+#include "mutx/tree_staging.hpp"
+
+#include "mutx/error.hpp"
+#include "mutx/inode.hpp"
+#include "mutx/names.hpp"
+#include "mutx/staging.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <memory>
+
+namespace mutx {
+
+namespace {
+
+constexpr int random_attempts = 16;
+std::string candidate_name(std::string_view target, int attempt) {
+  return attempt < temp_slots ? tree_slot_name(target, attempt) : random_tree_name(target);
+}
+
+std::string dir_name(const std::string& display) { return display.empty() ? "." : display; }
+
+struct child {
+  std::string name;
+  unsigned char type;
+};
+
+// The names in directory `fd` (read through a duplicate, so `fd` keeps its
+// offset for nobody: it is only used for *at calls).
+bool list(int fd, std::vector<child>& out) {
+  int dup = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (dup < 0) return false;
+  DIR* d = ::fdopendir(dup);
+  if (!d) {
+    ::close(dup);
+    return false;
+  }
+  ::rewinddir(d);
+  errno = 0;
+  while (struct dirent* e = ::readdir(d)) {
+    std::string_view n(e->d_name);
+    if (n != "." && n != "..") out.push_back({std::string(n), e->d_type});
+  }
+  const bool ok = errno == 0;
+  ::closedir(d);
+  return ok;
+}
+
+void note(removed_tree& r, int err) {
+  if (!r.error) r.error = err;
+}
+
+// Empty directory `fd` (inode `st`), depth first.
+void empty_directory(int fd, const struct stat& st, removed_tree& r) {
+  // A directory the builder made read-only (an archive's 0555) must be
+  // writable and searchable by its owner to be emptied.
+  if ((st.st_mode & 0700) != 0700) ::fchmod(fd, (st.st_mode & 07777) | 0700);
+  std::vector<child> children;
+  if (!list(fd, children)) return note(r, errno);
+  for (const child& c : children) {
+    if (::unlinkat(fd, c.name.c_str(), 0) == 0) {
+      ++r.entries;
+      continue;
+    }
+    if (errno == ENOENT) continue;
+    if (errno != EISDIR && errno != EPERM) {
+      note(r, errno);
+      continue;
+    }
+    // A directory: unlink gives EISDIR (EPERM on some filesystems).
+    unique_fd sub(::openat(fd, c.name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    struct stat sst;
+    if (!sub || ::fstat(sub.get(), &sst) != 0) {
+      if (errno != ENOENT) note(r, errno);
+      continue;
+    }
+    // Never into another filesystem (a mount inside the tree).
+    if (sst.st_dev != st.st_dev) {
+      note(r, EXDEV);
+      continue;
+    }
+    empty_directory(sub.get(), sst, r);
+    sub.reset();
+    if (::unlinkat(fd, c.name.c_str(), AT_REMOVEDIR) == 0) ++r.entries;
+    else if (errno != ENOENT) note(r, errno);
+  }
+}
+
+}  // namespace
+
+tree_probe claim_stale_tree(int dfd, const std::string& name, unique_fd& locked, struct stat& st) noexcept {
+  locked.reset();
+  if (::fstatat(dfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+    return errno == ENOENT ? tree_probe::gone : tree_probe::foreign;
+  if (!S_ISDIR(st.st_mode)) return tree_probe::foreign;
+  unique_fd fd(::openat(dfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd) return errno == ENOENT ? tree_probe::gone : tree_probe::foreign;
+  struct stat opened;
+  if (::fstat(fd.get(), &opened) != 0 || !S_ISDIR(opened.st_mode) || !same_inode(opened, st))
+    return tree_probe::foreign;
+  // A mount point is not ours to empty.
+  struct stat parent;
+  if (::fstat(dfd, &parent) != 0 || parent.st_dev != opened.st_dev) return tree_probe::foreign;
+  for (;;) {
+    if (::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) break;
+    if (errno == EINTR) continue;
+    return errno == EWOULDBLOCK ? tree_probe::live : tree_probe::foreign;
+  }
+  if (!name_is(dfd, name, opened)) return tree_probe::gone;
+  st = opened;
+  locked = std::move(fd);
+  return tree_probe::stale;
+}
+
+removed_tree remove_tree(int dfd, const std::string& name, int top) noexcept {
+  removed_tree r;
+  struct stat st;
+  if (::fstat(top, &st) != 0) {
+    note(r, errno);
+    return r;
+  }
+  try {
+    empty_directory(top, st, r);
+  } catch (const std::bad_alloc&) {
+    note(r, ENOMEM);
+  }
+  if (!name_is(dfd, name, st)) return r;
+  if (::unlinkat(dfd, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT) note(r, errno);
+  return r;
+}
+
+std::vector<std::string> sweep_stale_trees(int dfd, std::string_view target) {
+  std::vector<std::string> removed;
+  for (int slot = 0; slot < temp_slots; ++slot) {
+    std::string name = tree_slot_name(target, slot);
+    unique_fd locked;
+    struct stat st;
+    if (claim_stale_tree(dfd, name, locked, st) != tree_probe::stale) continue;
+    if (remove_tree(dfd, name, locked.get()).error == 0) removed.push_back(std::move(name));
+  }
+  return removed;
+}
+
+void check_tree_name_fits(int dfd, const std::string& name, const std::string& display) {
+  const long name_max = ::fpathconf(dfd, _PC_NAME_MAX);
+  const long extra = static_cast<long>(tree_name_overhead());
+  if (name_max <= 0 || static_cast<long>(name.size()) + extra <= name_max) return;
+  throw error(errno_code(ENAMETOOLONG), "", display)
+      .with_hint("mutx builds the new tree as .NAME.mutx-tree-XXXXXXXXXXXX beside it, and this directory takes names "
+                 "of at most " + std::to_string(name_max) + " bytes: NAME can have " +
+                 std::to_string(std::max(0L, name_max - extra)) + " at most.");
+}
+
+staged_tree::staged_tree(int dfd, std::string name, std::string display)
+    : dfd_(dfd), name_(std::move(name)), display_(std::move(display)) {
+  for (int attempt = 0; attempt < temp_slots + random_attempts; ++attempt) {
+    std::string candidate = candidate_name(name_, attempt);
+    if (::mkdirat(dfd_, candidate.c_str(), 0700) != 0) {
+      if (errno != EEXIST) throw_errno("cannot create the staged tree in", dir_name(display_));
+      continue;
+    }
+    unique_fd fd(::openat(dfd_, candidate.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    // A sweeper may have found the name in the instant before our flock:
+    // it then holds the directory exclusively and removes it; move on.
+    struct stat st;
+    if (fd && claim_inode(fd.get()) && ::fstat(fd.get(), &st) == 0 && name_is(dfd_, candidate, st)) {
+      fd_ = std::move(fd);
+      staged_ = std::move(candidate);
+      return;
+    }
+  }
+  throw_errno("cannot create the staged tree in", dir_name(display_), EEXIST);
+}
+
+staged_tree::~staged_tree() {
+  if (!published_ && fd_) remove_tree(dfd_, staged_, fd_.get());
+}
+
+}  // namespace mutx
