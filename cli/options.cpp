@@ -38,7 +38,9 @@ const char* const epilogue =
     "\n"
     "Exit status: 0 success; 1 error; 2 lock not acquired (--no-wait or\n"
     "--timeout); 3 interrupted before the commit point.\n"
-    "Environment: MUTX_IO=auto|uring|syscalls selects the I/O path.\n"
+    "Environment: MUTX_IO=auto|uring|syscalls selects the I/O path;\n"
+    "MUTX_LOCK_URL=etcd://... is --lock-url (the command line wins over it,\n"
+    "it over the config file).\n"
     "Config: $XDG_CONFIG_HOME/mutx/config (else ~/.config/mutx/config), lines\n"
     "such as 'backup = true'; the command line wins (--no-backup and the like\n"
     "turn off a switch it sets); --no-config skips it.\n"
@@ -108,7 +110,12 @@ po::options_description option_table() {
       ("no-wait", po::bool_switch(), "exit 2 at once if the lock is held")
       ("lock-file", po::value<std::string>()->value_name("PATH"), "lock PATH instead of OUTPUT.lock")
       ("lock-mode", po::value<std::string>()->value_name("OCTAL"), "mode of a new lock file (default 0644)")
-      ("keep-lock-file", po::bool_switch(), "never delete the lock file (for scripts that also use flock(1) on it)");
+      ("keep-lock-file", po::bool_switch(), "never delete the lock file (for scripts that also use flock(1) on it)")
+      ("lock-url", po::value<std::string>()->value_name("etcd://HOST:PORT[,...][/PREFIX]"),
+       "first take the lock in this etcd v3 cluster, for writers on several hosts sharing the file (also MUTX_LOCK_URL)")
+      ("lock-name", po::value<std::string>()->value_name("NAME"), "the etcd lock's name (default: OUTPUT's absolute path)")
+      ("lock-ttl", po::value<std::string>()->value_name("SECONDS"), "the etcd lease's length, 2 to 86400 (default 10)")
+      ("no-lock-url", po::bool_switch(), "take only the lock file (undoes lock-url of the config file or MUTX_LOCK_URL)");
 
   po::options_description out("Output");
   out.add_options()
@@ -237,6 +244,7 @@ const std::vector<std::vector<std::string>>& choices() {
       {"backup-timestamp", "no-backup-timestamp"},
       {"wait", "no-wait", "timeout"},
       {"keep-lock-file", "no-keep-lock-file"},
+      {"lock-url", "no-lock-url"},
       {"quiet", "no-quiet", "verbose", "no-verbose"},
       {"json", "no-json"},
       {"progress", "no-progress"},
@@ -281,6 +289,7 @@ void refuse_contradictions(const std::function<bool(const std::string&)>& set,
       {"backup-timestamp", "no-backup"},
       {"backup-timestamp", "no-backup-timestamp"},
       {"keep-lock-file", "no-keep-lock-file"},
+      {"lock-url", "no-lock-url"},
       {"quiet", "no-quiet"},
       {"verbose", "no-verbose"},
       {"json", "no-json"},
@@ -476,6 +485,7 @@ cli_options parse_command_line(const std::vector<std::string>& argv) {
 
   po::variables_map vm;
   bool backup_detail_given = false;
+  bool lock_url_given = false;
   try {
     po::store(po::command_line_parser(args)
                   .options(everything)
@@ -486,6 +496,7 @@ cli_options parse_command_line(const std::vector<std::string>& argv) {
     // Like cp -S: naming where or how to back up on the command line asks
     // for a backup. In the config file these only say where backups go.
     backup_detail_given = vm.count("backup-dir") || vm.count("backup-suffix") || vm.count("backup-mode");
+    lock_url_given = vm.count("lock-url") || (vm.count("no-lock-url") && vm["no-lock-url"].as<bool>());
     if (!vm.count("help") && !vm.count("version")) {
       refuse_contradictions([&](const std::string& n) { return given(n, vm, c.verbosity); },
                             [](const std::string& a, const std::string& b) {
@@ -602,6 +613,21 @@ cli_options parse_command_line(const std::vector<std::string>& argv) {
   if (w.lock_file && w.lock_file->empty()) throw error(failure_kind::io, "--lock-file needs a path");
   if (auto m = text("lock-mode")) w.lock_mode = parse_mode(*m, "lock-mode");
   w.keep_lock_file = flag("keep-lock-file");
+  // The etcd lock: the command line, else MUTX_LOCK_URL, else the config file.
+  const char* env_url = std::getenv("MUTX_LOCK_URL");
+  if (!flag("no-lock-url")) {
+    if (lock_url_given || !env_url || !*env_url) w.lock_url = text("lock-url");
+    else w.lock_url = env_url;
+  }
+  if (w.lock_url && w.lock_url->empty()) throw error(failure_kind::io, "--lock-url needs a URL");
+  w.lock_name = text("lock-name");
+  if (w.lock_name && !w.lock_url)
+    throw error(failure_kind::io, "--lock-name names the etcd lock: it needs --lock-url (or MUTX_LOCK_URL)");
+  if (auto t = text("lock-ttl")) {
+    bool digits = !t->empty() && t->size() <= 6 && t->find_first_not_of("0123456789") == std::string::npos;
+    if (!digits) throw error(failure_kind::io, "invalid --lock-ttl '" + *t + "'", "Give whole seconds, 2 to 86400.");
+    w.lock_ttl = std::stol(*t);
+  }
 
   w.check = text("check");
   w.compare = flag("compare");

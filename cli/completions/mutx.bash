@@ -69,7 +69,16 @@ _mutx() {
             COMPREPLY=($(compgen -g -- "$cur"))
             return
             ;;
-        --timeout | -t | --backup-suffix | --sha256)
+        --timeout | -t | --backup-suffix | --sha256 | --lock-name)
+            return
+            ;;
+        --lock-url)
+            COMPREPLY=($(compgen -W 'etcd://' -- "$cur"))
+            compopt -o nospace 2>/dev/null
+            return
+            ;;
+        --lock-ttl)
+            COMPREPLY=($(compgen -W '10 30 60' -- "$cur"))
             return
             ;;
     esac
@@ -85,6 +94,7 @@ _mutx() {
             --backup -b --backup-suffix --backup-dir --backup-timestamp
             --backup-mode
             --wait --timeout -t --no-wait --lock-file --lock-mode --keep-lock-file
+            --lock-url --lock-name --lock-ttl --no-lock-url
             --verbose -v --quiet -q --json --progress --no-progress --io
             --no-config --help -h --version -V
             --no-stream --no-append --no-compare --no-allow-empty --no-preserve-owner --no-in-place

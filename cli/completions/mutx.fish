@@ -65,6 +65,10 @@ complete -c mutx -n __mutx_write -l lock-file -r -F -d 'lock PATH instead of OUT
 complete -c mutx -n __mutx_write -l lock-mode -x -a '0644 0600 0640 0664' -d 'mode of a new lock file'
 complete -c mutx -n __mutx_write -l keep-lock-file -d 'never delete the lock file'
 complete -c mutx -n __mutx_write -l no-keep-lock-file -d 'delete the lock file when done'
+complete -c mutx -n __mutx_write -l lock-url -x -a 'etcd://' -d 'first take the lock in this etcd v3 cluster'
+complete -c mutx -n __mutx_write -l lock-name -x -d "the etcd lock's name"
+complete -c mutx -n __mutx_write -l lock-ttl -x -a '10 30 60' -d "the etcd lease's length in seconds"
+complete -c mutx -n __mutx_write -l no-lock-url -d 'take only the lock file'
 # Output
 complete -c mutx -n __mutx_write -s v -l verbose -d 'more detail on stderr'
 complete -c mutx -n __mutx_write -l no-verbose -d 'default output: errors and warnings'

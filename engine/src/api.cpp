@@ -13,6 +13,7 @@ result summary(const write_report& rep) {
   r.changed = rep.changed;
   r.entries = rep.entries;
   r.sha256 = rep.sha256.value_or("");
+  r.fence = rep.fence;
   return r;
 }
 
@@ -61,6 +62,9 @@ write_options to_write_options(const std::string& path, const options& opts) {
   w.sha256 = opts.sha256;
   w.log = opts.log;
   w.hash = opts.compute_sha256;
+  w.lock_url = opts.lock_url;
+  w.lock_name = opts.lock_name;
+  w.lock_ttl = static_cast<long>(opts.lock_ttl.count());
   w.io = opts.io == io_mode::automatic ? io_mode_from_env() : opts.io;
   w.handle_signals = opts.handle_signals;
   normalize(w, opts.backup_suffix != options{}.backup_suffix || opts.backup_dir || opts.backup_mode);

@@ -281,6 +281,10 @@ void walker::clean_temp(int dfd, const std::string& display, const entry& e) {
     case temp_probe::live: return skipped(housekeep_kind::temp, path, "held by a live writer");
     case temp_probe::foreign:
       return skipped(housekeep_kind::temp, path, "cannot be opened to prove that no writer holds it");
+    case temp_probe::shared:
+      return skipped(housekeep_kind::temp, path,
+                     std::string("on ") + shared_filesystem(dfd) +
+                         ", which other hosts may mount: nothing proves that no writer there owns it");
   }
   // Ours exclusively now; touched since the first look means a writer used
   // it until a moment ago.

@@ -2,6 +2,7 @@
 
 #include "mutx/inode.hpp"
 #include "mutx/names.hpp"
+#include "mutx/staging.hpp"
 #include "mutx/target.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -130,7 +131,7 @@ unique_fd open_lock(int dfd, const std::string& name, mode_t mode, bool create, 
   if (create) {
     lfd.reset(::openat(dfd, name.c_str(), flags | O_CREAT | O_EXCL, mode));
     if (!lfd && errno == EACCES) unopenable_lock(dfd, name, display);
-    if (!lfd && errno != EEXIST) throw_errno("cannot open lock file", display);
+    if (!lfd && errno != EEXIST && !created_elsewhere(dfd, name)) throw_errno("cannot open lock file", display);
   }
   if (!lfd) {
     // Look before opening: opening a device or FIFO can have side effects.

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -39,6 +40,37 @@ std::string dir_name(const std::string& display) { return display.empty() ? "." 
 
 }  // namespace
 
+const char* shared_filesystem(int dfd) noexcept {
+  struct statfs fs;
+  if (::fstatfs(dfd, &fs) != 0) return nullptr;
+  switch (static_cast<unsigned long>(fs.f_type)) {
+    case 0x65735546: return "FUSE";  // sshfs, s3fs, glusterfs, ceph-fuse...
+    case 0x6969: return "NFS";
+    case 0x517B: return "SMB";
+    case 0xFF534D42: return "CIFS";
+    case 0xFE534D42: return "SMB2";
+    case 0x00C36400: return "CephFS";
+    case 0x01161970: return "GFS2";
+    case 0x7461636F: return "OCFS2";
+    case 0x5346414F: return "AFS";
+    case 0x6B414653: return "AFS";
+    case 0x01021997: return "9p";
+    case 0x73757245: return "Coda";
+    case 0x0BD00BD0: return "Lustre";
+    case 0x47504653: return "GPFS";
+    case 0x13661366: return "OrangeFS";
+    default: return nullptr;
+  }
+}
+
+bool created_elsewhere(int dfd, const std::string& name) noexcept {
+  if (errno != EPERM) return false;
+  struct stat st;
+  const bool exists = ::fstatat(dfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+  errno = EPERM;
+  return exists || shared_filesystem(dfd);
+}
+
 bool claim_inode(int fd) noexcept {
   for (;;) {
     if (::flock(fd, LOCK_SH | LOCK_NB) == 0) return true;
@@ -67,12 +99,17 @@ temp_probe claim_stale_temp(int dfd, const std::string& name, unique_fd& locked,
   // Held: no writer can claim it any more. The name must still be this
   // inode (a writer may have moved on and another file taken the name).
   if (!name_is(dfd, name, opened)) return temp_probe::gone;
+  // ...on this host. Where other hosts mount the directory, their writers'
+  // flocks are not seen here (measured on two sshfs mounts: 10-34 % of
+  // writes lost their temp to the other host's sweep), and no age proves
+  // a writer elsewhere gone.
+  if (shared_filesystem(dfd)) return temp_probe::shared;
   st = opened;
   locked = std::move(fd);
   return temp_probe::stale;
 }
 
-std::vector<std::string> sweep_stale_temps(int dfd, std::string_view target) {
+std::vector<std::string> sweep_stale_temps(int dfd, std::string_view target, std::vector<std::string>* kept) {
   std::vector<std::string> removed;
   for (int slot = 0; slot < 2 * temp_slots; ++slot) {
     // The staging slots, then the check copies' (a writer killed while its
@@ -80,7 +117,9 @@ std::vector<std::string> sweep_stale_temps(int dfd, std::string_view target) {
     std::string name = slot < temp_slots ? temp_slot_name(target, slot) : check_slot_name(target, slot - temp_slots);
     unique_fd locked;
     struct stat st;
-    if (claim_stale_temp(dfd, name, locked, st) != temp_probe::stale) continue;
+    const temp_probe p = claim_stale_temp(dfd, name, locked, st);
+    if (p == temp_probe::shared && kept) kept->push_back(name);
+    if (p != temp_probe::stale) continue;
     if (::unlinkat(dfd, name.c_str(), 0) == 0) removed.push_back(std::move(name));
   }
   return removed;
@@ -96,7 +135,8 @@ check_copy::check_copy(int dfd, const std::string& target, const std::string& di
     std::string candidate = attempt < temp_slots ? check_slot_name(target, attempt) : random_check_name(target);
     unique_fd fd(::openat(dfd_, candidate.c_str(), O_CREAT | O_EXCL | O_NOFOLLOW | O_RDWR | O_CLOEXEC, 0600));
     if (!fd) {
-      if (errno != EEXIST) throw_errno("cannot create a copy to check in", dir_name(dir_display));
+      if (errno != EEXIST && !created_elsewhere(dfd_, candidate))
+        throw_errno("cannot create a copy to check in", dir_name(dir_display));
       continue;
     }
     struct stat st;
@@ -164,11 +204,14 @@ staged_file::staged_file(int dfd, std::string name, std::string display, mode_t 
     throw_errno("cannot create a temporary file in", dir_name(display_), err);
   // No O_TMPFILE here (FUSE, NFS, older filesystems): a named temp that
   // only mutx's own name pattern matches, removed on any failure.
+  int last = EEXIST;
   for (int attempt = 0; attempt < temp_slots + random_attempts; ++attempt) {
     std::string candidate = candidate_name(name_, attempt);
     unique_fd fd(::openat(dfd_, candidate.c_str(), O_CREAT | O_EXCL | O_NOFOLLOW | O_RDWR | O_CLOEXEC, mode));
     if (!fd) {
-      if (errno != EEXIST) throw_errno("cannot create a temporary file in", dir_name(display_));
+      if (errno != EEXIST && !created_elsewhere(dfd_, candidate))
+        throw_errno("cannot create a temporary file in", dir_name(display_));
+      last = errno;
       continue;
     }
     // A sweeper may have found the name in the instant before our flock:
@@ -181,7 +224,7 @@ staged_file::staged_file(int dfd, std::string name, std::string display, mode_t 
       return;
     }
   }
-  throw_errno("cannot create a temporary file in", dir_name(display_), EEXIST);
+  throw_errno("cannot create a temporary file in", dir_name(display_), last);
 }
 
 staged_file::~staged_file() {

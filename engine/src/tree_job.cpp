@@ -138,6 +138,9 @@ struct tree_job : job_steps {
       throw error(failure_kind::io, "a tree has no one SHA-256 to check",
                   "Check the archive itself (sha256sum) before it is written.");
     if (o.in_place) refuse("in place");
+    if (o.lock_url)
+      throw error(failure_kind::io, "a tree is not yet written under an etcd lock",
+                  "Write the tree without the lock URL; writers of one tree on several hosts are not coordinated.");
   }
 
   // DIR resolved (a symbolic link to it followed, by the policy), and

@@ -1,5 +1,6 @@
 #include "write_job.hpp"
 
+#include "etcd_lock.hpp"
 #include "job_steps.hpp"
 
 #include "mutx/audit_log.hpp"
@@ -17,12 +18,14 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <vector>
 
 namespace mutx::detail {
@@ -55,6 +58,7 @@ struct current_target {
 // One write in progress: the options, the loop's pieces, what we report.
 // run() is the protocol; each step below it is one thing it does.
 struct job : job_steps {
+  std::optional<etcd_url> etcd_at;  // --lock-url, parsed by validate()
   // What watches the new content as it flows (fill): its digest, and the
   // comparison with the old content.
   std::optional<sha256_hasher> hasher;
@@ -88,6 +92,9 @@ struct job : job_steps {
     input_source in = open_input();
     co_await read_before_lock(in);
 
+    // The etcd lock first, then the lock file: one order for everyone.
+    etcd_lock etcd;
+    if (etcd_at) etcd = co_await take_etcd_lock(t);
     lock_file lk;
     if (o.lock) lk = co_await take_lock(t);
     sweep(t);
@@ -96,6 +103,7 @@ struct job : job_steps {
 
     staged_file staged(t.dir.get(), t.name, t.dir_display, creation_mode(cur));
     const mode_t staged_mode = prepare_staged(staged, cur, t);
+    stamp_fence(staged, etcd, t);
     co_await fill(staged, in, cur, t);
     verify_checksum(t);
     restore_metadata(staged, staged_mode, cur, t);
@@ -110,10 +118,11 @@ struct job : job_steps {
     placed_backup backup = back_up(t, cur, backup_dir);
     if (stop.stop_requested()) interrupted();
     check_lock_intact(lk, t);
+    co_await confirm_etcd_lock(etcd, t);
     if (writes_in_place(cur))
-      overwrite_in_place(staged, backup, cur, t);
+      overwrite_in_place(staged, backup, cur, t, etcd);
     else
-      publish(staged, backup, t);
+      publish(staged, backup, t, etcd);
     report_committed(t, started);
     co_await on_change(t, started);
   }
@@ -137,6 +146,15 @@ struct job : job_steps {
     for (const auto* cmd : {&o.check, &o.on_change})
       if (*cmd && cmd->value().find('\0') != std::string::npos)
         throw error(failure_kind::io, "a command contains a NUL byte", "Pass the command without it.");
+    if (o.lock_url) {
+      etcd_at = parse_etcd_url(*o.lock_url);
+      check_etcd_ttl(o.lock_ttl);
+      if (o.lock_name && o.lock_name->empty())
+        throw error(failure_kind::io, "the lock name is empty", "Give a name every writer of the file uses.");
+    } else if (o.lock_name) {
+      throw error(failure_kind::io, "a lock name was given without a lock URL",
+                  "The lock name names the etcd lock; give the etcd cluster's URL too.");
+    }
   }
 
   // Before anything is read or locked: a log that cannot be written stops
@@ -228,12 +246,97 @@ struct job : job_steps {
     if (stop.stop_requested()) interrupted();
   }
 
+  // The etcd lock (etcd_lock.hpp), named by --lock-name or by the
+  // target's absolute path after the symlink policy.
+  asio::awaitable<etcd_lock> take_etcd_lock(const target& t) {
+    etcd_lock_settings s;
+    s.url = *etcd_at;
+    s.name = o.lock_name ? *o.lock_name : absolute_path(t);
+    s.ttl = o.lock_ttl;
+    s.wait = o.wait;
+    s.target = o.output;
+    const auto start = clock_type::now();
+    bool waited = false;
+    auto on_wait = [&] {
+      waited = true;
+      emit(event::level::notice, "etcd_lock_wait",
+           "Waiting for the etcd lock on " + o.output + timeout_note() + "...", {{"lock_name", s.name}});
+    };
+    auto on_debug = [&](const std::string& what) { emit(event::level::debug, "etcd", what); };
+    etcd_lock lock = co_await etcd_lock::acquire(s, stop, on_wait, on_debug);
+    rep.etcd_key = lock.key();
+    rep.fence = lock.fence();
+    const double ms = ms_since(start);
+    emit(waited ? event::level::notice : event::level::info, "etcd_lock_acquired",
+         "etcd lock acquired (key " + lock.key() + ", fencing token " + std::to_string(lock.fence()) + ")",
+         {{"etcd_key", lock.key()}, {"fence", lock.fence()}, {"lock_name", s.name}, {"wait_time_ms", ms}});
+    co_return lock;
+  }
+
+  static std::string absolute_path(const target& t) {
+    char buf[4096];
+    const std::string proc = "/proc/self/fd/" + std::to_string(t.dir.get());
+    const ssize_t n = ::readlink(proc.c_str(), buf, sizeof buf);
+    if (n <= 0 || n >= static_cast<ssize_t>(sizeof buf)) throw_errno("cannot find the absolute path of", t.display);
+    std::string dir(buf, static_cast<std::size_t>(n));
+    return dir == "/" ? "/" + t.name : dir + "/" + t.name;
+  }
+
+  // The fencing token on the new file, where xattrs are allowed: a later
+  // writer whose token is lower refuses to replace it (confirm_etcd_lock).
+  void stamp_fence(staged_file& staged, const etcd_lock& etcd, const target& t) {
+    if (!etcd.held()) return;
+    const std::string token = std::to_string(etcd.fence());
+    if (::fsetxattr(staged.fd(), fence_xattr, token.data(), token.size(), 0) == 0) return;
+    // The target, on the same filesystem, cannot carry one either.
+    no_fence_xattrs = errno == ENOTSUP || errno == EOPNOTSUPP;
+    emit(event::level::info, "fence",
+         "The fencing token " + token + " is not stored on " + t.display + ": xattr " + fence_xattr + " refused (" +
+             describe(errno_code()) + ")",
+         {{"fence", etcd.fence()}});
+  }
+  static constexpr const char* fence_xattr = "user.mutx.fence";
+  bool no_fence_xattrs = false;
+
+  // Just before the rename: the etcd lock is still ours (etcd_lock::
+  // confirm), and no writer with a newer token has replaced the target.
+  asio::awaitable<void> confirm_etcd_lock(etcd_lock& etcd, const target& t) {
+    if (!etcd.held()) co_return;
+    co_await etcd.confirm(t.display, stop);
+    if (stop.stop_requested()) interrupted();
+    const std::int64_t theirs = no_fence_xattrs ? 0 : target_fence(t);
+    if (theirs > etcd.fence())
+      throw error(failure_kind::locked,
+                  t.display + ": a writer with a newer etcd lock (fencing token " + std::to_string(theirs) + " > " +
+                      std::to_string(etcd.fence()) + ") has replaced it; nothing was changed",
+                  "This write stalled past its lease and another writer committed meanwhile. Run again.")
+          .with_reason(failure_reason::lock_lost);
+  }
+
+  // The token on the target as it is now, 0 when it has none.
+  std::int64_t target_fence(const target& t) const {
+    unique_fd fd(::openat(t.dir.get(), t.name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY));
+    if (!fd) return 0;
+    char buf[32];
+    const ssize_t n = ::fgetxattr(fd.get(), fence_xattr, buf, sizeof buf - 1);
+    if (n <= 0) return 0;
+    buf[n] = '\0';
+    return std::strtoll(buf, nullptr, 10);
+  }
+
   // A crashed writer (no O_TMPFILE, or killed between link and rename)
   // leaves a temp in one of NAME's slots; those no live writer claims go.
+  // Where other hosts may mount the directory, none is provably stale.
   void sweep(const target& t) const {
-    for (const std::string& gone : sweep_stale_temps(t.dir.get(), t.name))
+    std::vector<std::string> kept;
+    for (const std::string& gone : sweep_stale_temps(t.dir.get(), t.name, &kept))
       emit(event::level::info, "stale_temp_removed", "Removed stale temporary file " + join_path(t.dir_display, gone),
            {{"path", join_path(t.dir_display, gone)}});
+    for (const std::string& k : kept)
+      emit(event::level::info, "stale_temp_kept",
+           "Kept temporary file " + join_path(t.dir_display, k) + ": on " + shared_filesystem(t.dir.get()) +
+               ", which other hosts may mount, a writer there may own it",
+           {{"path", join_path(t.dir_display, k)}});
   }
 
   current_target inspect_current(target& t) const {
@@ -544,7 +647,9 @@ struct job : job_steps {
 
   // The commit point. From here on a signal no longer turns this write
   // into a failure.
-  void publish(staged_file& staged, placed_backup& backup, const target& t) {
+  void publish(staged_file& staged, placed_backup& backup, const target& t, const etcd_lock& etcd) {
+    // The last check: no co_await from here to the rename.
+    etcd.check_deadline(t.display);
     note_final_stat(staged.fd());
     committed = true;
     rep.changed = true;
@@ -573,7 +678,9 @@ struct job : job_steps {
   // the new content's first part over the old content's rest; the backup,
   // whole and synced before the first byte is written, holds the old one.
   // The target keeps its owner (and mode) unless they are given.
-  void overwrite_in_place(staged_file& staged, placed_backup& backup, const current_target& cur, const target& t) {
+  void overwrite_in_place(staged_file& staged, placed_backup& backup, const current_target& cur, const target& t,
+                          const etcd_lock& etcd) {
+    etcd.check_deadline(t.display);
     unique_fd out(::openat(t.dir.get(), t.name.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY));
     if (!out) throw_errno("cannot open for writing in place", t.display);
     struct stat now;
@@ -638,6 +745,7 @@ struct job : job_steps {
                                                                  {"uid", static_cast<std::int64_t>(st.st_uid)},
                                                                  {"gid", static_cast<std::int64_t>(st.st_gid)}};
     if (rep.sha256) fields.emplace_back("sha256", *rep.sha256);
+    if (rep.fence) fields.emplace_back("fence", *rep.fence);
     emit(event::level::info, "committed", "Wrote " + std::to_string(rep.bytes) + " bytes to " + t.display,
          std::move(fields));
   }

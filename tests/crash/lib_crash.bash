@@ -107,8 +107,13 @@ describe_file() {
 # Clean up after a killed writer the way a user would: the next write, then
 # housekeep. Temps of any age go (--older-than 0s); --keep-newest 1 keeps the
 # one backup. housekeep_clean DIR
+# On the FUSE mount it cleans the directory beneath: housekeep keeps every
+# temp on FUSE, which other hosts may mount (issue 21); the host where the
+# filesystem is local cleans up.
 housekeep_clean() {
-  "$MUTX" housekeep --all --older-than 0s --keep-newest 1 "$1" >"$T/.hk.out" 2>"$T/.hk.err"
+  local dir=$1
+  if [[ -n ${FUSE:-} && $dir == "$FUSE"/* ]]; then dir=$FUSE_BACK${dir#"$FUSE"}; fi
+  "$MUTX" housekeep --all --older-than 0s --keep-newest 1 "$dir" >"$T/.hk.out" 2>"$T/.hk.err"
 }
 
 # Which occurrence numbers of each syscall to kill at, from a recorded

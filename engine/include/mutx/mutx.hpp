@@ -94,6 +94,16 @@ struct options {
   // Never delete the lock file, so programs blocked in flock(1) on it take
   // turns with mutx writers (--keep-lock-file).
   bool keep_lock_file = false;
+  // Writers on several hosts sharing a filesystem (--lock-url): take the
+  // lock in an etcd v3 cluster, etcd://HOST:PORT[,HOST:PORT...][/PREFIX],
+  // before the lock file, and commit only while it is provably still held
+  // (else kind locked: "lost the etcd lock before the commit"). lock_name
+  // names the lock (default: the target's absolute path; hosts that mount
+  // the share at different paths give the same name); lock_ttl is the
+  // lease's length in seconds (2 to 86400).
+  std::optional<std::string> lock_url;
+  std::optional<std::string> lock_name;
+  std::chrono::seconds lock_ttl{10};
 
   // Durability: false skips the file and directory fsyncs (still atomic,
   // not durable across a crash).
@@ -146,6 +156,7 @@ struct result {
   bool changed = true;                // false: compare found it the same, nothing written
   std::string sha256;                 // of the new content (64 hex digits), when computed
   std::uint64_t entries = 0;          // write_tree: entries written (files, directories, links)
+  std::optional<std::int64_t> fence;  // with lock_url: the etcd fencing token
 };
 
 // Replace `path` with `data`. Throws mutx::error.

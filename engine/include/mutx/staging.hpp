@@ -49,7 +49,23 @@ enum class temp_probe {
   live,     // a writer (or another program) holds a flock on it
   gone,     // no such name (any more)
   foreign,  // not a regular file, or cannot be opened to check
+  shared,   // no flock here, but the filesystem may be mounted by other
+            // hosts (shared_filesystem), whose writers' flocks we cannot see
 };
+
+// The kind of filesystem `dfd` is on when other hosts may mount it too
+// (FUSE, NFS, SMB/CIFS, CephFS, GFS2, OCFS2, AFS, 9p, Lustre...; statfs's
+// f_type), else nullptr. There a temp is never proven stale: neither the
+// flock claim nor any age says that no writer on another host owns it.
+const char* shared_filesystem(int dfd) noexcept;
+
+// After an O_CREAT|O_EXCL open failed: whether it was EPERM for a name
+// that exists now, or on a filesystem other hosts may mount. SFTP has no
+// "exists" status, so sshfs reports a file another host created after our
+// lookup (and may have renamed away since) as EPERM, not EEXIST (seen on
+// two sshfs mounts: "cannot create a temporary file: Operation not
+// permitted"). The caller moves on to the next name, or looks again.
+bool created_elsewhere(int dfd, const std::string& name) noexcept;
 // Take the exclusive flock that proves temp `name` in `dfd` is no live
 // writer's. On stale the caller may unlink the name while `locked` stays
 // open, then close it. `st` is the name's stat (valid unless gone).
@@ -57,8 +73,10 @@ temp_probe claim_stale_temp(int dfd, const std::string& name, unique_fd& locked,
 
 // The writer's sweep, under NAME's lock: remove the stale temps in NAME's
 // slots, and the stale check copies in its check slots. Costs 2 x temp_slots
-// lookups whatever the size of the directory. Returns the names removed.
-std::vector<std::string> sweep_stale_temps(int dfd, std::string_view target);
+// lookups whatever the size of the directory. Returns the names removed;
+// those kept because the filesystem may be shared with other hosts go
+// into `kept`.
+std::vector<std::string> sweep_stale_temps(int dfd, std::string_view target, std::vector<std::string>* kept = nullptr);
 
 // The new content under a check copy's name (names.hpp) in the target's
 // directory, for a check command that wants a path (--check's %s): owner

@@ -55,6 +55,13 @@ struct write_options {
   mode_t lock_mode = 0644;
   // Never delete the lock file (--keep-lock-file): see lock_file::keep_name.
   bool keep_lock_file = false;
+  // Writers on several hosts (--lock-url): an etcd v3 lock, taken before
+  // the lock file and proven still held just before the rename. The key is
+  // PREFIX/ + hex SHA-256 of lock_name (default: the target's absolute
+  // path after the symlink policy); the lease lasts lock_ttl seconds.
+  std::optional<std::string> lock_url;  // etcd://HOST:PORT[,HOST:PORT...][/PREFIX]
+  std::optional<std::string> lock_name;
+  long lock_ttl = 10;
 
   // `mutx --tree DIR`: OUTPUT is a directory, replaced as a whole by the
   // tar stream on the input (`input` or `input_fd`), or by a copy of the
@@ -114,6 +121,10 @@ struct write_report {
   std::optional<std::string> backup;
   std::string lock_file;
   double lock_wait_ms = 0;
+  // Under lock_url: the etcd key held and its create_revision, the fencing
+  // token the new file carries in its xattr user.mutx.fence.
+  std::string etcd_key;
+  std::optional<std::int64_t> fence;
   double duration_ms = 0;
   std::vector<std::string> warnings;
   // False when `compare` found nothing to change (nothing was written).

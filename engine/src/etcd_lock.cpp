@@ -1,0 +1,671 @@
+#include "etcd_lock.hpp"
+
+#include "mutx/error.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json.hpp>
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstdio>
+#include <optional>
+#include <set>
+
+namespace mutx::detail {
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+namespace json = boost::json;
+using tcp = asio::ip::tcp;
+using clock_type = std::chrono::steady_clock;
+
+namespace {
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+// How long reaching the cluster may take when no --timeout bounds it.
+constexpr auto reach_budget = std::chrono::seconds(5);
+
+std::string base64(const std::string& in) {
+  static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  std::size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    unsigned v = (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8 | (unsigned char)in[i + 2];
+    out += {t[v >> 18], t[(v >> 12) & 63], t[(v >> 6) & 63], t[v & 63]};
+  }
+  if (i + 1 == in.size()) {
+    unsigned v = (unsigned char)in[i] << 16;
+    out += {t[v >> 18], t[(v >> 12) & 63], '=', '='};
+  } else if (i + 2 == in.size()) {
+    unsigned v = (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8;
+    out += {t[v >> 18], t[(v >> 12) & 63], t[(v >> 6) & 63], '='};
+  }
+  return out;
+}
+
+std::string unbase64(std::string_view in) {
+  auto val = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+  };
+  std::string out;
+  unsigned acc = 0;
+  int bits = 0;
+  for (char c : in) {
+    int v = val(c);
+    if (v < 0) continue;
+    acc = (acc << 6) | static_cast<unsigned>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((acc >> bits) & 0xFF);
+    }
+  }
+  return out;
+}
+
+// The gateway writes int64 fields as strings and leaves zero ones out.
+std::int64_t int_field(const json::value& v, std::string_view name) {
+  const json::object* o = v.if_object();
+  if (!o) return 0;
+  auto it = o->find(name);
+  if (it == o->end()) return 0;
+  if (const json::string* s = it->value().if_string()) {
+    std::int64_t n = 0;
+    std::from_chars(s->data(), s->data() + s->size(), n);
+    return n;
+  }
+  if (it->value().is_int64()) return it->value().as_int64();
+  if (it->value().is_uint64()) return static_cast<std::int64_t>(it->value().as_uint64());
+  return 0;
+}
+
+const json::value* field(const json::value& v, std::string_view name) {
+  const json::object* o = v.if_object();
+  if (!o) return nullptr;
+  auto it = o->find(name);
+  return it == o->end() ? nullptr : &it->value();
+}
+
+std::string string_field(const json::value& v, std::string_view name) {
+  const json::value* f = field(v, name);
+  return f && f->is_string() ? std::string(f->as_string()) : std::string();
+}
+
+std::string hex64(std::int64_t v) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "%llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+std::string seconds_text(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", s);
+  return buf;
+}
+
+// What one request got back: an HTTP status and its JSON body.
+struct reply {
+  unsigned status = 0;
+  json::value body;
+  int grpc_code() const { return static_cast<int>(int_field(body, "code")); }
+  std::string message() const {
+    std::string m = string_field(body, "message");
+    return m.empty() ? "HTTP " + std::to_string(status) : m;
+  }
+};
+
+// No endpoint answered (refused, reset, timed out, no leader).
+struct unreachable {
+  std::string why;
+};
+
+}  // namespace
+
+struct etcd_state {
+  asio::any_io_executor ex;
+  etcd_url url;
+  std::size_t current = 0;  // the endpoint that answered last
+  long ttl = 10;
+  std::chrono::milliseconds margin{1000};
+  std::int64_t lease = 0;
+  std::string key;
+  std::int64_t fence = 0;
+  clock_type::time_point deadline{};
+  bool lost = false;
+  std::string lost_why;
+  bool closed = false;
+  bool released = false;
+  asio::steady_timer keepalive_timer;
+  std::set<std::shared_ptr<tcp::socket>> live;  // requests in flight
+  std::shared_ptr<tcp::socket> waiting;         // the lock/lock long poll
+  std::size_t waiting_on = 0;                   // its endpoint
+
+  etcd_state(asio::any_io_executor e, etcd_url u, long t)
+      : ex(e), url(std::move(u)), ttl(t), keepalive_timer(e) {}
+
+  void close_sockets() {
+    for (const auto& s : live) {
+      error_code ignored;
+      s->close(ignored);
+    }
+  }
+  void mark_lost(std::string why) {
+    if (lost) return;
+    lost = true;
+    lost_why = std::move(why);
+    interrupt_wait();
+  }
+  void interrupt_wait() {
+    if (!waiting) return;
+    error_code ignored;
+    waiting->close(ignored);
+  }
+  void set_deadline(clock_type::time_point sent, std::int64_t granted_ttl) {
+    const auto d = sent + std::chrono::seconds(granted_ttl) - margin;
+    if (d > deadline) deadline = d;
+  }
+};
+
+namespace {
+
+using state_ptr = std::shared_ptr<etcd_state>;
+
+// One POST to one endpoint on a connection of its own. nullopt on a
+// transport failure (`why` says which); `timeout` bounds the whole request.
+asio::awaitable<std::optional<reply>> post_one(state_ptr st, std::size_t ep_index, std::string path, std::string body,
+                                               clock_type::duration timeout, bool is_wait,
+                                               std::optional<clock_type::duration> grpc_timeout, std::string& why) {
+  const etcd_endpoint ep = st->url.endpoints[ep_index];
+  auto sock = std::make_shared<tcp::socket>(st->ex);
+  st->live.insert(sock);
+  if (is_wait) {
+    st->waiting = sock;
+    st->waiting_on = ep_index;
+  }
+  auto timed_out = std::make_shared<bool>(false);
+  asio::steady_timer timer(st->ex);
+  timer.expires_after(timeout);
+  timer.async_wait([sock, timed_out](error_code ec) {
+    if (ec) return;
+    *timed_out = true;
+    error_code ignored;
+    sock->close(ignored);
+  });
+  struct cleanup {
+    state_ptr st;
+    std::shared_ptr<tcp::socket> sock;
+    asio::steady_timer& timer;
+    ~cleanup() {
+      timer.cancel();
+      st->live.erase(sock);
+      if (st->waiting == sock) st->waiting.reset();
+    }
+  } done{st, sock, timer};
+
+  auto fail = [&](const error_code& ec) {
+    why = *timed_out ? std::string("no answer in time") : describe(ec);
+    return std::optional<reply>();
+  };
+  error_code ec;
+  std::vector<tcp::endpoint> targets;
+  const auto port = static_cast<unsigned short>(std::stoul(ep.port));
+  asio::ip::address addr = asio::ip::make_address(ep.host, ec);
+  if (!ec) {
+    targets.emplace_back(addr, port);
+  } else {
+    tcp::resolver resolver(st->ex);
+    auto [rec, results] = co_await resolver.async_resolve(ep.host, ep.port, use_tuple);
+    if (rec) {
+      why = "cannot resolve " + ep.host + ": " + rec.message();
+      co_return std::nullopt;
+    }
+    for (const auto& r : results) targets.push_back(r.endpoint());
+  }
+  auto [cec, connected] = co_await asio::async_connect(*sock, targets, use_tuple);
+  (void)connected;
+  if (cec) co_return fail(cec);
+
+  http::request<http::string_body> req{http::verb::post, "/v3/" + path, 11};
+  req.set(http::field::host, ep.host + ":" + ep.port);
+  req.set(http::field::content_type, "application/json");
+  req.keep_alive(false);
+  if (grpc_timeout) {
+    const auto ms = std::max<long long>(1, std::chrono::duration_cast<std::chrono::milliseconds>(*grpc_timeout).count());
+    req.set("Grpc-Timeout", std::to_string(ms) + "m");
+  }
+  req.body() = std::move(body);
+  req.prepare_payload();
+  auto [wec, written] = co_await http::async_write(*sock, req, use_tuple);
+  (void)written;
+  if (wec) co_return fail(wec);
+  boost::beast::flat_buffer buf;
+  http::response<http::string_body> res;
+  auto [rec2, got] = co_await http::async_read(*sock, buf, res, use_tuple);
+  (void)got;
+  if (rec2) co_return fail(rec2);
+  reply r;
+  r.status = res.result_int();
+  json::error_code jec;
+  r.body = json::parse(res.body(), jec);
+  if (jec) {
+    why = "HTTP " + std::to_string(r.status) + " with a body that is not JSON";
+    co_return std::nullopt;
+  }
+  // A streaming endpoint (lease/keepalive) wraps its message in "result".
+  if (const json::value* inner = field(r.body, "result")) r.body = json::value(*inner);
+  co_return r;
+}
+
+// One request, failing over between endpoints from the one that answered
+// last: a transport failure or "unavailable" (no leader, no quorum, a
+// node shutting down) moves on. Each endpoint gets at most `per_try`,
+// the whole call ends by `until`. Throws unreachable.
+asio::awaitable<reply> call(state_ptr st, std::string path, std::string body, clock_type::duration per_try,
+                            clock_type::time_point until) {
+  std::string why = "no answer in time";
+  const std::size_t n = st->url.endpoints.size();
+  for (std::size_t tried = 0; tried < n; ++tried) {
+    const auto now = clock_type::now();
+    if (now >= until || st->closed) break;
+    const std::size_t ep = (st->current + tried) % n;
+    auto r = co_await post_one(st, ep, path, body, std::min(per_try, until - now), false, std::nullopt, why);
+    if (st->closed) break;
+    if (!r) continue;
+    const int code = r->grpc_code();
+    if (r->status == 503 || r->status == 502 || code == 14) {
+      why = r->message();
+      continue;
+    }
+    st->current = ep;
+    co_return std::move(*r);
+  }
+  throw unreachable{why};
+}
+
+std::string json_text(const json::object& o) { return json::serialize(o); }
+
+std::string lease_body(std::int64_t lease) {
+  json::object o;
+  o["ID"] = std::to_string(lease);
+  return json_text(o);
+}
+
+clock_type::duration keepalive_interval(const etcd_state& st) { return std::chrono::milliseconds(st.ttl * 1000 / 3); }
+
+// One keepalive: on an answer with a TTL the deadline moves on; a lease
+// etcd no longer has (HTTP 200 with no TTL, or not found) is lost. No
+// endpoint answering is not yet a loss: the deadline decides.
+asio::awaitable<void> keepalive_once(state_ptr st, clock_type::time_point until) {
+  const auto sent = clock_type::now();
+  const std::int64_t lease = st->lease;
+  const std::size_t before = st->current;
+  try {
+    reply r = co_await call(st, "lease/keepalive", lease_body(lease), keepalive_interval(*st), until);
+    if (st->closed || st->lease != lease) co_return;
+    const std::int64_t ttl = int_field(r.body, "TTL");
+    if (r.status == 200 && ttl > 0) {
+      st->set_deadline(sent, ttl);
+    } else if (r.status == 200 || r.grpc_code() == 5) {
+      st->mark_lost("its lease " + hex64(lease) + " expired");
+    }
+  } catch (const unreachable&) {
+  }
+  // A waiter whose endpoint stopped answering queues again elsewhere: a
+  // node cut off from the majority never sees the holder's key go.
+  if (st->current != before && st->waiting && st->waiting_on != st->current) st->interrupt_wait();
+  if (!st->lost && clock_type::now() >= st->deadline)
+    st->mark_lost("no keepalive was answered before its lease's deadline");
+}
+
+// Our key as a linearizable range sees it: its create_revision when it
+// exists and carries our lease, else 0 (gone, another lease, or no
+// endpoint answered by `until`).
+asio::awaitable<std::int64_t> own_key_revision(state_ptr st, clock_type::time_point until) {
+  json::object rq;
+  rq["key"] = base64(st->key);
+  try {
+    reply r = co_await call(st, "kv/range", json_text(rq), std::chrono::seconds(2), until);
+    if (r.status == 200 && int_field(r.body, "count") == 1)
+      if (const json::value* kvs = field(r.body, "kvs"); kvs && kvs->is_array() && !kvs->as_array().empty()) {
+        const json::value& kv = kvs->as_array()[0];
+        if (int_field(kv, "lease") == st->lease) co_return int_field(kv, "create_revision");
+      }
+  } catch (const unreachable&) {
+  }
+  co_return 0;
+}
+
+asio::awaitable<void> keepalive_loop(state_ptr st) {
+  while (!st->closed && !st->lost) {
+    st->keepalive_timer.expires_after(keepalive_interval(*st));
+    co_await st->keepalive_timer.async_wait(use_tuple);
+    if (st->closed) co_return;
+    co_await keepalive_once(st, clock_type::now() + keepalive_interval(*st));
+  }
+}
+
+// On a state of its own: the lock's is closed, so that its keepalives and
+// requests end.
+asio::awaitable<void> revoke(state_ptr held) {
+  if (held->lease == 0) co_return;
+  auto st = std::make_shared<etcd_state>(held->ex, held->url, held->ttl);
+  st->current = held->current;
+  try {
+    co_await call(st, "lease/revoke", lease_body(held->lease), std::chrono::milliseconds(700),
+                  clock_type::now() + std::chrono::milliseconds(1500));
+  } catch (const unreachable&) {
+    // The lease ends by itself after its TTL.
+  }
+}
+
+// Ends the keepalives and requests, and revokes the lease on the loop.
+void close_and_revoke(const state_ptr& st) {
+  if (!st || st->released) return;
+  st->released = true;
+  st->closed = true;
+  st->keepalive_timer.cancel();
+  st->close_sockets();
+  asio::co_spawn(st->ex, revoke(st), asio::detached);
+}
+
+[[noreturn]] void interrupted() { throw error(failure_kind::interrupted, "Interrupted"); }
+
+}  // namespace
+
+etcd_url parse_etcd_url(const std::string& url) {
+  auto bad = [&](const std::string& why) {
+    return error(failure_kind::io, "invalid lock URL '" + url + "': " + why,
+                 "Give etcd://HOST:PORT[,HOST:PORT...][/PREFIX], such as etcd://10.0.0.1:2379,10.0.0.2:2379/mutx.");
+  };
+  const std::string scheme = "etcd://";
+  if (url.rfind(scheme, 0) != 0) throw bad("it does not start with etcd://");
+  std::string rest = url.substr(scheme.size());
+  etcd_url u;
+  const std::size_t slash = rest.find('/');
+  if (slash != std::string::npos) {
+    std::string prefix = rest.substr(slash);
+    rest.resize(slash);
+    while (prefix.size() > 1 && prefix.back() == '/') prefix.pop_back();
+    if (prefix != "/") u.prefix = prefix;
+  }
+  if (rest.empty()) throw bad("no HOST:PORT");
+  std::size_t start = 0;
+  while (start <= rest.size()) {
+    std::size_t comma = rest.find(',', start);
+    std::string hp = rest.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    start = comma == std::string::npos ? rest.size() + 1 : comma + 1;
+    etcd_endpoint ep;
+    std::size_t colon = hp.rfind(':');
+    if (!hp.empty() && hp.front() == '[') {  // [IPv6]:PORT
+      std::size_t close = hp.find(']');
+      if (close == std::string::npos || close + 1 >= hp.size() || hp[close + 1] != ':') throw bad("'" + hp + "' is not [ADDRESS]:PORT");
+      ep.host = hp.substr(1, close - 1);
+      ep.port = hp.substr(close + 2);
+    } else {
+      if (colon == std::string::npos || colon == 0) throw bad("'" + hp + "' is not HOST:PORT");
+      ep.host = hp.substr(0, colon);
+      ep.port = hp.substr(colon + 1);
+    }
+    unsigned long port = 0;
+    auto [p, ec] = std::from_chars(ep.port.data(), ep.port.data() + ep.port.size(), port);
+    if (ep.port.empty() || ec != std::errc() || p != ep.port.data() + ep.port.size() || port == 0 || port > 65535)
+      throw bad("'" + ep.port + "' is not a port number");
+    if (!u.hosts.empty()) u.hosts += ",";
+    u.hosts += hp;
+    u.endpoints.push_back(std::move(ep));
+  }
+  return u;
+}
+
+std::string sha256_hex(const std::string& data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr) != 1)
+    throw error(failure_kind::io, "cannot compute SHA-256 (OpenSSL)");
+  static const char* digits = "0123456789abcdef";
+  std::string hex;
+  for (unsigned i = 0; i < len; ++i) {
+    hex += digits[md[i] >> 4];
+    hex += digits[md[i] & 15];
+  }
+  return hex;
+}
+
+void check_etcd_ttl(long ttl) {
+  if (ttl < 2 || ttl > 86400)
+    throw error(failure_kind::io, "invalid lock TTL " + std::to_string(ttl) + ": give 2 to 86400 seconds",
+                "etcd keeps a lease at least about 2 seconds; 10 (the default) suits most clusters.");
+}
+
+void lost_etcd_lock(const std::string& display, const std::string& why) {
+  throw error(failure_kind::locked, display + ": lost the etcd lock before the commit; nothing was changed",
+              "The lock ended before this write could prove it still held it (" + why +
+                  "); another writer may have the file now. Run again.")
+      .with_reason(failure_reason::lock_lost);
+}
+
+etcd_lock& etcd_lock::operator=(etcd_lock&& other) noexcept {
+  if (this != &other) {
+    close_and_revoke(st_);
+    st_ = std::move(other.st_);
+  }
+  return *this;
+}
+
+etcd_lock::~etcd_lock() { close_and_revoke(st_); }
+
+std::int64_t etcd_lock::fence() const noexcept { return st_ ? st_->fence : 0; }
+const std::string& etcd_lock::key() const noexcept {
+  static const std::string none;
+  return st_ ? st_->key : none;
+}
+std::string etcd_lock::lease_hex() const { return st_ ? hex64(st_->lease) : std::string(); }
+
+asio::awaitable<etcd_lock> etcd_lock::acquire(etcd_lock_settings s, stop_source& stop, std::function<void()> on_wait,
+                                               std::function<void(const std::string&)> on_debug) {
+  auto ex = co_await asio::this_coro::executor;
+  const auto start = clock_type::now();
+  const bool limited = s.wait.how == lock_wait::policy::timeout;
+  const bool no_wait = s.wait.how == lock_wait::policy::no_wait || (limited && s.wait.timeout.count() <= 0);
+  const auto wait_deadline =
+      limited ? start + std::chrono::duration_cast<clock_type::duration>(s.wait.timeout) : clock_type::time_point::max();
+  const std::string name_key = s.url.prefix + "/" + sha256_hex(s.name);
+  const std::string range_end = name_key + "0";  // '/' + 1: every KEY/<lease>
+  std::size_t preferred = 0;
+  bool waited = false;
+  state_ptr cur;
+  auto on_stop = stop.on_stop([&] {
+    if (cur) cur->close_sockets();
+  });
+
+  auto busy = [&](std::string why, failure_reason reason) {
+    return error(failure_kind::locked, std::move(why),
+                 "Another writer holds the etcd lock " + name_key + "; see it with: etcdctl get --prefix " + name_key + "/")
+        .with_reason(reason);
+  };
+  auto timed_out = [&] {
+    return busy(s.target + ": Lock acquisition timeout after " + seconds_text(s.wait.timeout.count()) + "s",
+                failure_reason::lock_timeout);
+  };
+  auto pause = [&](std::chrono::milliseconds d) -> asio::awaitable<void> {
+    asio::steady_timer t(ex);
+    t.expires_after(d);
+    auto reg = stop.on_stop([&] { t.cancel(); });
+    co_await t.async_wait(use_tuple);
+  };
+
+  for (;;) {
+    if (stop.stop_requested()) interrupted();
+    if (limited && !no_wait && clock_type::now() >= wait_deadline) throw timed_out();
+    etcd_lock held;
+    held.st_ = cur = std::make_shared<etcd_state>(ex, s.url, s.ttl);
+    cur->current = preferred;
+    const auto now = clock_type::now();
+    const auto reach_until = limited && !no_wait ? std::min(wait_deadline, now + reach_budget) : now + reach_budget;
+
+    // 1. A lease of our own for this attempt.
+    json::object grant;
+    grant["TTL"] = s.ttl;
+    const auto sent = clock_type::now();
+    reply g;
+    try {
+      g = co_await call(cur, "lease/grant", json_text(grant), std::chrono::seconds(2), reach_until);
+    } catch (const unreachable& u) {
+      if (stop.stop_requested()) interrupted();
+      if (limited && !no_wait && clock_type::now() >= wait_deadline) throw timed_out();
+      throw error(failure_kind::io, "cannot reach etcd at " + s.url.hosts + ": " + u.why,
+                  "Check that the etcd cluster is running and that this host can reach it; " + s.target +
+                      " was not touched.");
+    }
+    if (g.status != 200)
+      throw error(failure_kind::io, "etcd at " + s.url.hosts + " refused a lease: " + g.message(),
+                  s.target + " was not touched.");
+    cur->lease = int_field(g.body, "ID");
+    const std::int64_t ttl = int_field(g.body, "TTL");
+    if (cur->lease == 0 || ttl <= 0)
+      throw error(failure_kind::io, "etcd at " + s.url.hosts + " granted no lease (" + json::serialize(g.body) + ")");
+    cur->ttl = ttl;
+    cur->margin = std::min<std::chrono::milliseconds>(std::chrono::milliseconds(1000),
+                                                      std::chrono::milliseconds(ttl * 1000 / 5));
+    cur->set_deadline(sent, ttl);
+    cur->key = name_key + "/" + hex64(cur->lease);
+    if (on_debug) on_debug("etcd lease " + hex64(cur->lease) + " granted (TTL " + std::to_string(ttl) + "s)");
+    asio::co_spawn(ex, keepalive_loop(cur), asio::detached);
+
+    // 2. Our key, and who is first in line (the oldest key is the holder).
+    auto first_in_line = [&] {
+      json::object range;
+      range["key"] = base64(name_key + "/");
+      range["range_end"] = base64(range_end);
+      range["sort_order"] = "ASCEND";
+      range["sort_target"] = "CREATE";
+      range["limit"] = "1";
+      json::object op;
+      op["request_range"] = std::move(range);
+      return op;
+    };
+    json::object cmp;
+    cmp["target"] = "CREATE";
+    cmp["key"] = base64(cur->key);
+    cmp["create_revision"] = "0";
+    json::object put;
+    put["key"] = base64(cur->key);
+    put["lease"] = std::to_string(cur->lease);
+    json::object put_op;
+    put_op["request_put"] = std::move(put);
+    json::object txn;
+    txn["compare"] = json::array{std::move(cmp)};
+    txn["success"] = json::array{std::move(put_op), first_in_line()};
+    txn["failure"] = json::array{first_in_line()};
+    // The txn is linearizable: when the first in line is our key with our
+    // lease, its create_revision is the token and no further read is needed.
+    std::string owner;
+    std::int64_t owner_lease = 0, owner_revision = 0;
+    try {
+      reply t = co_await call(cur, "kv/txn", json_text(txn), std::chrono::seconds(2), reach_until);
+      if (t.status == 200)
+        if (const json::value* resp = field(t.body, "responses"); resp && resp->is_array())
+          for (const json::value& one : resp->as_array())
+            if (const json::value* rr = field(one, "response_range"))
+              if (const json::value* kvs = field(*rr, "kvs"); kvs && kvs->is_array() && !kvs->as_array().empty()) {
+                const json::value& kv = kvs->as_array()[0];
+                owner = unbase64(string_field(kv, "key"));
+                owner_lease = int_field(kv, "lease");
+                owner_revision = int_field(kv, "create_revision");
+              }
+    } catch (const unreachable&) {
+    }
+    if (stop.stop_requested()) interrupted();
+    preferred = cur->current;
+    if (owner.empty()) {  // a stall or an error: queue again with a new lease
+      co_await pause(std::chrono::milliseconds(50));
+      continue;
+    }
+
+    if (owner == cur->key && owner_lease == cur->lease && owner_revision > 0 && !cur->lost &&
+        clock_type::now() < cur->deadline) {
+      cur->fence = owner_revision;
+      co_return held;
+    }
+
+    // 3. Someone else first: wait in etcd's own queue (lock/lock on the
+    // same key keeps our place), bounded by --timeout.
+    if (owner != cur->key) {
+      if (no_wait) throw busy(s.target + ": File locked by another writer (etcd)", failure_reason::lock_busy);
+      if (!waited && on_wait) on_wait();
+      waited = true;
+      json::object lk;
+      lk["name"] = base64(name_key);
+      lk["lease"] = std::to_string(cur->lease);
+      std::optional<clock_type::duration> grpc;
+      auto poll_for = std::chrono::duration_cast<clock_type::duration>(std::chrono::hours(24 * 365));
+      if (limited) {
+        grpc = wait_deadline - clock_type::now();
+        if (*grpc <= clock_type::duration::zero()) throw timed_out();
+        poll_for = *grpc + std::chrono::seconds(2);
+      }
+      std::string why;
+      auto r = co_await post_one(cur, cur->current, "lock/lock", json_text(lk), poll_for, true, grpc, why);
+      if (stop.stop_requested()) interrupted();
+      if (!r || r->status != 200 || cur->lost) {
+        if (limited && clock_type::now() >= wait_deadline) throw timed_out();
+        preferred = cur->current;
+        if (on_debug) on_debug("etcd lock wait ended (" + (r ? r->message() : why) + "); queueing again with a new lease");
+        co_await pause(std::chrono::milliseconds(r ? 50 : 200));
+        continue;
+      }
+    }
+
+    // 4. Proof: a linearizable read shows our key, with our lease. A lease
+    // that expired while we waited still got lock/lock's 200 (etcd #9921).
+    cur->fence = co_await own_key_revision(cur, std::min(cur->deadline, clock_type::now() + reach_budget));
+    if (stop.stop_requested()) interrupted();
+    if (cur->fence > 0 && !cur->lost && clock_type::now() < cur->deadline) co_return held;
+    if (on_debug) on_debug("etcd key " + cur->key + " is not ours after the wait; queueing again with a new lease");
+    preferred = cur->current;
+  }
+}
+
+asio::awaitable<void> etcd_lock::confirm(const std::string& display, stop_source& stop) {
+  state_ptr st = st_;
+  if (!st) co_return;
+  auto on_stop = stop.on_stop([st] { st->close_sockets(); });
+  if (st->lost) lost_etcd_lock(display, st->lost_why);
+  check_deadline(display);
+  // A keepalive answered now, and a linearizable read of our key (same
+  // create_revision, our lease), both at once.
+  using namespace asio::experimental::awaitable_operators;
+  const std::int64_t revision = co_await (keepalive_once(st, st->deadline) && own_key_revision(st, st->deadline));
+  if (stop.stop_requested()) interrupted();
+  if (st->lost) lost_etcd_lock(display, st->lost_why);
+  if (revision != st->fence)
+    lost_etcd_lock(display, revision == 0 && clock_type::now() < st->deadline
+                                ? "its key " + st->key + " is gone, or no etcd endpoint confirmed it"
+                                : "no etcd endpoint confirmed its key before the lease's deadline");
+  check_deadline(display);
+}
+
+void etcd_lock::check_deadline(const std::string& display) const {
+  if (st_ && clock_type::now() >= st_->deadline)
+    lost_etcd_lock(display, "its lease's deadline passed: no keepalive was answered in time");
+}
+
+}  // namespace mutx::detail

@@ -1,0 +1,110 @@
+// A lock held in an etcd v3 cluster, for writers on several hosts that share
+// a filesystem where flock(2) is not shared (FUSE mounts such as sshfs, NFS
+// without a working lock manager, CephFS, GlusterFS). docs/design.md,
+// section 4a.
+//
+// The client speaks HTTP/1.1 + JSON to etcd's gateway (/v3/...) on the
+// write's own io_context, one connection per request:
+//
+//   attempt:  lease/grant {TTL}                  (a new lease every attempt)
+//             keepalive loop: lease/keepalive every TTL/3, failing over
+//               between endpoints; deadline = send time of the last
+//               answered keepalive + TTL - margin
+//             kv/txn: put KEY/<lease hex> if absent; the oldest key under
+//               KEY/ (by create_revision) is the holder
+//             busy: --no-wait -> revoke, exit 2; else lock/lock (the long
+//               poll, bounded by a Grpc-Timeout header) on the same key
+//             kv/range (linearizable) on our key: count 1, our lease
+//               (a lease that expired while waiting still gets lock/lock
+//               200, etcd #9921: never trust lock/lock alone)
+//   any stall or error while waiting: revoke, grant a new lease, queue again
+//   confirm (before the rename): deadline not passed, a fresh keepalive
+//             answered, a linearizable range shows our key with the same
+//             create_revision and lease
+//   release:  lease/revoke (never lock/unlock, which deletes by name)
+//
+// KEY = PREFIX + "/" + hex SHA-256 of the lock name: names never nest.
+// The key's create_revision is the fencing token.
+#pragma once
+
+#include "mutx/lock.hpp"
+#include "mutx/stop.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace mutx::detail {
+
+struct etcd_endpoint {
+  std::string host;
+  std::string port;
+};
+
+struct etcd_url {
+  std::vector<etcd_endpoint> endpoints;
+  std::string prefix = "/mutx";
+  std::string hosts;  // "HOST:PORT,HOST:PORT", for messages
+};
+
+// etcd://HOST:PORT[,HOST:PORT...][/PREFIX]. Throws mutx::error (exit 1).
+etcd_url parse_etcd_url(const std::string& url);
+
+// Lowercase hex SHA-256 of `data` (OpenSSL libcrypto).
+std::string sha256_hex(const std::string& data);
+
+// Whether `ttl` seconds is a lease length etcd can keep: 2 to 86400 whole seconds.
+void check_etcd_ttl(long ttl);
+
+struct etcd_lock_settings {
+  etcd_url url;
+  std::string name;  // what is hashed into the key
+  long ttl = 10;     // seconds
+  lock_wait wait;
+  std::string target;  // OUTPUT as the user knows it, for messages
+};
+
+struct etcd_state;
+
+class etcd_lock {
+ public:
+  etcd_lock() = default;
+  etcd_lock(etcd_lock&&) noexcept = default;
+  etcd_lock& operator=(etcd_lock&&) noexcept;
+  // Revokes the lease (on the loop, bounded: a second or so) unless released.
+  ~etcd_lock();
+
+  // Acquire as `s.wait` says; `on_wait` once when it first has to wait,
+  // `on_debug` for each lease granted. Throws mutx::error: locked (busy,
+  // timeout), interrupted (stop), io ("cannot reach etcd at ...").
+  static boost::asio::awaitable<etcd_lock> acquire(etcd_lock_settings s, stop_source& stop,
+                                                   std::function<void()> on_wait,
+                                                   std::function<void(const std::string&)> on_debug);
+
+  // Just before the commit: the deadline has not passed, a keepalive sent
+  // now is answered, and a linearizable range shows our key with its
+  // create_revision and lease. Throws mutx::error (locked, lock_lost)
+  // naming `display` when it cannot prove the lock is still ours.
+  boost::asio::awaitable<void> confirm(const std::string& display, stop_source& stop);
+  // The last check, with no co_await after it: the deadline has not passed.
+  void check_deadline(const std::string& display) const;
+
+  bool held() const noexcept { return static_cast<bool>(st_); }
+  std::int64_t fence() const noexcept;     // the key's create_revision
+  const std::string& key() const noexcept;  // the key in etcd
+  std::string lease_hex() const;
+
+ private:
+  std::shared_ptr<etcd_state> st_;
+};
+
+// The error for a lock that can no longer be proven ours before the commit.
+[[noreturn]] void lost_etcd_lock(const std::string& display, const std::string& why);
+
+}  // namespace mutx::detail
