@@ -141,7 +141,7 @@ std::uint64_t read_tar(int fd, const std::string& name, tree_builder& b, const s
         }
       }
       // A sparse file's hole at the end.
-      if (size > 0 && ::ftruncate(out, size) != 0) throw_errno("cannot write", b.display_of(t.path));
+      if (size > 0 && static_cast<std::uint64_t>(size) > written && ::ftruncate(out, size) != 0) throw_errno("cannot write", b.display_of(t.path));
       return size > 0 ? static_cast<std::uint64_t>(size) : written;
     });
     ++entries;

@@ -207,8 +207,6 @@ void tree_builder::add(const tree_entry& e, const std::function<std::uint64_t(in
         const struct timespec times[2] = {{0, UTIME_OMIT}, *e.mtime};
         ::futimens(fd.get(), times);
       }
-      // Start writing back now: the sync at the end then waits for less.
-      if (n) ::sync_file_range(fd.get(), 0, 0, SYNC_FILE_RANGE_WRITE);
       ++totals.files;
       totals.bytes += n;
       break;

@@ -690,13 +690,14 @@ struct job : job_steps {
                   "A program that does not take the lock wrote it; run again.");
     std::vector<std::string> warnings;
     const mode_t mode = apply_in_place(out.get(), *cur.st, o.metadata, t.display, warnings);
-    warnings.push_back(t.display + " is overwritten in place, not replaced atomically: a reader may see a partial file "
-                       "until the copy is done");
     for (auto& w : warnings) {
-      emit(event::level::warning, w == warnings.back() ? "in_place" : "metadata", w,
-           {{"path", t.display}, {"backup", rep.backup.value_or("")}});
+      emit(event::level::warning, "metadata", w);
       rep.warnings.push_back(std::move(w));
     }
+    std::string w = t.display + " is overwritten in place, not replaced atomically: a reader may see a partial file "
+                                "until the copy is done";
+    emit(event::level::warning, "in_place", w, {{"path", t.display}, {"backup", rep.backup.value_or("")}});
+    rep.warnings.push_back(std::move(w));
     // From the first byte on, the old content is only in the backup.
     committed = true;
     rep.changed = true;

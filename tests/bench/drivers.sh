@@ -69,6 +69,15 @@ for cmd in 'mutx f < 1k, empty directory' 'mutx f < 1k, 1000 entries' 'dd conv=f
 done
 expect_eq "$(ls scratch)" "" "scratch left by dirsize.sh"
 
+case_ "tree.sh: mutx --tree, tar -x + sync -f and rsync timed, new and replaced DIR"
+driver tree BENCH_TREE_FILES=50 BENCH_TREE_FILE_KIB=1 BENCH_TREE_ROUNDS=1
+md=out/tree/tree.md
+for cmd in 'mutx --tree \(new DIR\)' 'tar -x \+ sync -f \(new DIR\)' 'rsync -a --delete \+ sync -f \(new DIR\)' \
+  'mutx --tree \(replace DIR\)' 'rsync -a --delete \+ sync -f \(replace DIR\)'; do
+  expect_eq "$(grep -cE "^\| $cmd \| $num \| $num""x \| $num""x \|$" "$md")" 1 "rows of '$cmd' in $md"
+done
+expect_eq "$(ls -A scratch)" "" "scratch left by tree.sh"
+
 case_ "lock.sh: in-process figures and the end-to-end hand-off"
 driver lock BENCH_LOCK_ROUNDS=2
 md=out/lock/lock.md

@@ -25,15 +25,16 @@ head -c 9001 /dev/urandom >"$T/old"
 head -c $((200 * 1024 + 13)) /dev/urandom >"$T/new"   # longer than the old content
 head -c 3000 /dev/urandom >"$T/short"                 # shorter: the truncate matters
 printf 'next write\n' >"$T/next"
-# The first 2 and the last 3 occurrences of each kind (size >= 2: all):
+# The first and the last 3 occurrences of each kind (size >= 2: all):
 # the in-place copy (open, clone, copy_file_range, ftruncate, fsync, close)
 # comes last, after the staging's and the backup's calls of the same kinds.
-# Sanitizer builds take the first and the last.
+# Sanitizer builds take the last 2 only.
 PER_KIND=0
-EDGE=$((QUICK == 1 ? 1 : 2))
-edges() {  # "syscall N" lines, sorted: the first EDGE and the last EDGE+1 of each kind
+FIRST=$((QUICK == 1 ? 0 : 1))
+LAST=$((QUICK == 1 ? 2 : 3))
+edges() {  # "syscall N" lines, sorted: the first FIRST and the last LAST of each kind
   if [[ $SIZE -ge 2 && $QUICK -eq 0 ]]; then cat; return; fi
-  awk -v e="$EDGE" '{ k[$1] = k[$1] " " $2 } END { for (s in k) { c = split(k[s], a, " "); for (i = 1; i <= c; i++) if (i <= e || i > c - e - 1) print s, a[i] } }' |
+  awk -v f="$FIRST" -v l="$LAST" '{ k[$1] = k[$1] " " $2 } END { for (s in k) { c = split(k[s], a, " "); for (i = 1; i <= c; i++) if (i <= f || i > c - l) print s, a[i] } }' |
     sort -k1,1 -k2,2n
 }
 
@@ -124,29 +125,32 @@ crash_point() {  # syscall n
   if [[ $FLAGS == *--backup* ]]; then expect_only "$DIR" t t.backup; else expect_only "$DIR" t; fi
 }
 
-for TARGET in "${TARGETS[@]}"; do
+# Configurations: TARGET IO INPUT FLAGS. Sanitizer builds take three, with
+# the last occurrences of each kind only (the in-place copy's).
+if [[ $QUICK -eq 1 ]]; then
+  CONFIGS=("normal syscalls short --in-place --backup" "normal uring new --in-place --backup"
+    "bind syscalls new --in-place --backup")
+else
+  CONFIGS=("normal syscalls new --in-place --backup" "normal syscalls short --in-place --backup"
+    "normal syscalls new --in-place" "normal uring new --in-place --backup"
+    "bind syscalls new --in-place --backup")
+fi
+for config in "${CONFIGS[@]}"; do
+  read -r TARGET IO input FLAGS <<<"$config"
+  [[ " ${TARGETS[*]} " == *" $TARGET "* ]] || continue
+  INPUT=$T/$input
   if [[ $TARGET == bind ]]; then DIR=$T/bind; else DIR=$T/work; fi
   mkdir -p "$DIR"
-  for IO in syscalls uring; do
-    for FLAGS in "--in-place --backup" "--in-place"; do
-      for INPUT in "$T/new" "$T/short"; do
-        # In full: a normal file, on the syscalls path, --backup; elsewhere
-        # the longer input, and the bind mount and io_uring with --backup.
-        [[ ($TARGET == bind || $IO == uring || $FLAGS != *--backup*) && $INPUT == "$T/short" ]] && continue
-        [[ ($TARGET == bind || $IO == uring) && $FLAGS != *--backup* ]] && continue
-        reset_target
-        case_ "$IO $TARGET [$FLAGS] recording"
-        # shellcheck disable=SC2086
-        cat "$INPUT" | MUTX_IO=$IO strace -f -qq -o "$T/trace" -e "trace=$WRITE_PATH_SYSCALLS" \
-          "$MUTX" --no-config $FLAGS "$DIR/t" 2>"$T/.err"
-        rc=$?
-        if [[ $rc -ne 0 ]]; then fail "recording run: exit $rc: $(head -c 300 "$T/.err")"; continue; fi
-        while read -r sc n; do
-          crash_point "$sc" "$n"
-        done < <(pick_points "$T/trace" "$DIR" | edges)
-      done
-    done
-  done
+  reset_target
+  case_ "$IO $TARGET [$FLAGS] recording"
+  # shellcheck disable=SC2086
+  cat "$INPUT" | MUTX_IO=$IO strace -f -qq -o "$T/trace" -e "trace=$WRITE_PATH_SYSCALLS" \
+    "$MUTX" --no-config $FLAGS "$DIR/t" 2>"$T/.err"
+  rc=$?
+  if [[ $rc -ne 0 ]]; then fail "recording run: exit $rc: $(head -c 300 "$T/.err")"; continue; fi
+  while read -r sc n; do
+    crash_point "$sc" "$n"
+  done < <(pick_points "$T/trace" "$DIR" | edges)
 done
 
 echo "crash points: $POINTS (runs that finished before the Nth call: $COMPLETED); targets left new over old: $MIXED"
