@@ -246,8 +246,21 @@ struct job : job_steps {
     }
     t.existing = st;
     check_replaceable(t, o.in_place);
-    cur.st = st;
     cur.fd.reset(::openat(t.dir.get(), t.name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY));
+    // Gone between the stat and the open: removed by a program that takes
+    // no lock, or by another host under a FUSE or network filesystem whose
+    // cached attributes still showed it (bindfs after `rm` beneath it). The
+    // open said so: it is a new file (what the stat saw is not there).
+    if (!cur.fd && errno == ENOENT) return current_target{};
+    // A FUSE filesystem answers the stat from attributes cached for a
+    // second: a chmod beneath bindfs was not seen, and the new file got the
+    // mode from before it. Ask the filesystem itself (a local one answers
+    // as the stat did), then read the attributes it refreshed.
+    struct statx fresh;
+    if (cur.fd && ::statx(cur.fd.get(), "", AT_EMPTY_PATH | AT_STATX_FORCE_SYNC, STATX_BASIC_STATS, &fresh) == 0)
+      ::fstat(cur.fd.get(), &st);
+    t.existing = st;
+    cur.st = st;
     // Without read permission (a write-only file) the write goes on, as
     // `>` would, but the xattrs cannot be copied: say so. Any other
     // failure to open it is an error, not a reason to drop metadata.
@@ -269,8 +282,11 @@ struct job : job_steps {
     emit(event::level::debug, "staged",
          std::string("Staged with ") + staged.kind() + " in " + (t.dir_display.empty() ? "." : t.dir_display),
          {{"staging", rep.staging}});
-    rep.warnings = apply_metadata(staged.fd(), cur.fd.get(), cur.st ? &*cur.st : nullptr, o.metadata, t.display);
-    if (!cur.unreadable.empty())
+    // Written in place, the target keeps its own metadata (overwrite_in_place
+    // sets what was asked for): the staged file is only the content.
+    if (!writes_in_place(cur))
+      rep.warnings = apply_metadata(staged.fd(), cur.fd.get(), cur.st ? &*cur.st : nullptr, o.metadata, t.display);
+    if (!cur.unreadable.empty() && !writes_in_place(cur))
       rep.warnings.push_back("extended attributes and ACL of " + t.display + " were not copied: cannot read it (" +
                              cur.unreadable + ")");
     for (const auto& w : rep.warnings) emit(event::level::warning, "metadata", w);
@@ -427,6 +443,12 @@ struct job : job_steps {
   // The same content, mode and owner as the current file: nothing to do.
   bool unchanged(const staged_file& staged, const current_target& cur) const {
     if (!comparer || !comparer->same()) return false;
+    // Written in place, the staged file carries no metadata: what
+    // overwrite_in_place would set is what --mode, --owner and --group ask.
+    if (writes_in_place(cur))
+      return final_mode(o.metadata, &*cur.st) == (cur.st->st_mode & 07777) &&
+             o.metadata.uid.value_or(cur.st->st_uid) == cur.st->st_uid &&
+             o.metadata.gid.value_or(cur.st->st_gid) == cur.st->st_gid;
     struct stat now;
     if (::fstat(staged.fd(), &now) != 0) return false;
     return (now.st_mode & 07777) == (cur.st->st_mode & 07777) && now.st_uid == cur.st->st_uid &&
@@ -523,6 +545,7 @@ struct job : job_steps {
   // The commit point. From here on a signal no longer turns this write
   // into a failure.
   void publish(staged_file& staged, placed_backup& backup, const target& t) {
+    note_final_stat(staged.fd());
     committed = true;
     rep.changed = true;
     staged.publish();
@@ -530,6 +553,13 @@ struct job : job_steps {
     if (o.sync && ::fsync(t.dir.get()) != 0)
       throw_errno("the new content is in place but not confirmed durable: cannot sync directory",
                   t.dir_display.empty() ? "." : t.dir_display);
+  }
+
+  // The committed file's owner and mode, for the committed event.
+  std::optional<struct stat> final_stat;
+  void note_final_stat(int fd) {
+    struct stat st;
+    if (hooks.on_event && ::fstat(fd, &st) == 0) final_stat = st;
   }
 
   // --in-place applies to a target that exists; a new file is created by
@@ -562,6 +592,7 @@ struct job : job_steps {
     }
     // From the first byte on, the old content is only in the backup.
     committed = true;
+    rep.changed = true;
     backup.keep();
     rep.in_place = true;
     try {
@@ -573,6 +604,7 @@ struct job : job_steps {
         rep.warnings.push_back(std::move(w));
       }
       if (o.sync && ::fsync(out.get()) != 0) throw_errno("cannot sync (fsync)", t.display);
+      note_final_stat(out.get());
       emit(event::level::debug, "in_place_copied", "Copied " + std::to_string(rep.bytes) + " bytes in place by " + how,
            {{"strategy", std::string(how)}});
     } catch (const error& e) {
@@ -588,10 +620,12 @@ struct job : job_steps {
     rep.duration_ms = ms_since(started);
     rep.backend = r.backend();
     if (!hooks.on_event) return;
+    // From the descriptor, not the name: a lookup would also cache the name
+    // in a FUSE mount, where another program may remove it behind our back.
     struct stat st {};
+    if (final_stat) st = *final_stat;
     char mode[16] = "";
-    if (::fstatat(t.dir.get(), t.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0)
-      std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    if (final_stat) std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
     std::vector<std::pair<std::string, event::value>> fields = {{"bytes", static_cast<std::int64_t>(rep.bytes)},
                                                                  {"duration_ms", rep.duration_ms},
                                                                  {"strategy", rep.strategy},

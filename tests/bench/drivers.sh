@@ -43,6 +43,16 @@ expect_match "$(cat "$md")" "Peak RSS .* \*\*$num MiB\*\*" "$md"
 expect_match "$(cat "$md")" "\| 1 \| $num \| $num \| $num \|" "$md (sweep)"
 expect_eq "$(ls scratch)" "" "scratch left by stream.sh"
 
+case_ "deploy.sh: --sha256 and --compare rows, with their floors"
+driver deploy BENCH_DEPLOY_MIB=2 BENCH_RUNS=1
+md=out/deploy/deploy.md
+for cmd in 'mutx --stream' 'mutx --stream --sha256' 'mutx --stream, over the old file' \
+  'mutx --stream -C, identical \(nothing written\)' 'mutx --stream -C, differs at 4 KiB' 'sha256sum \(coreutils\)' \
+  'openssl dgst -sha256 \(digest floor\)' 'cmp - old \(comparison floor\)' 'cat > \(not durable\)' 'dd bs=1M conv=fsync'; do
+  expect_eq "$(grep -cE "^\| $cmd \| $num ± $num ms \| $num""x \|$" "$md")" 1 "row of '$cmd' in $md"
+done
+expect_eq "$(ls scratch)" "" "scratch left by deploy.sh"
+
 case_ "small.sh: interleaved and back-to-back tables with all five commands"
 driver small BENCH_SMALL_RUNS=2 BENCH_SMALL_ROUNDS=1
 md=out/small/small.md

@@ -184,6 +184,10 @@ soup() {  # option-table-name: fills ARGS
     name=${entry%% *}
     takes=${entry#* }
     [[ $entry == *" "* ]] || takes=
+    # Values that are shell commands to run (--check, --on-change) or a
+    # file to append to (--log) do what they say with any value (`yes`
+    # runs for ever, a file named is appended to): tests/deploy has them.
+    [[ $name == check || $name == on-change || $name == log ]] && continue
     # help and version print and exit 0: keep them rare.
     [[ ($name == help || $name == version) && $((RANDOM % 8)) -ne 0 ]] && continue
     case $((RANDOM % 10)) in

@@ -65,6 +65,30 @@ expect_mode under/out 640
 expect_eq "$ERR" "" "stderr"
 nothing_left out
 
+case_ "a file removed beneath FUSE while its attributes are cached is a new file"
+# bindfs caches attributes for a second: the stat through the mount still
+# shows the file that `rm` removed beneath it, and the open says ENOENT.
+printf 'one\n' | "$MUTX" over/out 2>"$T/.stderr"
+cat over/out >/dev/null
+rm -f under/out
+printf 'two\n' | "$MUTX" over/out 2>"$T/.stderr"
+RC=$? ERR=$(cat "$T/.stderr")
+expect_rc 0
+expect_content under/out $'two\n'
+expect_eq "$ERR" "" "stderr"
+nothing_left out
+
+case_ "a mode changed beneath FUSE a moment ago is the mode kept"
+printf 'one\n' | "$MUTX" over/out 2>"$T/.stderr"
+stat over/out >/dev/null
+chmod 0604 under/out
+printf 'two\n' | "$MUTX" over/out 2>"$T/.stderr"
+RC=$? ERR=$(cat "$T/.stderr")
+expect_rc 0
+expect_content under/out $'two\n'
+expect_mode under/out 604
+nothing_left out
+
 case_ "--no-sync through FUSE"
 cat big | "$MUTX" --no-sync --stream over/out 2>"$T/.stderr"
 RC=$? ERR=$(cat "$T/.stderr")

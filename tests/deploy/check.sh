@@ -61,16 +61,22 @@ else
   echo "NOTE: visudo not installed: the 'visudo -cf %s' example is not run" >&2
 fi
 
-case_ "--check 'nginx -t -c %s'"
+case_ "--check 'nginx -t -c %s' (an absolute OUTPUT, as nginx wants)"
 if command -v nginx >/dev/null 2>&1; then
   printf 'events {}\nhttp { server { listen 127.0.0.1:18080; } }\n' >d/nginx.conf
-  run_in $'events {}\nhttp { server { listen 127.0.0.1:18081; } }\n' --check 'nginx -t -q -c "$PWD/"%s' d/nginx.conf
+  run_in $'events {}\nhttp { include mime.types; server { listen 127.0.0.1:18081; } }\n' --check 'nginx -t -q -c %s' "$T/d/nginx.conf"
+  expect_rc 1  # mime.types is not beside it: the include resolves as it will for the real file
+  expect_has "$ERR" "mime.types" "nginx's message"
+  printf 'types { text/html html; }\n' >d/mime.types
+  run_in $'events {}\nhttp { include mime.types; server { listen 127.0.0.1:18081; } }\n' --check 'nginx -t -q -c %s' "$T/d/nginx.conf"
   expect_rc 0
+  expect_has "$(cat d/nginx.conf)" "18081" "d/nginx.conf"
   before=$(listing d)
-  run_in $'events {\n' --check 'nginx -t -q -c "$PWD/"%s' d/nginx.conf
+  run_in $'events {\n' --check 'nginx -t -q -c %s' "$T/d/nginx.conf"
   expect_rc 1
+  expect_has "$ERR" "check failed: 'nginx -t -q -c %s' exited 1" "stderr"
   expect_listing d "$before"
-  rm -f d/nginx.conf
+  rm -f d/nginx.conf d/mime.types
 else
   echo "NOTE: nginx not installed: the 'nginx -t -c %s' example is not run" >&2
 fi

@@ -51,6 +51,17 @@ for io in uring syscalls; do
 done
 unset MUTX_IO
 
+case_ "identical content: no sync, no link, no rename (strace)"
+if command -v strace >/dev/null 2>&1 && strace -f -o /dev/null true 2>/dev/null; then
+  printf 'same\n' >d/st
+  printf 'same\n' | strace -f -qq -o "$T/trace" -e trace=fsync,fdatasync,sync_file_range,linkat,renameat,renameat2,io_uring_enter "$MUTX" --io=syscalls -C d/st
+  expect_eq "$(grep -cE '^[0-9]+ +(fsync|fdatasync|sync_file_range|linkat|renameat2?)\(' "$T/trace")" 0 "syncs, links and renames"
+  printf 'different\n' | strace -f -qq -o "$T/trace" -e trace=fsync,renameat,renameat2 "$MUTX" --io=syscalls -C d/st
+  expect_eq "$(grep -cE '^[0-9]+ +(fsync|renameat2?)\(' "$T/trace")" 3 "file fsync, rename, directory fsync when it differs"
+else
+  echo "NOTE: strace cannot trace here: the syscall case is not run" >&2
+fi
+
 case_ "--append of nothing is no change"
 printf 'abc\n' >d/a
 before=$(listing d)

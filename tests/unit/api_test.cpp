@@ -169,4 +169,113 @@ BOOST_AUTO_TEST_CASE(bad_options_are_refused_and_the_target_kept) {
   refused(d / std::string("co\0nf", 5), quiet(), "OUTPUT contains a NUL byte");  // would have written "co"
 }
 
+// Config deploys through the library: compare, sha256, check, on_change.
+BOOST_AUTO_TEST_CASE(deploy_options) {
+  temp_dir d;
+  const std::string f = d / "app.conf";
+  options o = quiet();
+  o.compute_sha256 = true;
+  result r = write_file(f, "v1\n", o);
+  BOOST_TEST(r.changed);
+  BOOST_TEST(r.sha256 == "2d27fbdf4e8ca207afbfa388ca9172fbcc6c70e534af2476b3b704f87debadcf");
+
+  struct stat before, after;
+  BOOST_REQUIRE(::stat(f.c_str(), &before) == 0);
+  options same = quiet();
+  same.compare = true;
+  r = write_file(f, "v1\n", same);
+  BOOST_TEST(!r.changed);
+  BOOST_REQUIRE(::stat(f.c_str(), &after) == 0);
+  BOOST_TEST(before.st_ino == after.st_ino);
+  r = write_file(f, "v2\n", same);
+  BOOST_TEST(r.changed);
+  BOOST_TEST(test::slurp(f) == "v2\n");
+
+  options sum = quiet();
+  sum.sha256 = std::string(64, '0');
+  try {
+    write_file(f, "v3\n", sum);
+    BOOST_FAIL("a wrong sha256 was accepted");
+  } catch (const error& e) {
+    BOOST_TEST((e.reason() == failure_reason::checksum_mismatch));
+    BOOST_TEST(std::string(e.what()).find("checksum mismatch (expected 0000") != std::string::npos);
+  }
+  BOOST_TEST(test::slurp(f) == "v2\n");
+
+  options check = quiet();
+  check.check = "grep -q v3 %s";
+  check.on_change = "cp %s " + (d / "changed");
+  write_file(f, "v3\n", check);
+  BOOST_TEST(test::slurp(d / "changed") == "v3\n");
+  try {
+    write_file(f, "v4\n", check);
+    BOOST_FAIL("a failed check was accepted");
+  } catch (const error& e) {
+    BOOST_TEST((e.reason() == failure_reason::check_failed));
+  }
+  BOOST_TEST(test::slurp(f) == "v3\n");
+  BOOST_TEST(test::entries(d.path) == 2u);  // app.conf and changed: no check copy, no temp
+}
+
+// chmod takes chmod(1)'s forms, applied to the old mode; with mode too it
+// is an error, as is a spec chmod refuses; the target is untouched then.
+BOOST_AUTO_TEST_CASE(chmod_applies_to_the_old_mode) {
+  temp_dir d;
+  const std::string f = d / "conf";
+  test::spit(f, "old");
+  BOOST_REQUIRE(::chmod(f.c_str(), 0664) == 0);
+  options o = quiet();
+  o.chmod = "g-w,o=";
+  write_file(f, "new", o);
+  struct stat st;
+  BOOST_REQUIRE(::stat(f.c_str(), &st) == 0);
+  BOOST_TEST((st.st_mode & 07777) == 0640u);
+  o.chmod = "g+z";
+  BOOST_CHECK_THROW(write_file(f, "bad", o), mutx::error);
+  o.chmod = "u+x";
+  o.mode = 0600;
+  BOOST_CHECK_THROW(write_file(f, "bad", o), mutx::error);
+  BOOST_TEST(test::slurp(f) == "new");
+  BOOST_TEST(test::entries(d.path) == 1u);
+}
+
+// in_place keeps the inode (and so a hard link sees the new content).
+BOOST_AUTO_TEST_CASE(in_place_keeps_the_inode) {
+  temp_dir d;
+  const std::string f = d / "conf", link = d / "link";
+  test::spit(f, "old content");
+  BOOST_REQUIRE(::link(f.c_str(), link.c_str()) == 0);
+  struct stat before, after;
+  BOOST_REQUIRE(::stat(f.c_str(), &before) == 0);
+  options o = quiet();
+  o.in_place = true;
+  o.backup = true;
+  result r = write_file(f, "new", o);
+  BOOST_REQUIRE(::stat(f.c_str(), &after) == 0);
+  BOOST_TEST(after.st_ino == before.st_ino);
+  BOOST_TEST(test::slurp(link) == "new");
+  BOOST_REQUIRE(r.backup);
+  BOOST_TEST(test::slurp(*r.backup) == "old content");
+  BOOST_TEST(test::entries(d.path) == 3u);  // conf, link, conf.backup
+}
+
+// owner and group, as numbers; only root may give a file away.
+BOOST_AUTO_TEST_CASE(owner_and_group_are_set) {
+  temp_dir d;
+  const std::string f = d / "conf";
+  options o = quiet();
+  o.owner = 4242;
+  o.group = 4343;
+  if (::geteuid() != 0) {
+    BOOST_CHECK_THROW(write_file(f, "x", o), mutx::error);
+    BOOST_TEST(test::entries(d.path) == 0u);
+    return;
+  }
+  write_file(f, "x", o);
+  struct stat st;
+  BOOST_REQUIRE(::stat(f.c_str(), &st) == 0);
+  BOOST_TEST(st.st_uid == 4242u);
+  BOOST_TEST(st.st_gid == 4343u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
