@@ -1,9 +1,9 @@
 #include "mutx/audit_log.hpp"
 
 #include "mutx/error.hpp"
+#include "mutx/metadata.hpp"
 
 #include <fcntl.h>
-#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -68,11 +68,9 @@ std::string json_quote(std::string_view s) {
 
 namespace {
 
-std::string user_name() {
-  const uid_t uid = ::geteuid();
-  if (const struct passwd* pw = ::getpwuid(uid)) return pw->pw_name;
-  return std::to_string(uid);
-}
+// From /etc/passwd itself (metadata.hpp): the binary is static, and NSS
+// through getpwuid would need the shared libraries of the glibc it was built with.
+std::string user_name() { return mutx::user_name(::geteuid()); }
 
 std::string host_name() {
   char buf[256] = {};

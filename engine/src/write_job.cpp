@@ -23,6 +23,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <filesystem>
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -167,13 +168,20 @@ struct job : job_steps {
     if (!log.open() || logged) return;
     logged = true;
     audit_entry e;
-    e.target = rep.target.empty() ? o.output : rep.target;
+    // An audit trail names the file wherever it is read: the absolute path
+    // (mutx never changes its working directory).
+    auto absolute = [](const std::string& path) {
+      std::error_code ec;
+      const auto abs = std::filesystem::absolute(path, ec);
+      return ec ? path : abs.string();
+    };
+    e.target = absolute(rep.target.empty() ? o.output : rep.target);
     e.outcome = outcome;
     e.reason = reason;
     e.bytes = rep.bytes;
     e.sha256 = rep.sha256;
     e.old_sha256 = old_sha256;
-    e.backup = rep.backup;
+    if (rep.backup) e.backup = absolute(*rep.backup);
     e.duration_ms = ms_since(started);
     log.append(e, o.sync);
   }

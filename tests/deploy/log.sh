@@ -18,7 +18,7 @@ expect_rc 0
 expect_eq "$(wc -l <audit.log)" 1 "lines"
 line=$(tail -1 audit.log)
 expect_eq "$(jq -c '[.user, .host, .pid > 0, .target, .outcome, .bytes, .sha256, .old_sha256, .backup, (.duration_ms | type)]' <<<"$line")" \
-  "[\"$(id -un)\",\"$(hostname)\",true,\"d/t\",\"written\",4,\"$NEW\",\"$OLD\",\"d/t.backup\",\"number\"]" "fields"
+  "[\"$(id -un)\",\"$(hostname)\",true,\"$PWD/d/t\",\"written\",4,\"$NEW\",\"$OLD\",\"$PWD/d/t.backup\",\"number\"]" "fields"
 expect_match "$(jq -r .time <<<"$line")" '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$' "time"
 expect_mode audit.log 640
 
@@ -32,7 +32,7 @@ expect_eq "$(tail -1 audit.log | jq -c '[.outcome, .reason]')" "[\"failed\",\"d/
 run_in '' --log audit.log d/t
 expect_eq "$(tail -1 audit.log | jq -c '[.outcome, .reason]')" '["failed","No input provided"]' "empty input"
 run_in $'n\n' --log audit.log d/fresh
-expect_eq "$(tail -1 audit.log | jq -c '[.outcome, .old_sha256, .target]')" '["written",null,"d/fresh"]' "new file"
+expect_eq "$(tail -1 audit.log | jq -c '[.outcome, .old_sha256, .target]')" "[\"written\",null,\"$PWD/d/fresh\"]" "new file"
 expect_eq "$(wc -l <audit.log)" 5 "lines"
 expect_content d/t $'new\n'
 
@@ -44,7 +44,7 @@ kill -INT $pid
 wait $pid
 RC=$?
 expect_rc 3
-expect_eq "$(tail -1 audit.log | jq -c '[.outcome, .target]')" '["interrupted","d/t"]' "interrupted"
+expect_eq "$(tail -1 audit.log | jq -c '[.outcome, .target]')" "[\"interrupted\",\"$PWD/d/t\"]" "interrupted"
 
 case_ "log = FILE in the config file"
 mkdir -p cfg/mutx
