@@ -430,7 +430,8 @@ struct tree_job : job_steps {
           {"duration_ms", rep.duration_ms},
           {"strategy", rep.strategy},
           {"backend", rep.backend},
-          {"staging", rep.staging}});
+          {"staging", rep.staging},
+          {"changed", true}});
   }
 };
 

@@ -57,6 +57,8 @@ RC=$? ERR=$(cat "$T/.stderr")
 expect_rc 0
 expect_eq "$ERR" "changed site" "stderr"
 expect_mode site/conf.d 700
+OUT=$(tar -C src -c . | m --tree --json site 2>&1 | tail -n 1)
+expect_eq "$(jq -r '.event + " " + (.changed|tostring)' <<<"$OUT")" "committed true" "json of a change"
 ln -s conf.d/a.conf src/link
 tar -C src -c . | m --tree -C site 2>/dev/null
 expect_eq "$(readlink site/link)" conf.d/a.conf "site/link"
