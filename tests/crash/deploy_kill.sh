@@ -26,23 +26,7 @@ DIR=$T/work
 mkdir -p "$DIR"
 if [[ $QUICK -eq 1 ]]; then PER_KIND=1; elif [[ $SIZE -ge 2 ]]; then PER_KIND=0; else PER_KIND=1; fi
 
-# Occurrences of each syscall at or after the first that touches DIR (a
-# trace of mutx alone: no pid column).
-pick_points() {  # log workdir
-  awk -v dir="$2" -v per="$PER_KIND" '
-    / resumed>/ || /^\+\+\+/ || /^---/ { next }
-    {
-      name = $1; sub(/\(.*/, "", name)
-      n[name]++
-      if (!started && index($0, "\"" dir)) started = 1
-      if (started) { if (!(name in first)) first[name] = n[name]; last[name] = n[name] }
-    }
-    END {
-      for (s in first)
-        for (k = first[s]; k <= last[s]; k++)
-          if (per == 0 || k == first[s] || k == last[s]) print s, k
-    }' "$1" | sort -k1,1 -k2,2n
-}
+# pick_points (lib_crash.bash) reads this trace of mutx alone (no pid column).
 
 reset_dir() {
   find "$DIR" -mindepth 1 -delete

@@ -117,14 +117,14 @@ housekeep_clean() {
 }
 
 # Which occurrence numbers of each syscall to kill at, from a recorded
-# trace (strace -f -o LOG): those at or after the first call that touches
+# trace (strace -o LOG, with or without -f's pid column): those at or after the first call that touches
 # the work directory (before it, the loader and the ring setup run; a kill
 # there is a kill before anything). Prints "syscall N" lines.
 pick_points() {  # log workdir [per-kind, default $PER_KIND] (0: every occurrence; 1: first and last; N: the first N)
   awk -v dir="$2" -v per="${3:-$PER_KIND}" '
-    / resumed>/ || /^[0-9]+ \+\+\+/ || /^[0-9]+ ---/ { next }
+    / resumed>/ || /^([0-9]+ )?\+\+\+/ || /^([0-9]+ )?---/ { next }
     {
-      name = $2; sub(/\(.*/, "", name)
+      name = ($1 ~ /^[0-9]+$/) ? $2 : $1; sub(/\(.*/, "", name)
       n[name]++
       if (!started && index($0, "\"" dir)) started = 1
       if (started) { if (!(name in first)) first[name] = n[name]; last[name] = n[name] }
