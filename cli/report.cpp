@@ -119,7 +119,9 @@ std::string cli_hint(const mutx::error& e) {
   };
   switch (e.reason()) {
     case failure_reason::no_input:
-      return "The target was left as it was; pass --allow-empty to write an empty file.";
+      return h == "The directory was left as it was."
+                 ? "The directory was left as it was; pass --allow-empty to make it an empty directory."
+                 : "The target was left as it was; pass --allow-empty to write an empty file.";
     case failure_reason::command_no_output:
       return h == "The target was left as it was." ? "The target was left as it was; pass --allow-empty to write an empty file."
                                                    : h;

@@ -258,9 +258,13 @@ struct tree_job : job_steps {
       warnings = std::move(b.warnings);
     });
     if (stop.stop_requested()) interrupted();
-    if (empty || (rep.entries == 0 && !o.allow_empty))
-      throw error(failure_kind::io, empty ? "No input provided" : "the archive holds no entries",
-                  "The target was left as it was.")
+    // No bytes at all is never a tree (an empty archive still has its end
+    // blocks); an archive of no entries is an empty directory if asked for.
+    if (empty)
+      throw error(failure_kind::io, "No input provided",
+                  "The directory was left as it was; give a tar stream, such as tar -C SRC -c .");
+    if (rep.entries == 0 && !o.allow_empty)
+      throw error(failure_kind::io, "the archive holds no entries", "The directory was left as it was.")
           .with_reason(failure_reason::no_input);
     for (auto& w : warnings) {
       emit(event::level::warning, "metadata", w);

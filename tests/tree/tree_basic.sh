@@ -165,11 +165,11 @@ expect_rc 1
 expect_match "$ERR" $'^Error: plain: Not a directory.*\nHint: A tree write replaces a directory; plain is another kind of file.$' "stderr"
 run_in "" --no-config --tree site
 expect_rc 1
-expect_match "$ERR" '^Error: No input provided' "stderr"
+expect_eq "$ERR" $'Error: No input provided\nHint: The directory was left as it was; give a tar stream, such as tar -C SRC -c .' "stderr"
 tar -c -T /dev/null | m --tree site 2>"$T/.stderr"
 RC=$? ERR=$(cat "$T/.stderr")
 expect_rc 1
-expect_match "$ERR" '^Error: the archive holds no entries' "stderr"
+expect_eq "$ERR" $'Error: the archive holds no entries\nHint: The directory was left as it was; pass --allow-empty to make it an empty directory.' "stderr"
 tar -c -T /dev/null | m --tree --allow-empty empty 2>/dev/null
 expect_only empty
 rm -rf empty .empty.mutx-old
