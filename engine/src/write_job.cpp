@@ -400,7 +400,7 @@ struct job : job_steps {
     if (!cur.unreadable.empty() && !writes_in_place(cur))
       rep.warnings.push_back("extended attributes and ACL of " + t.display + " were not copied: cannot read it (" +
                              cur.unreadable + ")");
-    for (const auto& w : rep.warnings) emit(event::level::warning, "metadata", w);
+    for (const auto& w : rep.warnings) held.push_back(event{event::level::warning, "metadata", w, {}});
     struct stat staged_meta;
     if (::fstat(staged.fd(), &staged_meta) != 0) throw_errno("cannot inspect the new", t.display);
     warn_owner_change(cur, staged_meta, t);
@@ -418,8 +418,17 @@ struct job : job_steps {
     if ((o.metadata.uid || cur.st->st_uid == now.st_uid) && (o.metadata.gid || cur.st->st_gid == now.st_gid)) return;
     std::string was = owner_name(cur.st->st_uid, cur.st->st_gid), is = owner_name(now.st_uid, now.st_gid);
     std::string w = t.display + " was owned by " + was + " and is now owned by " + is;
-    emit(event::level::warning, "owner_changed", w, {{"old_owner", was}, {"new_owner", is}});
+    held.push_back(event{event::level::warning, "owner_changed", w, {{"old_owner", was}, {"new_owner", is}}});
     rep.warnings.push_back(std::move(w));
+  }
+
+  // What the metadata steps found is said once the new file is in place: a
+  // write that then fails (a check, no output, a lost lock) or changes
+  // nothing (--compare) did not change an owner, and its error comes first.
+  std::vector<event> held;
+  void say_held_warnings() {
+    for (auto& e : held) emit(e.lvl, std::move(e.name), std::move(e.message), std::move(e.fields));
+    held.clear();
   }
 
   // The new content: the old one first for --append, then the buffer, the
@@ -733,6 +742,7 @@ struct job : job_steps {
   }
 
   void report_committed(const target& t, clock_type::time_point started) {
+    say_held_warnings();
     rep.duration_ms = ms_since(started);
     rep.backend = r.backend();
     if (!hooks.on_event) return;

@@ -162,4 +162,19 @@ ERR=$(<"$T/.stderr")
 expect_rc 0
 expect_content "$N/f" new
 expect_only "$N" f
+case_ "a write that fails does not say the owner changed"
+printf 'old\n' >gave
+chown 4242:4343 gave
+run gave -- true
+expect_rc 1
+expect_eq "$ERR" $'Error: command \'true\' produced no output\nHint: The target was left as it was; pass --allow-empty to write an empty file.' "stderr: the error alone"
+run gave --check 'exit 3' -- echo x
+expect_rc 1
+expect_eq "$ERR" $'Error: gave: check failed: \'exit 3\' exited 3\nHint: The target was left as it was.' "stderr of a failed check: the error alone"
+expect_eq "$(stat -c %u:%g gave)" 4242:4343 "owner of gave"
+run_in $'new\n' gave
+expect_rc 0
+expect_match "$ERR" 'gave was owned by 4242:4343 and is now owned by root:root' "the warning of a write that happened"
+expect_content gave $'new\n'
+
 finish
