@@ -122,7 +122,8 @@ struct inotify_lease {
 // Opens the lock file, creating it where `create` allows. Never follows a
 // symlink, and looks before opening a name that exists; the caller checks
 // what it opened all the same (fstat), since the name may change between.
-unique_fd open_lock(int dfd, const std::string& name, mode_t mode, bool create, const std::string& display) {
+unique_fd open_lock(int dfd, const std::string& name, mode_t mode, bool create, const std::string& display,
+                    int attempts = 8) {
   const int flags = O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY;
   // Usually the name is free (the last holder unlinked it): a file we
   // create ourselves needs no look first. Saves the fstatat below, 2.5 of
@@ -152,6 +153,11 @@ unique_fd open_lock(int dfd, const std::string& name, mode_t mode, bool create, 
   }
   if (!lfd) {
     int err = errno;
+    // The holder on another host unlinked it between our two opens: a FUSE
+    // or network filesystem that still had the name cached sends a plain
+    // open, which the server answers ENOENT (sshfs: 1 of 200 increments
+    // across two mounts failed so). The name is free now: create it again.
+    if (err == ENOENT && create && attempts > 1) return open_lock(dfd, name, mode, create, display, attempts - 1);
     if (err == ELOOP) refuse_lock(display, "a symbolic link");
     if (err == EISDIR) refuse_lock(display, "a directory");
     if (err == EACCES) unopenable_lock(dfd, name, display);
