@@ -30,7 +30,10 @@ constexpr const char* usage =
     "or OFD locks); other tools' lock files (Cargo.lock, .rpm.lock), git\n"
     "directories and symbolic links are never touched. Backups are aged and\n"
     "ordered by when they were made (their ctime), and the newest of each file\n"
-    "stays unless --keep-newest says otherwise. Prints one line per path deleted\n"
+    "stays unless --keep-newest says otherwise. A temp on a filesystem other hosts\n"
+    "may mount (FUSE, NFS, CephFS...) is never removed by its age alone; one named\n"
+    "after a writer's etcd lease (.NAME.mutx-eLEASE) goes only with --lock-url,\n"
+    "once etcd says that lease is gone. Prints one line per path deleted\n"
     "(with --dry-run: 'would delete PATH', and nothing is deleted).\n";
 
 constexpr const char* duration_help =
@@ -92,6 +95,9 @@ int housekeep_main(const std::vector<std::string>& args) {
       ("keep-newest", po::value(&keep_newest)->value_name("N"), "keep the N newest backups of each file, whatever "
        "their age (default 1)")
       ("backup-suffix", po::value(&opts.backup_suffix)->value_name("S"), "backup suffix (default .backup)")
+      ("lock-url", po::value<std::string>()->value_name("etcd://HOST:PORT[,...][/PREFIX]"),
+       "ask this etcd cluster whether the lease a .NAME.mutx-eLEASE temp is named after is gone: only then is it "
+       "removed (without it, such temps stay)")
       ("dry-run,n", po::bool_switch(&opts.dry_run), "change nothing; list what would be deleted")
       ("verbose,v", po::bool_switch(&verbose), "say on stderr what is kept and why, and a summary")
       ("json", po::bool_switch(&json), "one JSON object per line on stdout, then a summary object")
@@ -135,6 +141,10 @@ int housekeep_main(const std::vector<std::string>& args) {
   }
   if (opts.backup_suffix.empty() || opts.backup_suffix.find('/') != std::string::npos)
     return fail("invalid --backup-suffix '" + opts.backup_suffix + "' (expected a non-empty file name ending)");
+  if (vm.count("lock-url")) {
+    opts.lock_url = vm["lock-url"].as<std::string>();
+    if (opts.lock_url->empty()) return fail("--lock-url needs a URL");
+  }
   opts.report_skipped = verbose;
 
   const auto start = std::chrono::steady_clock::now();

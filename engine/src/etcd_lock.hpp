@@ -37,6 +37,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -99,10 +100,20 @@ class etcd_lock {
   std::int64_t fence() const noexcept;     // the key's create_revision
   const std::string& key() const noexcept;  // the key in etcd
   std::string lease_hex() const;
+  std::int64_t lease() const noexcept;  // the lease held, 0 when none
 
  private:
   std::shared_ptr<etcd_state> st_;
 };
+
+// Whether etcd still has lease `id` (housekeep --lock-url, for a temp named
+// after a writer's lease): lease/timetolive, which a follower forwards to
+// the leader, and the leader answers after applying what is committed.
+// False only when etcd says the lease is gone (expired, revoked, never
+// granted); nullopt, with the reason in `why`, when no endpoint answered
+// within a few seconds or the answer is not one. Runs an io_context of its
+// own: a blocking call.
+std::optional<bool> etcd_lease_alive(const etcd_url& url, std::int64_t id, std::string& why);
 
 // The error for a lock that can no longer be proven ours before the commit.
 [[noreturn]] void lost_etcd_lock(const std::string& display, const std::string& why);

@@ -1,5 +1,6 @@
 #include "mutx/housekeep.hpp"
 
+#include "etcd_lock.hpp"
 #include "housekeep_age.hpp"
 #include "housekeep_backups.hpp"
 #include "housekeep_locks.hpp"
@@ -17,6 +18,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <memory>
 #include <unordered_set>
 #include <utility>
@@ -40,8 +42,9 @@ struct entry {
 
 class walker {
  public:
-  walker(const housekeep_options& opts, const housekeep_callback& on_event)
+  walker(const housekeep_options& opts, const housekeep_callback& on_event, std::optional<etcd_url> etcd)
       : opts_(opts),
+        etcd_(std::move(etcd)),
         on_event_(on_event),
         now_(stamp_of(opts.now.value_or(std::chrono::system_clock::now()))),
         keep_(opts, now_) {
@@ -108,8 +111,15 @@ class walker {
   void clean_backups(int dfd, const std::string& display, std::vector<entry>& backups);
   void descend(int dfd, const std::string& display, const entry& e);
 
+  // Whether a temp named after etcd lease `lease` may go: etcd says the
+  // lease is gone. Otherwise it is kept (skipped) or an error (failed) is
+  // reported, and false returned.
+  bool lease_gone(std::int64_t lease, const std::string& path);
+
   const housekeep_options& opts_;
   const housekeep_callback& on_event_;
+  std::optional<etcd_url> etcd_;  // --lock-url
+  std::string etcd_down_;         // why etcd did not answer, once it did not: not asked again
   stamp now_;
   stamp lock_cutoff_;
   stamp temp_cutoff_;
@@ -259,6 +269,28 @@ void walker::clean_lock(int dfd, const std::string& display, const entry& e) {
   deleted(housekeep_kind::lock, path, e.name, 0);
 }
 
+std::string lease_text(std::int64_t lease) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(lease));
+  return buf;
+}
+
+bool walker::lease_gone(std::int64_t lease, const std::string& path) {
+  if (etcd_down_.empty()) {
+    std::string why;
+    const std::optional<bool> alive = etcd_lease_alive(*etcd_, lease, why);
+    if (alive) {
+      if (!*alive) return true;
+      skipped(housekeep_kind::temp, path, "its etcd lease " + lease_text(lease) + " is alive");
+      return false;
+    }
+    etcd_down_ = "cannot reach etcd at " + etcd_->hosts + ": " + why;
+  }
+  emit(housekeep_event::type::failed, housekeep_kind::temp, path, 0,
+       etcd_down_ + "; " + path + " (named after etcd lease " + lease_text(lease) + ") was kept");
+  return false;
+}
+
 void walker::clean_temp(int dfd, const std::string& display, const entry& e) {
   const std::string path = join_path(display, e.name);
   if (e.type == DT_LNK) return skipped(housekeep_kind::temp, path, "a symbolic link, not followed");
@@ -273,6 +305,15 @@ void walker::clean_temp(int dfd, const std::string& display, const entry& e) {
   // copied with its times) under a temp name, so its mtime is the old
   // content's however new the temp.
   if (!(touched_of(st) < temp_cutoff_)) return skipped(housekeep_kind::temp, path, too_young());
+  // A temp named after a writer's etcd lease: that writer may run on any
+  // host that mounts this directory (this one may be the server of the
+  // share, where no client's flock shows), so only etcd can say it is gone.
+  const std::int64_t lease = parse_temp(e.name)->lease;
+  if (lease && !etcd_)
+    return skipped(housekeep_kind::temp, path,
+                   "named after etcd lease " + lease_text(lease) +
+                       ": a writer on any host that mounts this directory may own it; pass --lock-url to ask etcd "
+                       "whether that lease is gone");
 
   unique_fd locked;
   switch (claim_stale_temp(dfd, e.name, locked, st)) {
@@ -282,9 +323,18 @@ void walker::clean_temp(int dfd, const std::string& display, const entry& e) {
     case temp_probe::foreign:
       return skipped(housekeep_kind::temp, path, "cannot be opened to prove that no writer holds it");
     case temp_probe::shared:
+      if (lease) break;  // no flock proves anything here: the lease decides
       return skipped(housekeep_kind::temp, path,
                      std::string("on ") + shared_filesystem(dfd) +
                          ", which other hosts may mount: nothing proves that no writer there owns it");
+  }
+  if (lease) {
+    if (!lease_gone(lease, path)) return;
+    // The name must still be the file judged (and not touched since).
+    struct stat now;
+    if (::fstatat(dfd, e.name.c_str(), &now, AT_SYMLINK_NOFOLLOW) != 0) return;
+    if (!same_inode(now, st)) return skipped(housekeep_kind::temp, path, "replaced while etcd was asked");
+    st = now;
   }
   // Ours exclusively now; touched since the first look means a writer used
   // it until a moment ago.
@@ -421,6 +471,8 @@ void walker::descend(int dfd, const std::string& display, const entry& e) {
 namespace mutx {
 
 housekeep_result housekeep(const std::string& dir, const housekeep_options& opts, const housekeep_callback& on_event) {
+  std::optional<detail::etcd_url> etcd;
+  if (opts.lock_url) etcd = detail::parse_etcd_url(*opts.lock_url);
   unique_fd root(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!root) {
     const int err = errno;
@@ -441,7 +493,7 @@ housekeep_result housekeep(const std::string& dir, const housekeep_options& opts
   std::string display = dir;
   while (display.size() > 1 && display.back() == '/') display.pop_back();
 
-  detail::walker w(opts, on_event);
+  detail::walker w(opts, on_event, std::move(etcd));
   w.walk(root.get(), display, st);
   return w.result;
 }

@@ -13,6 +13,10 @@ constexpr std::string_view lock_suffix = ".lock";
 constexpr std::string_view temp_marker = ".mutx-";
 // After the marker, a check copy's tag starts with it (.NAME.mutx-c0.EXT).
 constexpr char check_tag = 'c';
+// After the marker (and a check copy's 'c'): a temp named after the
+// writer's etcd lease (.NAME.mutx-e0123456789abcdef).
+constexpr char lease_tag = 'e';
+constexpr std::size_t lease_digits = 16;
 constexpr std::string_view tree_marker = ".mutx-tree-";
 constexpr std::string_view old_tree_suffix = ".mutx-old";
 constexpr std::size_t random_length = 12;
@@ -20,6 +24,26 @@ constexpr char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
 
 bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
 bool is_random_char(char c) noexcept { return is_digit(c) || (c >= 'a' && c <= 'z'); }
+bool is_hex_digit(char c) noexcept { return is_digit(c) || (c >= 'a' && c <= 'f'); }
+
+// 'e' and the lease in 16 lowercase hex digits.
+std::string lease_tag_text(std::int64_t lease) {
+  char buf[lease_digits + 2];
+  std::snprintf(buf, sizeof buf, "%c%016llx", lease_tag, static_cast<unsigned long long>(lease));
+  return buf;
+}
+
+// The lease of a lease tag: exactly 'e' + 16 lowercase hex digits, of a
+// lease etcd can grant (positive); 0 for anything else.
+std::int64_t parse_lease_tag(std::string_view tag) noexcept {
+  if (tag.size() != 1 + lease_digits || tag[0] != lease_tag) return 0;
+  std::uint64_t v = 0;
+  for (char c : tag.substr(1)) {
+    if (!is_hex_digit(c)) return 0;
+    v = v << 4 | static_cast<std::uint64_t>(is_digit(c) ? c - '0' : c - 'a' + 10);
+  }
+  return v >> 63 ? 0 : static_cast<std::int64_t>(v);
+}
 
 // Digits only, at most 18 of them (no overflow); nullopt otherwise.
 std::optional<std::int64_t> parse_digits(std::string_view s) noexcept {
@@ -72,7 +96,13 @@ std::string random_temp_name(std::string_view target) {
   return out;
 }
 
-std::size_t temp_name_overhead() noexcept { return 1 + temp_marker.size() + random_length; }
+std::string lease_temp_name(std::string_view target, std::int64_t lease) {
+  return temp_prefix(target) + lease_tag_text(lease);
+}
+
+std::size_t temp_name_overhead(bool leased) noexcept {
+  return 1 + temp_marker.size() + (leased ? 1 + lease_digits : random_length);
+}
 
 std::string_view name_extension(std::string_view target) noexcept {
   const std::size_t dot = target.rfind('.');
@@ -97,8 +127,16 @@ std::string random_check_name(std::string_view target) {
   return out;
 }
 
-std::size_t check_name_overhead(std::string_view target) noexcept {
-  return temp_name_overhead() + 1 + name_extension(target).size();
+std::string lease_check_name(std::string_view target, std::int64_t lease) {
+  std::string out = temp_prefix(target);
+  out += check_tag;
+  out += lease_tag_text(lease);
+  out += name_extension(target);
+  return out;
+}
+
+std::size_t check_name_overhead(std::string_view target, bool leased) noexcept {
+  return temp_name_overhead(leased) + 1 + name_extension(target).size();
 }
 
 namespace {
@@ -114,21 +152,32 @@ bool is_temp_tag(std::string_view tag) noexcept {
 
 }  // namespace
 
-std::optional<std::string_view> parse_temp_name(std::string_view name) noexcept {
+std::optional<parsed_temp_name> parse_temp(std::string_view name) noexcept {
   if (name.size() < 2 || name[0] != '.') return std::nullopt;
   // NAME may itself hold ".mutx-" (and a check copy's extension may be
-  // ".mutx-..."): try each marker from the right.
+  // ".mutx-..."): try each marker from the right. A name read both ways
+  // (the check copy of "r.mutx-0" under a lease is also a slot temp of a
+  // longer NAME) is read as a lease's: the stricter proof (etcd's) decides.
+  std::optional<parsed_temp_name> plain;
   for (std::size_t pos = name.rfind(temp_marker); pos != std::string_view::npos && pos >= 2;
        pos = pos == 0 ? std::string_view::npos : name.rfind(temp_marker, pos - 1)) {
     const std::string_view target = name.substr(1, pos - 1);
     const std::string_view tag = name.substr(pos + temp_marker.size());
-    if (is_temp_tag(tag)) return target;
-    // A check copy: "c", the slot or random part, NAME's extension.
+    if (const std::int64_t lease = parse_lease_tag(tag)) return parsed_temp_name{target, lease, false};
+    if (!plain && is_temp_tag(tag)) plain = parsed_temp_name{target, 0, false};
+    // A check copy: "c", the slot, random part or lease tag, NAME's extension.
     const std::string_view ext = name_extension(target);
-    if (tag.size() > 1 + ext.size() && tag[0] == check_tag && tag.ends_with(ext) &&
-        is_temp_tag(tag.substr(1, tag.size() - 1 - ext.size())))
-      return target;
+    if (tag.size() > 1 + ext.size() && tag[0] == check_tag && tag.ends_with(ext)) {
+      const std::string_view inner = tag.substr(1, tag.size() - 1 - ext.size());
+      if (const std::int64_t lease = parse_lease_tag(inner)) return parsed_temp_name{target, lease, true};
+      if (!plain && is_temp_tag(inner)) plain = parsed_temp_name{target, 0, true};
+    }
   }
+  return plain;
+}
+
+std::optional<std::string_view> parse_temp_name(std::string_view name) noexcept {
+  if (auto parsed = parse_temp(name)) return parsed->target;
   return std::nullopt;
 }
 

@@ -17,15 +17,21 @@
 
 namespace mutx {
 
-void check_temp_name_fits(int dfd, const std::string& name, const std::string& display) {
+void check_temp_name_fits(int dfd, const std::string& name, const std::string& display, bool under_lease) {
   const long name_max = ::fpathconf(dfd, _PC_NAME_MAX);
-  const long extra = static_cast<long>(temp_name_overhead());
+  // Under an etcd lease, where other hosts may mount the directory, the
+  // temp is named after the lease: a longer name.
+  const bool leased = under_lease && shared_filesystem(dfd);
+  const long extra = static_cast<long>(temp_name_overhead(leased));
   if (name_max <= 0 || static_cast<long>(name.size()) + extra <= name_max) return;
   throw error(errno_code(ENAMETOOLONG), "", display)
-      .with_hint("mutx stages the new content as .NAME.mutx-XXXXXXXXXXXX beside it, and this directory takes names of "
-                 "at most " + std::to_string(name_max) + " bytes: NAME can have " +
-                 std::to_string(std::max(0L, name_max - extra)) + " at most.");
+      .with_hint(std::string("mutx stages the new content as ") +
+                 (leased ? ".NAME.mutx-eLEASE (its etcd lease, 16 hex digits)" : ".NAME.mutx-XXXXXXXXXXXX") +
+                 " beside it, and this directory takes names of at most " + std::to_string(name_max) +
+                 " bytes: NAME can have " + std::to_string(std::max(0L, name_max - extra)) + " at most.");
 }
+
+bool names_temps_by_lease(int dfd, std::int64_t lease) noexcept { return lease > 0 && shared_filesystem(dfd); }
 
 namespace {
 
@@ -37,6 +43,32 @@ std::string candidate_name(std::string_view target, int attempt) {
 }
 
 std::string dir_name(const std::string& display) { return display.empty() ? "." : display; }
+
+// Create `name`, a temp named after the writer's etcd lease, in `dfd`, and
+// claim it. Only one name will do: a file that has it already (EEXIST, or
+// sshfs's EPERM for a name that exists) was made by another program, since
+// etcd never grants a lease ID twice and each write makes its temp once.
+unique_fd create_lease_named(int dfd, const std::string& name, mode_t mode, const std::string& display,
+                             const char* what) {
+  unique_fd fd(::openat(dfd, name.c_str(), O_CREAT | O_EXCL | O_NOFOLLOW | O_RDWR | O_CLOEXEC, mode));
+  if (!fd) {
+    const int err = errno;
+    struct stat st;
+    if (err == EEXIST || (err == EPERM && ::fstatat(dfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0))
+      throw error(failure_kind::io,
+                  std::string("cannot create ") + what + " " + join_path(display, name) +
+                      ": a file of that name exists, which no mutx writer made (the name holds this write's etcd "
+                      "lease); nothing was changed",
+                  "Another program created it: move it away, then run again.");
+    throw_errno(std::string("cannot create ") + what + " in", dir_name(display), err);
+  }
+  // For sweepers on this host. Housekeep removes a lease-named temp only
+  // once etcd says its lease is gone, so a claim that fails now (a
+  // sweeper asking etcd holds it) costs nothing: this writer, whose lease
+  // is alive, keeps its name.
+  claim_inode(fd.get());
+  return fd;
+}
 
 }  // namespace
 
@@ -126,12 +158,16 @@ std::vector<std::string> sweep_stale_temps(int dfd, std::string_view target, std
 }
 
 check_copy::check_copy(int dfd, const std::string& target, const std::string& dir_display, int content_fd,
-                       const std::string& display)
+                       const std::string& display, std::int64_t lease)
     : dfd_(dfd) {
   // Created under its name at once (no O_TMPFILE): the name is claimed
   // before the content is copied in, so a writer killed meanwhile leaves a
   // claimable, recognisable temp that the next sweep or housekeep removes.
-  for (int attempt = 0; attempt < temp_slots + random_attempts; ++attempt) {
+  if (names_temps_by_lease(dfd_, lease)) {
+    name_ = lease_check_name(target, lease);
+    fd_ = create_lease_named(dfd_, name_, 0600, dir_display, "a copy to check");
+  }
+  for (int attempt = 0; !fd_ && attempt < temp_slots + random_attempts; ++attempt) {
     std::string candidate = attempt < temp_slots ? check_slot_name(target, attempt) : random_check_name(target);
     unique_fd fd(::openat(dfd_, candidate.c_str(), O_CREAT | O_EXCL | O_NOFOLLOW | O_RDWR | O_CLOEXEC, 0600));
     if (!fd) {
@@ -190,8 +226,9 @@ std::string link_under_temp_name(int fd, int from_dfd, const std::string& from, 
   throw_errno("cannot link temporary file into", dir_name(display), EEXIST);
 }
 
-staged_file::staged_file(int dfd, std::string name, std::string display, mode_t mode)
+staged_file::staged_file(int dfd, std::string name, std::string display, mode_t mode, std::int64_t lease)
     : dfd_(dfd), name_(std::move(name)), display_(std::move(display)) {
+  if (names_temps_by_lease(dfd_, lease)) lease_ = lease;
   fd_.reset(::openat(dfd_, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, mode));
   if (fd_) {
     // Nobody else can reach it yet: the shared flock always succeeds, and
@@ -203,7 +240,15 @@ staged_file::staged_file(int dfd, std::string name, std::string display, mode_t 
   if (err != EOPNOTSUPP && err != EISDIR && err != EINVAL && err != ENOENT)
     throw_errno("cannot create a temporary file in", dir_name(display_), err);
   // No O_TMPFILE here (FUSE, NFS, older filesystems): a named temp that
-  // only mutx's own name pattern matches, removed on any failure.
+  // only mutx's own name pattern matches, removed on any failure. Under an
+  // etcd lease on a shared filesystem, the one name of the writer's lease.
+  if (lease_) {
+    std::string candidate = lease_temp_name(name_, lease_);
+    fd_ = create_lease_named(dfd_, candidate, mode, display_, "a temporary file");
+    temp_ = std::move(candidate);
+    named_ = true;
+    return;
+  }
   int last = EEXIST;
   for (int attempt = 0; attempt < temp_slots + random_attempts; ++attempt) {
     std::string candidate = candidate_name(name_, attempt);
@@ -233,6 +278,15 @@ staged_file::~staged_file() {
 
 void staged_file::publish() {
   const std::string target = join_path(display_, name_);
+  if (temp_.empty() && lease_) {
+    // O_TMPFILE on a shared filesystem (FUSE may offer it): the link too
+    // takes the lease's name.
+    std::string name = lease_temp_name(name_, lease_);
+    if (::linkat(AT_FDCWD, ("/proc/self/fd/" + std::to_string(fd_.get())).c_str(), dfd_, name.c_str(),
+                 AT_SYMLINK_FOLLOW) != 0)
+      throw_errno("cannot link temporary file into", dir_name(display_));
+    temp_ = std::move(name);
+  }
   if (temp_.empty()) temp_ = link_under_temp_name(fd_.get(), -1, {}, dfd_, name_, display_);
   if (::renameat(dfd_, temp_.c_str(), dfd_, name_.c_str()) != 0) throw_errno("cannot rename temporary file onto", target);
   published_ = true;

@@ -102,7 +102,9 @@ struct job : job_steps {
     current_target cur = inspect_current(t);
     hash_old_for_log(cur, t);
 
-    staged_file staged(t.dir.get(), t.name, t.dir_display, creation_mode(cur));
+    // Under the etcd lock, on a share other hosts mount, the temp is named
+    // after the lease (staging.hpp): no other writer can ever use its name.
+    staged_file staged(t.dir.get(), t.name, t.dir_display, creation_mode(cur), etcd.lease());
     const mode_t staged_mode = prepare_staged(staged, cur, t);
     stamp_fence(staged, etcd, t);
     co_await fill(staged, in, cur, t);
@@ -206,7 +208,7 @@ struct job : job_steps {
   target inspect_target() {
     target t = resolve_target(o.output, o.symlinks, o.parents, o.sync);
     check_replaceable(t, o.in_place);
-    check_temp_name_fits(t.dir.get(), t.name, t.display);
+    check_temp_name_fits(t.dir.get(), t.name, t.display, etcd_at.has_value());
     rep.target = t.display;
     return t;
   }
@@ -597,13 +599,13 @@ struct job : job_steps {
     shell_command sc;
     sc.command = *o.check;
     if (names_path(*o.check)) {
-      copy.emplace(t.dir.get(), t.name, t.dir_display, staged.fd(), t.display);
+      copy.emplace(t.dir.get(), t.name, t.dir_display, staged.fd(), t.display, staged.lease());
       sc.command = with_path(*o.check, copy->path());
     } else {
       // The content on its stdin, read-only and from offset 0: a new open
       // of the staged file; else (no /proc) a copy.
       content.reset(::open(("/proc/self/fd/" + std::to_string(staged.fd())).c_str(), O_RDONLY | O_CLOEXEC));
-      if (!content) copy.emplace(t.dir.get(), t.name, t.dir_display, staged.fd(), t.display);
+      if (!content) copy.emplace(t.dir.get(), t.name, t.dir_display, staged.fd(), t.display, staged.lease());
       sc.stdin_fd = content ? content.get() : copy->fd();
     }
     const int status = co_await run_check(std::move(sc));

@@ -116,6 +116,58 @@ BOOST_AUTO_TEST_CASE(check_copy_names) {
     BOOST_TEST(!parse_temp_name(other).has_value(), other);
 }
 
+// Under an etcd lease where other hosts may mount the directory, a temp
+// and a check copy are named after the writer's lease; the lease comes back
+// from the name, and look-alikes are not temps at all.
+BOOST_AUTO_TEST_CASE(lease_temp_names) {
+  BOOST_TEST(lease_temp_name("f", 0x694d8a4b8a2b6c0e) == ".f.mutx-e694d8a4b8a2b6c0e");
+  BOOST_TEST(lease_temp_name("f", 1) == ".f.mutx-e0000000000000001");
+  BOOST_TEST(lease_check_name("nginx.conf", 0x7fffffffffffffff) == ".nginx.conf.mutx-ce7fffffffffffffff.conf");
+  BOOST_TEST(lease_check_name("sudoers", 255) == ".sudoers.mutx-ce00000000000000ff");
+  const std::int64_t leases[] = {1, 0xabcdef, 0x694d8a4b8a2b6c0e, 0x7fffffffffffffff, 8702821785534982151};
+  for (const char* t : targets) {
+    for (std::int64_t lease : leases) {
+      const std::string temp = lease_temp_name(t, lease);
+      BOOST_TEST(temp.size() == std::string(t).size() + temp_name_overhead(true));
+      auto parsed = parse_temp(temp);
+      BOOST_REQUIRE(parsed);
+      BOOST_TEST(parsed->target == t);
+      BOOST_TEST(parsed->lease == lease);
+      BOOST_TEST(!parsed->check);
+      BOOST_TEST(*parse_temp_name(temp) == t);
+      BOOST_TEST(!parse_tree_name(temp).has_value(), temp);
+      BOOST_TEST(!parse_lock_name(temp).has_value(), temp);
+
+      const std::string check = lease_check_name(t, lease);
+      BOOST_TEST(check.size() == std::string(t).size() + check_name_overhead(t, true));
+      BOOST_TEST(check.ends_with(name_extension(t)));
+      auto pc = parse_temp(check);
+      BOOST_REQUIRE(pc);
+      BOOST_TEST(pc->lease == lease);
+      BOOST_TEST(pc->check);
+      // Also for "report.mutx-0", whose copy reads as a slot temp of a
+      // longer NAME too: the lease reading wins.
+      BOOST_TEST(pc->target == t);
+    }
+    // The other forms carry no lease.
+    BOOST_TEST(parse_temp(temp_slot_name(t, 0))->lease == 0);
+    BOOST_TEST(parse_temp(random_temp_name(t))->lease == 0);
+    BOOST_TEST(parse_temp(check_slot_name(t, 1))->lease == 0);
+    BOOST_TEST(parse_temp(random_check_name(t))->lease == 0);
+  }
+  BOOST_TEST(temp_name_overhead(true) > temp_name_overhead());
+  // Wrong length, uppercase or non-hex digits, no lease (0) or one etcd
+  // cannot grant (the top bit), extra suffixes, other tags: not temps.
+  for (const char* other :
+       {".f.mutx-e694d8a4b8a2b6c0", ".f.mutx-e694d8a4b8a2b6c0e0", ".f.mutx-e694D8A4B8A2B6C0E", ".f.mutx-e694d8a4b8a2b6c0g",
+        ".f.mutx-e694d8a4b8a2b6c0-", ".f.mutx-e0000000000000000", ".f.mutx-e8000000000000000",
+        ".f.mutx-effffffffffffffff", ".f.mutx-e694d8a4b8a2b6c0e.bak", ".f.mutx-e694d8a4b8a2b6c0e~", ".f.mutx-e",
+        ".f.mutx-E694d8a4b8a2b6c0e", ".f.mutx-x694d8a4b8a2b6c0e", ".f.mutx-ee694d8a4b8a2b6c0e", "f.mutx-e694d8a4b8a2b6c0e",
+        ".mutx-e694d8a4b8a2b6c0e", ".f.mutx-e 694d8a4b8a2b6c0e", ".f.mutx-ce694d8a4b8a2b6c0", ".f.mutx-cE694d8a4b8a2b6c0e",
+        ".a.conf.mutx-ce694d8a4b8a2b6c0e", ".a.conf.mutx-ce694d8a4b8a2b6c0e.json", ".f.mutx-ce694d8a4b8a2b6c0e.bak"})
+    BOOST_TEST(!parse_temp(other).has_value(), other);
+}
+
 BOOST_AUTO_TEST_CASE(backup_names) {
   for (const char* t : targets) {
     for (const char* suffix : {".backup", ".bak", "~"}) {

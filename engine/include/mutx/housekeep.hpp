@@ -16,7 +16,15 @@
 //   temps    `.NAME.mutx-S` / `.NAME.mutx-XXXXXXXXXXXX` (parse_temp_name),
 //            untouched for an hour or --older-than, and removed only while
 //            claim_stale_temp (staging.hpp) holds the proof that no live
-//            writer owns it, whatever lock file that writer used.
+//            writer owns it, whatever lock file that writer used. Where
+//            other hosts may mount the directory (shared_filesystem), that
+//            proof is not enough, and such temps stay.
+//            `.NAME.mutx-eLEASE` (a writer's under an etcd lock, on a share
+//            other hosts mount): the same, on any filesystem, and only with
+//            lock_url, when etcd says that lease is gone (etcd_lease_alive):
+//            then no writer anywhere can commit with it, and no other writer
+//            makes that name. A cluster that does not answer is an error
+//            for that temp, which stays.
 //   trees    a staged tree `.NAME.mutx-tree-S` (with temps): a directory,
 //            untouched as long, claimed by claim_stale_tree (a shared flock
 //            on the directory held by its writer) and removed whole. An old
@@ -90,6 +98,9 @@ struct housekeep_options {
   // Backups of each file that stay whatever their age (default 1).
   std::optional<std::uint64_t> keep_newest;
   std::string backup_suffix = ".backup";
+  // The etcd cluster (etcd://HOST:PORT[,...][/PREFIX]) asked whether the
+  // lease a temp is named after is gone; without it such temps stay.
+  std::optional<std::string> lock_url;
   // The clock, for tests; the real time when unset.
   std::optional<std::chrono::system_clock::time_point> now;
 };

@@ -11,9 +11,13 @@
 //                .NAME.mutx-XXXXXXXXXXXX   12 of [a-z0-9]: when every slot is
 //                                          taken by a live writer, and the
 //                                          names of mutx before slots
+//                .NAME.mutx-eLLLLLLLLLLLLLLLL  under an etcd lock (--lock-url)
+//                                          where other hosts may mount the
+//                                          directory: L, the writer's etcd
+//                                          lease ID in 16 lowercase hex digits
 //   check copy   .NAME.mutx-cS.EXT         the new content for a check command
 //                .NAME.mutx-cXXXXXXXXXXXX.EXT  (--check's %s), EXT being NAME's
-//                                          extension (.conf), or none
+//                .NAME.mutx-ceLLLLLLLLLLLLLLLL.EXT  extension (.conf), or none
 //   backup       NAME + SUFFIX                                   (plain)
 //                NAME.YYYYMMDD-HHMMSS + SUFFIX                   (timestamped,
 //                NAME.YYYYMMDD-HHMMSS_NNN + SUFFIX                UTC, NNN >= 001)
@@ -49,8 +53,25 @@ std::optional<std::string_view> parse_lock_name(std::string_view name) noexcept;
 inline constexpr int temp_slots = 4;
 std::string temp_slot_name(std::string_view target, int slot);
 std::string random_temp_name(std::string_view target);
-// The most bytes a temp name adds to NAME (the random form).
-std::size_t temp_name_overhead() noexcept;
+// A writer under an etcd lease whose directory other hosts may mount names
+// its temp after the lease: no other writer can have that name, so one
+// that stalls past its lease and resumes can never rename or unlink
+// another's temp (a slot may have been reused meanwhile), and housekeep
+// can ask etcd whether the writer's lease is gone. `lease` > 0.
+std::string lease_temp_name(std::string_view target, std::int64_t lease);
+// The most bytes a temp name adds to NAME: the random form, or with
+// `leased` the lease form.
+std::size_t temp_name_overhead(bool leased = false) noexcept;
+
+struct parsed_temp_name {
+  std::string_view target;  // NAME
+  std::int64_t lease = 0;   // the etcd lease ID of a lease-named one, else 0
+  bool check = false;       // a check copy
+};
+// What an exact temp name (a check copy's too) says; nullopt for anything
+// else. A lease tag is exactly 16 lowercase hex digits of a lease etcd can
+// grant (1 to 2^63-1).
+std::optional<parsed_temp_name> parse_temp(std::string_view name) noexcept;
 // NAME of an exact temp name (a check copy's too); nullopt for anything else.
 std::optional<std::string_view> parse_temp_name(std::string_view name) noexcept;
 // A check copy of NAME's new content keeps NAME's extension (".conf", the
@@ -59,8 +80,10 @@ std::optional<std::string_view> parse_temp_name(std::string_view name) noexcept;
 std::string_view name_extension(std::string_view target) noexcept;
 std::string check_slot_name(std::string_view target, int slot);
 std::string random_check_name(std::string_view target);
-// The most bytes a check copy's name adds to NAME.
-std::size_t check_name_overhead(std::string_view target) noexcept;
+// A check copy under an etcd lease, named as lease_temp_name is.
+std::string lease_check_name(std::string_view target, std::int64_t lease);
+// The most bytes a check copy's name adds to NAME (`leased`: the lease form).
+std::size_t check_name_overhead(std::string_view target, bool leased = false) noexcept;
 
 // ---- trees (mutx --tree DIR) ----
 // The staged tree is built under a slot name first (the next writer finds a

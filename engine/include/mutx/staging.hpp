@@ -4,7 +4,11 @@
 //
 // openat(dfd, ".", O_TMPFILE|O_RDWR|O_CLOEXEC, mode) where the filesystem
 // supports it, else a named temp `.NAME.mutx-S` (names.hpp) created with
-// O_CREAT|O_EXCL|O_NOFOLLOW. The choice is made per directory. Until
+// O_CREAT|O_EXCL|O_NOFOLLOW; a writer under an etcd lease whose directory
+// other hosts may mount (shared_filesystem) names it after its lease
+// instead, `.NAME.mutx-eLEASE` (lease_temp_name): no other writer, on this
+// host or another, can have that name, and housekeep removes it only once
+// etcd says the lease is gone. The choice is made per directory. Until
 // publish() the target is untouched; the destructor drops an unpublished
 // file (O_TMPFILE: by close; named: unlinked). It never publishes.
 //
@@ -22,6 +26,7 @@
 
 #include <sys/stat.h>
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,8 +35,13 @@ namespace mutx {
 
 // Refuse (ENAMETOOLONG, naming `display`) a NAME whose temp name would not
 // fit the name limit of directory `dfd`: checked before any input is read,
-// so a long stream is not written only to fail at the link.
-void check_temp_name_fits(int dfd, const std::string& name, const std::string& display);
+// so a long stream is not written only to fail at the link. `under_lease`:
+// the write takes an etcd lock, so its temp may be named after the lease.
+void check_temp_name_fits(int dfd, const std::string& name, const std::string& display, bool under_lease = false);
+
+// Whether a writer holding etcd lease `lease` (0: none) names its temps in
+// `dfd` after it: under a lease, where other hosts may mount the directory.
+bool names_temps_by_lease(int dfd, std::int64_t lease) noexcept;
 
 // Mark `fd`'s inode as a live writer's: a shared flock, not waiting. False
 // when another process holds an exclusive one (a sweeper about to remove
@@ -82,11 +92,12 @@ std::vector<std::string> sweep_stale_temps(int dfd, std::string_view target, std
 // directory, for a check command that wants a path (--check's %s): owner
 // (where permitted) and mode as `content_fd`'s. Claimed as a staged file is,
 // so only the next writer's sweep or housekeep removes it after a crash;
-// the destructor removes it while the name is still this file.
+// the destructor removes it while the name is still this file. Under an
+// etcd lease (names_temps_by_lease) it is named after the lease.
 class check_copy {
  public:
   check_copy(int dfd, const std::string& target, const std::string& dir_display, int content_fd,
-             const std::string& display);
+             const std::string& display, std::int64_t lease = 0);
   ~check_copy();
   check_copy(const check_copy&) = delete;
   check_copy& operator=(const check_copy&) = delete;
@@ -108,7 +119,10 @@ class staged_file {
   // `mode` (the kernel applies the umask, or the directory's default ACL).
   // `display` is the directory as the user named it, for messages. EROFS,
   // EACCES, ENOSPC and EDQUOT are errors, never reasons to fall back.
-  staged_file(int dfd, std::string name, std::string display, mode_t mode = 0600);
+  // `lease`: the etcd lease the writer holds (0: none), which names the
+  // temp where names_temps_by_lease says so; a file that already has that
+  // name is another program's, and an error.
+  staged_file(int dfd, std::string name, std::string display, mode_t mode = 0600, std::int64_t lease = 0);
   ~staged_file();
   staged_file(const staged_file&) = delete;
   staged_file& operator=(const staged_file&) = delete;
@@ -117,6 +131,8 @@ class staged_file {
   // True when the fallback named temp was used.
   bool named() const noexcept { return named_; }
   const char* kind() const noexcept { return named() ? "named temp" : "O_TMPFILE"; }
+  // The etcd lease its temp is named after (and a check copy's), else 0.
+  std::int64_t lease() const noexcept { return lease_; }
 
   // Give the file its name: linkat() to a temp name (AT_EMPTY_PATH, or
   // /proc/self/fd/N with AT_SYMLINK_FOLLOW where that is refused), then
@@ -132,6 +148,7 @@ class staged_file {
   std::string display_;
   std::string temp_;  // its temp name: the named temp, or the link publish() makes
   bool named_ = false;  // O_TMPFILE was unavailable
+  std::int64_t lease_ = 0;  // names the temp, where names_temps_by_lease says so
   unique_fd fd_;
   bool published_ = false;
 };
