@@ -6,14 +6,14 @@
 _mutx_housekeep() {
     local cur=$1 prev=$2
     case $prev in
-        --older-than | --keep-newest | --backup-suffix)
+        --older-than | --keep-newest | --backup-suffix | --lock-url)
             return
             ;;
     esac
     if [[ $cur == -* ]]; then
         COMPREPLY=($(compgen -W '--clean-locks --clean-temps --clean-backups
             --all --recursive -r --older-than --keep-newest --backup-suffix
-            --dry-run -n --verbose -v --json --help -h' -- "$cur"))
+            --lock-url --dry-run -n --verbose -v --json --help -h' -- "$cur"))
         return
     fi
     _filedir -d

@@ -92,6 +92,7 @@ complete -c mutx -n __mutx_housekeep -s r -l recursive -d 'descend into subdirec
 complete -c mutx -n __mutx_housekeep -l older-than -x -d 'only files older than DURATION (30s 15m 2h 7d 1w)'
 complete -c mutx -n __mutx_housekeep -l keep-newest -x -d 'keep the N newest backups of each file'
 complete -c mutx -n __mutx_housekeep -l backup-suffix -x -d 'backup suffix (default .backup)'
+complete -c mutx -n __mutx_housekeep -l lock-url -x -d 'remove .NAME.mutx-eLEASE temps once etcd says the lease is gone'
 complete -c mutx -n __mutx_housekeep -s n -l dry-run -d 'change nothing; list what would be deleted'
 complete -c mutx -n __mutx_housekeep -s v -l verbose -d 'say what is kept and why'
 complete -c mutx -n __mutx_housekeep -l json -d 'one JSON object per line on stdout'

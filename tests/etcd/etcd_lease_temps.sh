@@ -192,4 +192,40 @@ expect_rc 2
 expect_has "$ERR" "Error: $T/h1/s: lost the etcd lock before the commit; nothing was changed"
 expect_content "$T/share/s" $'h2\n'
 expect_only "$T/share" f f.lock c.conf c.conf.lock s
+
+case_ "a resumed writer never removes the temp of the writer now in flight"
+# With slot names the stalled writer's .s.mutx-0, once removed, was the
+# next writer's name too, and the resumed writer's cleanup unlinked it
+# under that writer ("cannot rename temporary file"). Named after leases,
+# the two temps never share a name.
+"$MUTX" --lock-url "$ETCD_URL" --lock-ttl 2 --lock-name s "$T/h1/s" -- sh -c 'cat >/dev/null; sleep 0.5; echo h1' \
+  2>"$T/s1.err" &
+S1=$!
+on_exit "kill -CONT $S1; kill -KILL $S1"
+wait_for '.s.mutx-e*' || fatal "no lease temp for s: $(ls -A "$T/share"; cat "$T/s1.err")"
+kill -STOP "$S1"
+S_TEMP=$(cd "$T/share" && ls -A | grep -E '^\.s\.mutx-e[0-9a-f]{16}$')
+lease_gone "${S_TEMP#.s.mutx-e}" || fail "the stopped writer's lease did not expire"
+# Cleaned on the share's server, a local directory: the lease decides.
+hk_v --lock-url "$ETCD_URL" "$T/share"
+expect_rc 0
+expect_out "$T/share/$S_TEMP"
+"$MUTX" --lock-url "$ETCD_URL" --lock-ttl 2 --lock-name s "$T/h2/s" -- sh -c 'cat; sleep 1.5; echo h2' \
+  2>"$T/s2.err" &
+S2=$!
+on_exit "kill -KILL $S2"
+wait_for '.s.mutx-e*' || fatal "no lease temp for the second writer: $(ls -A "$T/share"; cat "$T/s2.err")"
+S2_TEMP=$(cd "$T/share" && ls -A | grep -E '^\.s\.mutx-e[0-9a-f]{16}$')
+[[ $S2_TEMP != "$S_TEMP" ]] && pass || fail "the second writer's temp has the stalled one's name $S_TEMP"
+kill -CONT "$S1"
+wait "$S1"
+RC=$? ERR=$(<"$T/s1.err")
+expect_rc 2
+expect_has "$ERR" "Error: $T/h1/s: lost the etcd lock before the commit; nothing was changed"
+expect_exists "$T/share/$S2_TEMP"
+wait "$S2"
+RC=$? ERR=$(<"$T/s2.err")
+expect_rc 0
+expect_content "$T/share/s" $'h2\nh2\n'
+expect_only "$T/share" f f.lock c.conf c.conf.lock s
 finish

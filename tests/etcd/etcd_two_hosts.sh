@@ -63,6 +63,8 @@ expect_eq "$(<"$T/h2.ok")" "$N" "h2's writes that exited 0"
 expect_eq "$(<"$T/share/counter")" $((2 * N)) "the counter"
 errors=$(cat "$T/h1.err" "$T/h2.err" | grep -c '^Error')
 expect_eq "$errors" 0 "errors: $(grep -h '^Error' "$T/h1.err" "$T/h2.err" | head -2)"
+# Each writer staged in .counter.mutx-e<its lease> (etcd_lease_temps.sh):
+# none is left behind.
 expect_only "$T/share" counter
 
 case_ "the same lock whatever the mount point: --lock-name"
