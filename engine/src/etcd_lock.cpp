@@ -497,7 +497,7 @@ void lost_etcd_lock(const std::string& display, const std::string& why) {
   throw error(failure_kind::locked, display + ": lost the etcd lock before the commit; nothing was changed",
               "The lock ended before this write could prove it still held it (" + why +
                   "); another writer may have the file now. Run again.")
-      .with_reason(failure_reason::lock_lost);
+      .with_reason(failure_reason::etcd_lock_lost);
 }
 
 etcd_lock& etcd_lock::operator=(etcd_lock&& other) noexcept {

@@ -90,7 +90,7 @@ class etcd_lock {
 
   // Just before the commit: the deadline has not passed, a keepalive sent
   // now is answered, and a linearizable range shows our key with its
-  // create_revision and lease. Throws mutx::error (locked, lock_lost)
+  // create_revision and lease. Throws mutx::error (locked, etcd_lock_lost)
   // naming `display` when it cannot prove the lock is still ours.
   boost::asio::awaitable<void> confirm(const std::string& display, stop_source& stop);
   // The last check, with no co_await after it: the deadline has not passed.

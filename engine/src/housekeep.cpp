@@ -44,8 +44,8 @@ class walker {
  public:
   walker(const housekeep_options& opts, const housekeep_callback& on_event, std::optional<etcd_url> etcd)
       : opts_(opts),
-        etcd_(std::move(etcd)),
         on_event_(on_event),
+        etcd_(std::move(etcd)),
         now_(stamp_of(opts.now.value_or(std::chrono::system_clock::now()))),
         keep_(opts, now_) {
     // A lock file or temp touched within the hour may be a writer's that we

@@ -320,7 +320,7 @@ struct job : job_steps {
                   t.display + ": a writer with a newer etcd lock (fencing token " + std::to_string(theirs) + " > " +
                       std::to_string(etcd.fence()) + ") has replaced it; nothing was changed",
                   "This write stalled past its lease and another writer committed meanwhile. Run again.")
-          .with_reason(failure_reason::lock_lost);
+          .with_reason(failure_reason::etcd_lock_lost);
   }
 
   // The token on the target as it is now, 0 when it has none.

@@ -190,6 +190,8 @@ wait "$S1"
 RC=$? ERR=$(<"$T/s1.err")
 expect_rc 2
 expect_has "$ERR" "Error: $T/h1/s: lost the etcd lock before the commit; nothing was changed"
+# The etcd lock's own hint, not the lock file's.
+expect_match "$ERR" $'\nHint: The lock ended before this write could prove it still held it \\(.+\\); another writer may have the file now\\. Run again\\.$'
 expect_content "$T/share/s" $'h2\n'
 expect_only "$T/share" f f.lock c.conf c.conf.lock s
 

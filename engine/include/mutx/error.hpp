@@ -32,6 +32,8 @@ enum class failure_reason {
   lock_busy,             // no waiting, and another writer holds the lock
   lock_timeout,          // the wait for the lock ran out
   lock_lost,             // the lock file was removed or replaced while held
+  etcd_lock_lost,        // the etcd lock (--lock-url) could not be proven held before the commit,
+                         // or a writer with a newer fencing token committed
   lock_file_unusable,    // a symlink, directory or other file at its name
   lock_file_unreadable,  // it exists and may not be opened
   lock_dir_unwritable,   // it may not be created in its directory
