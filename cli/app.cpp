@@ -67,7 +67,8 @@ int run_write(const std::vector<std::string>& args) {
   tell_typed_input(c, report);
   progress_line progress(c, report);
   write_hooks hooks;
-  hooks.debug_events = c.verbosity >= 2;
+  hooks.debug_events = report.shown(event::level::debug);
+  hooks.info_events = report.shown(event::level::info);
   hooks.on_event = [&](const event& e) { progress.show(e, report); };
   if (progress.enabled()) hooks.on_progress = [&](std::uint64_t n, std::optional<std::uint64_t> total) { progress.update(n, total); };
   try {

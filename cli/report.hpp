@@ -30,9 +30,10 @@ class reporter {
   int on_error(const mutx::error& e) const;
   int on_error(const std::string& message, const std::string& hint = {}) const;
   bool json() const noexcept { return json_; }
+  // Whether events of this level are printed (-q, -v, -vv, --json).
+  bool shown(event::level lvl) const;
 
  private:
-  bool shown(event::level lvl) const;
   int verbosity_;
   bool json_;
 };

@@ -38,6 +38,9 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 // How long reaching the cluster may take when no --timeout bounds it.
 constexpr auto reach_budget = std::chrono::seconds(5);
+// An uncontended lock/lock answers in 2-10 ms on a loopback cluster; one
+// still waiting after this is behind another holder.
+constexpr auto wait_notice_after = std::chrono::milliseconds(100);
 
 std::string base64(const std::string& in) {
   static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -518,6 +521,132 @@ const std::string& etcd_lock::key() const noexcept {
 std::string etcd_lock::lease_hex() const { return st_ ? hex64(st_->lease) : std::string(); }
 std::int64_t etcd_lock::lease() const noexcept { return st_ ? st_->lease : 0; }
 
+namespace {
+
+// 1. A lease of our own for this attempt, its deadline, our key
+// NAME_KEY/<lease hex>. Throws unreachable, or mutx::error when refused.
+asio::awaitable<void> grant_lease(state_ptr cur, const etcd_lock_settings& s, const std::string& name_key,
+                                  clock_type::time_point until,
+                                  const std::function<void(const std::string&)>& on_debug) {
+  json::object grant;
+  grant["TTL"] = s.ttl;
+  const auto sent = clock_type::now();
+  reply g = co_await call(cur, "lease/grant", json_text(grant), std::chrono::seconds(2), until);
+  if (g.status != 200)
+    throw error(failure_kind::io, "etcd at " + s.url.hosts + " refused a lease: " + g.message(),
+                s.target + " was not touched.");
+  cur->lease = int_field(g.body, "ID");
+  const std::int64_t ttl = int_field(g.body, "TTL");
+  if (cur->lease == 0 || ttl <= 0)
+    throw error(failure_kind::io, "etcd at " + s.url.hosts + " granted no lease (" + json::serialize(g.body) + ")");
+  cur->ttl = ttl;
+  cur->margin = std::min<std::chrono::milliseconds>(std::chrono::milliseconds(1000),
+                                                    std::chrono::milliseconds(ttl * 1000 / 5));
+  cur->set_deadline(sent, ttl);
+  cur->key = name_key + "/" + hex64(cur->lease);
+  if (on_debug) on_debug("etcd lease " + hex64(cur->lease) + " granted (TTL " + std::to_string(ttl) + "s)");
+}
+
+std::string holder_hint(const std::string& name_key) {
+  return "Another writer holds the etcd lock " + name_key + "; see it with: etcdctl get --prefix " + name_key + "/";
+}
+
+// The first key in NAME_KEY's queue (the oldest: the holder).
+struct queue_head {
+  std::string key;
+  std::int64_t lease = 0;
+  std::int64_t revision = 0;
+};
+
+// --no-wait's one request: put our key if absent and read the head of the
+// queue, in one linearizable txn. Nullopt on a stall or an error.
+asio::awaitable<std::optional<queue_head>> put_and_read_head(state_ptr cur, const std::string& name_key,
+                                                             clock_type::time_point until) {
+  auto head_range = [&] {
+    json::object range;
+    range["key"] = base64(name_key + "/");
+    range["range_end"] = base64(name_key + "0");  // '/' + 1: every KEY/<lease>
+    range["sort_order"] = "ASCEND";
+    range["sort_target"] = "CREATE";
+    range["limit"] = "1";
+    json::object op;
+    op["request_range"] = std::move(range);
+    return op;
+  };
+  json::object cmp;
+  cmp["target"] = "CREATE";
+  cmp["key"] = base64(cur->key);
+  cmp["create_revision"] = "0";
+  json::object put;
+  put["key"] = base64(cur->key);
+  put["lease"] = std::to_string(cur->lease);
+  json::object put_op;
+  put_op["request_put"] = std::move(put);
+  json::object txn;
+  txn["compare"] = json::array{std::move(cmp)};
+  txn["success"] = json::array{std::move(put_op), head_range()};
+  txn["failure"] = json::array{head_range()};
+  try {
+    reply t = co_await call(cur, "kv/txn", json_text(txn), std::chrono::seconds(2), until);
+    if (t.status != 200) co_return std::nullopt;
+    if (const json::value* resp = field(t.body, "responses"); resp && resp->is_array())
+      for (const json::value& one : resp->as_array())
+        if (const json::value* rr = field(one, "response_range"))
+          if (const json::value* kvs = field(*rr, "kvs"); kvs && kvs->is_array() && !kvs->as_array().empty()) {
+            const json::value& kv = kvs->as_array()[0];
+            co_return queue_head{unbase64(string_field(kv, "key")), int_field(kv, "lease"),
+                                 int_field(kv, "create_revision")};
+          }
+  } catch (const unreachable&) {
+  }
+  co_return std::nullopt;
+}
+
+// "Waiting for the etcd lock" once lock/lock has taken longer than an
+// uncontended lock does, said at most once per acquire. The timer's handler
+// may run after the attempt moved on: it touches only what it owns.
+class wait_notice {
+ public:
+  wait_notice(asio::any_io_executor ex, std::shared_ptr<bool> said, const std::function<void()>& on_wait)
+      : timer_(ex), live_(std::make_shared<bool>(true)) {
+    if (*said || !on_wait) return;
+    timer_.expires_after(wait_notice_after);
+    timer_.async_wait([live = live_, said, on_wait](error_code ec) {
+      if (ec || !*live || *said) return;
+      *said = true;
+      on_wait();
+    });
+  }
+  ~wait_notice() { *live_ = false; }
+  wait_notice(const wait_notice&) = delete;
+  wait_notice& operator=(const wait_notice&) = delete;
+
+ private:
+  asio::steady_timer timer_;
+  std::shared_ptr<bool> live_;
+};
+
+// lock/lock on our lease: answers once every older key under NAME_KEY is
+// gone. A Grpc-Timeout header bounds it by `until` (504 then).
+asio::awaitable<std::optional<reply>> wait_in_queue(state_ptr cur, const std::string& name_key,
+                                                    std::optional<clock_type::time_point> until,
+                                                    std::shared_ptr<bool> said_waiting,
+                                                    const std::function<void()>& on_wait, std::string& why) {
+  json::object lk;
+  lk["name"] = base64(name_key);
+  lk["lease"] = std::to_string(cur->lease);
+  std::optional<clock_type::duration> grpc;
+  auto poll_for = std::chrono::duration_cast<clock_type::duration>(std::chrono::hours(24 * 365));
+  if (until) {
+    grpc = std::max(clock_type::duration(std::chrono::milliseconds(1)), *until - clock_type::now());
+    poll_for = *grpc + std::chrono::seconds(2);
+  }
+  wait_notice notice(cur->ex, std::move(said_waiting), on_wait);
+  co_return co_await post_one(cur, cur->current, "lock/lock", json_text(lk), poll_for, true, grpc, why);
+}
+
+}  // namespace
+
 asio::awaitable<etcd_lock> etcd_lock::acquire(etcd_lock_settings s, stop_source& stop, std::function<void()> on_wait,
                                                std::function<void(const std::string&)> on_debug) {
   auto ex = co_await asio::this_coro::executor;
@@ -527,22 +656,18 @@ asio::awaitable<etcd_lock> etcd_lock::acquire(etcd_lock_settings s, stop_source&
   const auto wait_deadline =
       limited ? start + std::chrono::duration_cast<clock_type::duration>(s.wait.timeout) : clock_type::time_point::max();
   const std::string name_key = s.url.prefix + "/" + sha256_hex(s.name);
-  const std::string range_end = name_key + "0";  // '/' + 1: every KEY/<lease>
   std::size_t preferred = 0;
-  bool waited = false;
+  auto said_waiting = std::make_shared<bool>(false);
   state_ptr cur;
   auto on_stop = stop.on_stop([&] {
     if (cur) cur->close_sockets();
   });
 
-  auto busy = [&](std::string why, failure_reason reason) {
-    return error(failure_kind::locked, std::move(why),
-                 "Another writer holds the etcd lock " + name_key + "; see it with: etcdctl get --prefix " + name_key + "/")
-        .with_reason(reason);
-  };
   auto timed_out = [&] {
-    return busy(s.target + ": Lock acquisition timeout after " + seconds_text(s.wait.timeout.count()) + "s",
-                failure_reason::lock_timeout);
+    return error(failure_kind::locked, s.target + ": Lock acquisition timeout after " +
+                                           seconds_text(s.wait.timeout.count()) + "s",
+                 holder_hint(name_key))
+        .with_reason(failure_reason::lock_timeout);
   };
   auto pause = [&](std::chrono::milliseconds d) -> asio::awaitable<void> {
     asio::steady_timer t(ex);
@@ -557,16 +682,10 @@ asio::awaitable<etcd_lock> etcd_lock::acquire(etcd_lock_settings s, stop_source&
     etcd_lock held;
     held.st_ = cur = std::make_shared<etcd_state>(ex, s.url, s.ttl);
     cur->current = preferred;
-    const auto now = clock_type::now();
-    const auto reach_until = limited && !no_wait ? std::min(wait_deadline, now + reach_budget) : now + reach_budget;
-
-    // 1. A lease of our own for this attempt.
-    json::object grant;
-    grant["TTL"] = s.ttl;
-    const auto sent = clock_type::now();
-    reply g;
+    const auto reach_until =
+        std::min(limited && !no_wait ? wait_deadline : clock_type::time_point::max(), clock_type::now() + reach_budget);
     try {
-      g = co_await call(cur, "lease/grant", json_text(grant), std::chrono::seconds(2), reach_until);
+      co_await grant_lease(cur, s, name_key, reach_until, on_debug);
     } catch (const unreachable& u) {
       if (stop.stop_requested()) interrupted();
       if (limited && !no_wait && clock_type::now() >= wait_deadline) throw timed_out();
@@ -574,106 +693,43 @@ asio::awaitable<etcd_lock> etcd_lock::acquire(etcd_lock_settings s, stop_source&
                   "Check that the etcd cluster is running and that this host can reach it; " + s.target +
                       " was not touched.");
     }
-    if (g.status != 200)
-      throw error(failure_kind::io, "etcd at " + s.url.hosts + " refused a lease: " + g.message(),
-                  s.target + " was not touched.");
-    cur->lease = int_field(g.body, "ID");
-    const std::int64_t ttl = int_field(g.body, "TTL");
-    if (cur->lease == 0 || ttl <= 0)
-      throw error(failure_kind::io, "etcd at " + s.url.hosts + " granted no lease (" + json::serialize(g.body) + ")");
-    cur->ttl = ttl;
-    cur->margin = std::min<std::chrono::milliseconds>(std::chrono::milliseconds(1000),
-                                                      std::chrono::milliseconds(ttl * 1000 / 5));
-    cur->set_deadline(sent, ttl);
-    cur->key = name_key + "/" + hex64(cur->lease);
-    if (on_debug) on_debug("etcd lease " + hex64(cur->lease) + " granted (TTL " + std::to_string(ttl) + "s)");
     asio::co_spawn(ex, keepalive_loop(cur), asio::detached);
 
-    // 2. Our key, and who is first in line (the oldest key is the holder).
-    auto first_in_line = [&] {
-      json::object range;
-      range["key"] = base64(name_key + "/");
-      range["range_end"] = base64(range_end);
-      range["sort_order"] = "ASCEND";
-      range["sort_target"] = "CREATE";
-      range["limit"] = "1";
-      json::object op;
-      op["request_range"] = std::move(range);
-      return op;
-    };
-    json::object cmp;
-    cmp["target"] = "CREATE";
-    cmp["key"] = base64(cur->key);
-    cmp["create_revision"] = "0";
-    json::object put;
-    put["key"] = base64(cur->key);
-    put["lease"] = std::to_string(cur->lease);
-    json::object put_op;
-    put_op["request_put"] = std::move(put);
-    json::object txn;
-    txn["compare"] = json::array{std::move(cmp)};
-    txn["success"] = json::array{std::move(put_op), first_in_line()};
-    txn["failure"] = json::array{first_in_line()};
-    // The txn is linearizable: when the first in line is our key with our
-    // lease, its create_revision is the token and no further read is needed.
-    std::string owner;
-    std::int64_t owner_lease = 0, owner_revision = 0;
-    try {
-      reply t = co_await call(cur, "kv/txn", json_text(txn), std::chrono::seconds(2), reach_until);
-      if (t.status == 200)
-        if (const json::value* resp = field(t.body, "responses"); resp && resp->is_array())
-          for (const json::value& one : resp->as_array())
-            if (const json::value* rr = field(one, "response_range"))
-              if (const json::value* kvs = field(*rr, "kvs"); kvs && kvs->is_array() && !kvs->as_array().empty()) {
-                const json::value& kv = kvs->as_array()[0];
-                owner = unbase64(string_field(kv, "key"));
-                owner_lease = int_field(kv, "lease");
-                owner_revision = int_field(kv, "create_revision");
-              }
-    } catch (const unreachable&) {
+    if (no_wait) {
+      // 2a. Our key and the head of the queue in one txn; ours or exit 2.
+      const std::optional<queue_head> head = co_await put_and_read_head(cur, name_key, reach_until);
+      if (stop.stop_requested()) interrupted();
+      preferred = cur->current;
+      if (!head) {  // a stall or an error: queue again with a new lease
+        co_await pause(std::chrono::milliseconds(50));
+        continue;
+      }
+      if (head->key == cur->key && head->lease == cur->lease && head->revision > 0 && !cur->lost &&
+          clock_type::now() < cur->deadline) {
+        cur->fence = head->revision;
+        co_return held;
+      }
+      throw error(failure_kind::locked, s.target + ": File locked by another writer (etcd)", holder_hint(name_key))
+          .with_reason(failure_reason::lock_busy);
     }
+
+    // 2b. lock/lock puts our key and waits in etcd's own queue in one
+    // request (a txn first would cost every hand-off one more raft
+    // write), bounded by what is left of --timeout.
+    if (limited && wait_deadline <= clock_type::now()) throw timed_out();
+    std::string why;
+    const std::optional<reply> r = co_await wait_in_queue(
+        cur, name_key, limited ? std::optional(wait_deadline) : std::nullopt, said_waiting, on_wait, why);
     if (stop.stop_requested()) interrupted();
-    preferred = cur->current;
-    if (owner.empty()) {  // a stall or an error: queue again with a new lease
-      co_await pause(std::chrono::milliseconds(50));
+    if (!r || r->status != 200 || cur->lost) {
+      if (limited && clock_type::now() >= wait_deadline) throw timed_out();
+      preferred = cur->current;
+      if (on_debug) on_debug("etcd lock wait ended (" + (r ? r->message() : why) + "); queueing again with a new lease");
+      co_await pause(std::chrono::milliseconds(r ? 50 : 200));
       continue;
     }
 
-    if (owner == cur->key && owner_lease == cur->lease && owner_revision > 0 && !cur->lost &&
-        clock_type::now() < cur->deadline) {
-      cur->fence = owner_revision;
-      co_return held;
-    }
-
-    // 3. Someone else first: wait in etcd's own queue (lock/lock on the
-    // same key keeps our place), bounded by --timeout.
-    if (owner != cur->key) {
-      if (no_wait) throw busy(s.target + ": File locked by another writer (etcd)", failure_reason::lock_busy);
-      if (!waited && on_wait) on_wait();
-      waited = true;
-      json::object lk;
-      lk["name"] = base64(name_key);
-      lk["lease"] = std::to_string(cur->lease);
-      std::optional<clock_type::duration> grpc;
-      auto poll_for = std::chrono::duration_cast<clock_type::duration>(std::chrono::hours(24 * 365));
-      if (limited) {
-        grpc = wait_deadline - clock_type::now();
-        if (*grpc <= clock_type::duration::zero()) throw timed_out();
-        poll_for = *grpc + std::chrono::seconds(2);
-      }
-      std::string why;
-      auto r = co_await post_one(cur, cur->current, "lock/lock", json_text(lk), poll_for, true, grpc, why);
-      if (stop.stop_requested()) interrupted();
-      if (!r || r->status != 200 || cur->lost) {
-        if (limited && clock_type::now() >= wait_deadline) throw timed_out();
-        preferred = cur->current;
-        if (on_debug) on_debug("etcd lock wait ended (" + (r ? r->message() : why) + "); queueing again with a new lease");
-        co_await pause(std::chrono::milliseconds(r ? 50 : 200));
-        continue;
-      }
-    }
-
-    // 4. Proof: a linearizable read shows our key, with our lease. A lease
+    // 3. Proof: a linearizable read shows our key, with our lease. A lease
     // that expired while we waited still got lock/lock's 200 (etcd #9921).
     cur->fence = co_await own_key_revision(cur, std::min(cur->deadline, clock_type::now() + reach_budget));
     if (stop.stop_requested()) interrupted();

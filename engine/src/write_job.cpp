@@ -338,6 +338,7 @@ struct job : job_steps {
   // leaves a temp in one of NAME's slots; those no live writer claims go.
   // Where other hosts may mount the directory, none is provably stale.
   void sweep(const target& t) const {
+    if (!hooks.info_events && shared_filesystem(t.dir.get())) return;
     std::vector<std::string> kept;
     for (const std::string& gone : sweep_stale_temps(t.dir.get(), t.name, &kept))
       emit(event::level::info, "stale_temp_removed", "Removed stale temporary file " + join_path(t.dir_display, gone),
