@@ -7,7 +7,10 @@
 #include <boost/test/unit_test.hpp>
 
 #include <fcntl.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -475,6 +478,52 @@ BOOST_AUTO_TEST_CASE(look_alikes_and_symlinks_stay) {
                         ".dir.mutx-1"})
     BOOST_TEST(d.exists(n), n);
   BOOST_TEST(outside.exists("secret"));
+}
+
+// A temp named after a writer's etcd lease: on a local filesystem too (the
+// share's server, where no client's flock shows), the flock claim is not
+// enough. Without a lock URL it stays; with one that no etcd answers, it
+// is an error and stays. (Against a real cluster: tests/etcd/
+// etcd_lease_temps.sh.)
+BOOST_AUTO_TEST_CASE(a_lease_named_temp_needs_etcd) {
+  temp_dir d;
+  const std::string temp = mutx::lease_temp_name("data", 0x694d8a4b8a2b6c0e);
+  const std::string copy = mutx::lease_check_name("app.conf", 0x694d8a4b8a2b6c0e);
+  d.write(temp, "staged");
+  d.write(copy, "copy");
+  auto o = later(temps_only(), 48h);
+  o.older_than = mutx::parse_age_limit("0");
+  auto r = run(d, o);
+  BOOST_TEST(r.deleted.empty());
+  BOOST_TEST(r.failed.empty());
+  BOOST_REQUIRE(r.why.size() == 2u);
+  BOOST_TEST(r.why[0].starts_with("named after etcd lease 694d8a4b8a2b6c0e: a writer on any host"));
+  BOOST_TEST(r.why[1].ends_with("pass --lock-url to ask etcd whether that lease is gone"));
+
+  // A port nobody listens on: refused at once. Asked once for the run.
+  const int s = ::socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a {};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  BOOST_REQUIRE(::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  BOOST_REQUIRE(::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+  const std::string port = std::to_string(ntohs(a.sin_port));
+  ::close(s);
+  o.lock_url = "etcd://127.0.0.1:" + port;
+  r = run(d, o);
+  BOOST_TEST(r.deleted.empty());
+  BOOST_TEST(r.totals.errors == 2u);
+  BOOST_REQUIRE(r.failed.size() == 2u);
+  BOOST_TEST(r.failed[0].starts_with("cannot reach etcd at 127.0.0.1:" + port + ": "));
+  BOOST_TEST(r.failed[0].ends_with(d / copy + " (named after etcd lease 694d8a4b8a2b6c0e) was kept"));
+  BOOST_TEST(r.failed[1].ends_with(d / temp + " (named after etcd lease 694d8a4b8a2b6c0e) was kept"));
+  BOOST_TEST(d.exists(temp));
+  BOOST_TEST(d.exists(copy));
+
+  // A bad URL is refused before anything is looked at.
+  o.lock_url = "http://127.0.0.1:2379";
+  BOOST_CHECK_THROW(run(d, o), mutx::error);
 }
 
 BOOST_AUTO_TEST_CASE(dry_run_changes_nothing) {
