@@ -230,4 +230,14 @@ RC=$? ERR=$(<"$T/s2.err")
 expect_rc 0
 expect_content "$T/share/s" $'h2\nh2\n'
 expect_only "$T/share" f f.lock c.conf c.conf.lock s
+
+case_ "housekeep --lock-url refuses a bad URL before looking at anything"
+run housekeep --clean-temps --lock-url http://127.0.0.1:2379 "$T/h2"
+expect_rc 1
+expect_err "Error: invalid lock URL 'http://127.0.0.1:2379': it does not start with etcd://" \
+  "Hint: Give etcd://HOST:PORT[,HOST:PORT...][/PREFIX], such as etcd://10.0.0.1:2379,10.0.0.2:2379/mutx."
+run housekeep --clean-temps --lock-url '' "$T/h2"
+expect_rc 1
+expect_err "Error: --lock-url needs a URL"
+expect_only "$T/share" f f.lock c.conf c.conf.lock s
 finish
