@@ -240,4 +240,16 @@ run housekeep --clean-temps --lock-url '' "$T/h2"
 expect_rc 1
 expect_err "Error: --lock-url needs a URL"
 expect_only "$T/share" f f.lock c.conf c.conf.lock s
+
+case_ "a lease-named temp is 5 bytes longer: NAME may have 231 bytes under --lock-url on the share"
+mkdir "$T/share/long"
+long=$(printf 'n%.0s' {1..232})
+run_in x --lock-url "$ETCD_URL" "$T/h1/long/$long"
+expect_rc 1
+expect_err "Error: $T/h1/long/$long: File name too long" \
+  "Hint: mutx stages the new content as .NAME.mutx-eLEASE (its etcd lease, 16 hex digits) beside it, and this directory takes names of at most 255 bytes: NAME can have 231 at most."
+expect_only "$T/share/long"
+run_in x --lock-url "$ETCD_URL" "$T/h1/long/${long:1}"
+expect_rc 0
+expect_only "$T/share/long" "${long:1}"
 finish
