@@ -37,6 +37,24 @@ void job_steps::validate() const {
   if (o.backup.enabled) check_backup_suffix(o.backup.suffix);
 }
 
+job_steps::event_fields job_steps::committed_fields(clock_type::time_point started) {
+  rep.duration_ms = ms_since(started);
+  rep.backend = r.backend();
+  return {{"bytes", static_cast<std::int64_t>(rep.bytes)},
+          {"duration_ms", rep.duration_ms},
+          {"strategy", rep.strategy},
+          {"backend", rep.backend},
+          {"staging", rep.staging},
+          {"changed", true}};
+}
+
+job_steps::event_fields job_steps::unchanged_fields(clock_type::time_point started) {
+  rep.changed = false;
+  rep.duration_ms = ms_since(started);
+  rep.backend = r.backend();
+  return {{"changed", false}, {"bytes", static_cast<std::int64_t>(rep.bytes)}, {"duration_ms", rep.duration_ms}};
+}
+
 void job_steps::report_backend() const {
   if (!hooks.debug_events) return;
   r.probe();

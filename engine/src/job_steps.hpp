@@ -53,6 +53,13 @@ struct job_steps {
   // The "backend" debug event (-vv): which I/O path the write takes.
   void report_backend() const;
 
+  // The commit's figures in the report (duration, backend) and the fields
+  // every "committed" event carries; each job adds its own.
+  using event_fields = std::vector<std::pair<std::string, event::value>>;
+  event_fields committed_fields(clock_type::time_point started);
+  // The same for a write that found nothing to change (--compare).
+  event_fields unchanged_fields(clock_type::time_point started);
+
   // " (5s timeout)" when the wait has a limit.
   std::string timeout_note() const;
 
@@ -74,5 +81,13 @@ struct job_steps {
   // Returns "" or what failed (the caller reports it after the log line).
   boost::asio::awaitable<std::string> run_on_change(const target& t);
 };
+
+// A protocol's entry point (run_write, run_tree): its job, run.
+template <class Job>
+boost::asio::awaitable<void> run_job(const write_options& o, const write_hooks& hooks, ring& r, stop_source& stop,
+                                     bool& committed, write_report& rep) {
+  Job j{{o, hooks, r, stop, committed, rep, {}}};
+  co_await j.run();
+}
 
 }  // namespace mutx::detail

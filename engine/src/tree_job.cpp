@@ -103,10 +103,7 @@ struct tree_job : job_steps {
 
     staged_tree staged(t.dir.get(), t.name, t.dir_display);
     co_await build(staged, in, cur, t);
-    if (unchanged(staged, cur)) {
-      report_unchanged(t, started);
-      co_return;
-    }
+    if (unchanged(staged, cur, t, started)) co_return;
     co_await check(staged, t);
     co_await sync(staged, t);
 
@@ -286,19 +283,14 @@ struct tree_job : job_steps {
 
   // --compare: the new tree is the current one (names, types, modes,
   // owners, link targets, contents): nothing is swapped or kept.
-  bool unchanged(staged_tree& staged, const current_tree& cur) const {
-    return o.compare && cur.fd && same_tree(staged.fd(), cur.fd.get());
-  }
-
-  void report_unchanged(const target& t, clock_type::time_point started) {
-    rep.changed = false;
-    rep.duration_ms = ms_since(started);
-    rep.backend = r.backend();
-    emit(event::level::info, "unchanged", "Unchanged: " + t.display,
-         {{"changed", false},
-          {"entries", static_cast<std::int64_t>(rep.entries)},
-          {"bytes", static_cast<std::int64_t>(rep.bytes)},
-          {"duration_ms", rep.duration_ms}});
+  // --compare: a tree identical to DIR changes nothing. Says so; the
+  // write then ends.
+  bool unchanged(staged_tree& staged, const current_tree& cur, const target& t, clock_type::time_point started) {
+    if (!o.compare || !cur.fd || !same_tree(staged.fd(), cur.fd.get())) return false;
+    event_fields fields = unchanged_fields(started);
+    fields.emplace_back("entries", static_cast<std::int64_t>(rep.entries));
+    emit(event::level::info, "unchanged", "Unchanged: " + t.display, std::move(fields));
+    return true;
   }
 
   // --check CMD on the staged tree before it is synced, `%s` being the
@@ -397,6 +389,23 @@ struct tree_job : job_steps {
                 join_path(t.dir_display, from));
   }
 
+  void sync_directories(const target& t, const std::optional<backup_location>& backup_dir) {
+    if (!o.sync) return;
+    if (::fsync(t.dir.get()) != 0)
+      throw_errno("the new tree is in place but not confirmed durable: cannot sync directory", dir_name(t.dir_display));
+    if (backup_dir && backup_dir->dir && ::fsync(backup_dir->dir.get()) != 0)
+      throw_errno("the new tree is in place but the backup is not confirmed durable: cannot sync directory",
+                  dir_name(backup_dir->display));
+  }
+
+  void report_committed(const target& t, clock_type::time_point started) {
+    event_fields fields = committed_fields(started);
+    fields.emplace_back("entries", static_cast<std::int64_t>(rep.entries));
+    emit(event::level::info, "committed",
+         "Wrote " + std::to_string(rep.entries) + " entries (" + std::to_string(rep.bytes) + " bytes) to " + t.display,
+         std::move(fields));
+  }
+
   void warn_old_left(const std::string& where) {
     std::string w = "the old tree is left as " + where + ": " + describe(errno_code());
     emit(event::level::warning, "old_generation", w, {{"path", where}});
@@ -414,37 +423,13 @@ struct tree_job : job_steps {
     emit(event::level::warning, "old_generation", w, {{"path", path}});
     rep.warnings.push_back(std::move(w));
   }
-
-  void sync_directories(const target& t, const std::optional<backup_location>& backup_dir) {
-    if (!o.sync) return;
-    if (::fsync(t.dir.get()) != 0)
-      throw_errno("the new tree is in place but not confirmed durable: cannot sync directory", dir_name(t.dir_display));
-    if (backup_dir && backup_dir->dir && ::fsync(backup_dir->dir.get()) != 0)
-      throw_errno("the new tree is in place but the backup is not confirmed durable: cannot sync directory",
-                  dir_name(backup_dir->display));
-  }
-
-  void report_committed(const target& t, clock_type::time_point started) {
-    rep.duration_ms = ms_since(started);
-    rep.backend = r.backend();
-    emit(event::level::info, "committed",
-         "Wrote " + std::to_string(rep.entries) + " entries (" + std::to_string(rep.bytes) + " bytes) to " + t.display,
-         {{"bytes", static_cast<std::int64_t>(rep.bytes)},
-          {"entries", static_cast<std::int64_t>(rep.entries)},
-          {"duration_ms", rep.duration_ms},
-          {"strategy", rep.strategy},
-          {"backend", rep.backend},
-          {"staging", rep.staging},
-          {"changed", true}});
-  }
 };
 
 }  // namespace
 
 asio::awaitable<void> run_tree(const write_options& o, const write_hooks& hooks, ring& r, stop_source& stop,
                                bool& committed, write_report& rep) {
-  tree_job j{{o, hooks, r, stop, committed, rep, {}}};
-  co_await j.run();
+  return run_job<tree_job>(o, hooks, r, stop, committed, rep);
 }
 
 }  // namespace mutx::detail

@@ -110,10 +110,7 @@ struct job : job_steps {
     co_await fill(staged, in, cur, t);
     verify_checksum(t);
     restore_metadata(staged, staged_mode, cur, t);
-    if (unchanged(staged, cur)) {
-      report_unchanged(t, started);
-      co_return;
-    }
+    if (unchanged(staged, cur, t, started)) co_return;
     co_await check(staged, t);
     co_await sync(staged, t);
 
@@ -564,7 +561,19 @@ struct job : job_steps {
   }
 
   // The same content, mode and owner as the current file: nothing to do.
-  bool unchanged(const staged_file& staged, const current_target& cur) const {
+  // --compare: content, mode and owner as they are change nothing. Says
+  // so (and logs it); the write then ends.
+  bool unchanged(const staged_file& staged, const current_target& cur, const target& t,
+                 clock_type::time_point started) {
+    if (!same_as_current(staged, cur)) return false;
+    event_fields fields = unchanged_fields(started);
+    if (rep.sha256) fields.emplace_back("sha256", *rep.sha256);
+    emit(event::level::info, "unchanged", "Unchanged: " + t.display, std::move(fields));
+    log_line("unchanged", "", started);
+    return true;
+  }
+
+  bool same_as_current(const staged_file& staged, const current_target& cur) const {
     if (!comparer || !comparer->same()) return false;
     // Written in place, the staged file carries no metadata: what
     // overwrite_in_place would set is what --mode, --owner and --group ask.
@@ -576,17 +585,6 @@ struct job : job_steps {
     if (::fstat(staged.fd(), &now) != 0) return false;
     return (now.st_mode & 07777) == (cur.st->st_mode & 07777) && now.st_uid == cur.st->st_uid &&
            now.st_gid == cur.st->st_gid;
-  }
-
-  void report_unchanged(const target& t, clock_type::time_point started) {
-    rep.changed = false;
-    rep.duration_ms = ms_since(started);
-    rep.backend = r.backend();
-    std::vector<std::pair<std::string, event::value>> fields = {
-        {"changed", false}, {"bytes", static_cast<std::int64_t>(rep.bytes)}, {"duration_ms", rep.duration_ms}};
-    if (rep.sha256) fields.emplace_back("sha256", *rep.sha256);
-    emit(event::level::info, "unchanged", "Unchanged: " + t.display, std::move(fields));
-    log_line("unchanged", "", started);
   }
 
   // The check command, on the staged content, before it is synced: a
@@ -746,8 +744,7 @@ struct job : job_steps {
 
   void report_committed(const target& t, clock_type::time_point started) {
     say_held_warnings();
-    rep.duration_ms = ms_since(started);
-    rep.backend = r.backend();
+    event_fields fields = committed_fields(started);
     if (!hooks.on_event) return;
     // From the descriptor, not the name: a lookup would also cache the name
     // in a FUSE mount, where another program may remove it behind our back.
@@ -755,16 +752,10 @@ struct job : job_steps {
     if (final_stat) st = *final_stat;
     char mode[16] = "";
     if (final_stat) std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-    std::vector<std::pair<std::string, event::value>> fields = {{"bytes", static_cast<std::int64_t>(rep.bytes)},
-                                                                 {"duration_ms", rep.duration_ms},
-                                                                 {"strategy", rep.strategy},
-                                                                 {"backend", rep.backend},
-                                                                 {"staging", rep.staging},
-                                                                 {"changed", true},
-                                                                 {"in_place", rep.in_place},
-                                                                 {"mode", std::string(mode)},
-                                                                 {"uid", static_cast<std::int64_t>(st.st_uid)},
-                                                                 {"gid", static_cast<std::int64_t>(st.st_gid)}};
+    fields.insert(fields.end(), {{"in_place", rep.in_place},
+                                 {"mode", std::string(mode)},
+                                 {"uid", static_cast<std::int64_t>(st.st_uid)},
+                                 {"gid", static_cast<std::int64_t>(st.st_gid)}});
     if (rep.sha256) fields.emplace_back("sha256", *rep.sha256);
     if (rep.fence) fields.emplace_back("fence", *rep.fence);
     emit(event::level::info, "committed", "Wrote " + std::to_string(rep.bytes) + " bytes to " + t.display,
@@ -776,8 +767,7 @@ struct job : job_steps {
 
 asio::awaitable<void> run_write(const write_options& o, const write_hooks& hooks, ring& r, stop_source& stop,
                                 bool& committed, write_report& rep) {
-  job j{{o, hooks, r, stop, committed, rep, {}}};
-  co_await j.run();
+  return run_job<job>(o, hooks, r, stop, committed, rep);
 }
 
 }  // namespace mutx::detail
