@@ -38,9 +38,6 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 // How long reaching the cluster may take when no --timeout bounds it.
 constexpr auto reach_budget = std::chrono::seconds(5);
-// An uncontended lock/lock answers in 2-10 ms on a loopback cluster; one
-// still waiting after this is behind another holder.
-constexpr auto wait_notice_after = std::chrono::milliseconds(100);
 
 std::string base64(const std::string& in) {
   static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -194,40 +191,11 @@ using state_ptr = std::shared_ptr<etcd_state>;
 
 // One POST to one endpoint on a connection of its own. nullopt on a
 // transport failure (`why` says which); `timeout` bounds the whole request.
-asio::awaitable<std::optional<reply>> post_one(state_ptr st, std::size_t ep_index, std::string path, std::string body,
-                                               clock_type::duration timeout, bool is_wait,
-                                               std::optional<clock_type::duration> grpc_timeout, std::string& why) {
-  const etcd_endpoint ep = st->url.endpoints[ep_index];
-  auto sock = std::make_shared<tcp::socket>(st->ex);
-  st->live.insert(sock);
-  if (is_wait) {
-    st->waiting = sock;
-    st->waiting_on = ep_index;
-  }
-  auto timed_out = std::make_shared<bool>(false);
-  asio::steady_timer timer(st->ex);
-  timer.expires_after(timeout);
-  timer.async_wait([sock, timed_out](error_code ec) {
-    if (ec) return;
-    *timed_out = true;
-    error_code ignored;
-    sock->close(ignored);
-  });
-  struct cleanup {
-    state_ptr st;
-    std::shared_ptr<tcp::socket> sock;
-    asio::steady_timer& timer;
-    ~cleanup() {
-      timer.cancel();
-      st->live.erase(sock);
-      if (st->waiting == sock) st->waiting.reset();
-    }
-  } done{st, sock, timer};
-
-  auto fail = [&](const error_code& ec) {
-    why = *timed_out ? std::string("no answer in time") : describe(ec);
-    return std::optional<reply>();
-  };
+// Connect to `ep` and send one POST /v3/PATH. False with `why` set when
+// that failed.
+asio::awaitable<bool> send_request(const state_ptr& st, const etcd_endpoint& ep, tcp::socket& sock,
+                                   const std::string& path, std::string body,
+                                   std::optional<clock_type::duration> grpc_timeout, std::string& why) {
   error_code ec;
   std::vector<tcp::endpoint> targets;
   const auto port = static_cast<unsigned short>(std::stoul(ep.port));
@@ -239,14 +207,16 @@ asio::awaitable<std::optional<reply>> post_one(state_ptr st, std::size_t ep_inde
     auto [rec, results] = co_await resolver.async_resolve(ep.host, ep.port, use_tuple);
     if (rec) {
       why = "cannot resolve " + ep.host + ": " + rec.message();
-      co_return std::nullopt;
+      co_return false;
     }
     for (const auto& r : results) targets.push_back(r.endpoint());
   }
-  auto [cec, connected] = co_await asio::async_connect(*sock, targets, use_tuple);
+  auto [cec, connected] = co_await asio::async_connect(sock, targets, use_tuple);
   (void)connected;
-  if (cec) co_return fail(cec);
-
+  if (cec) {
+    why = describe(cec);
+    co_return false;
+  }
   http::request<http::string_body> req{http::verb::post, "/v3/" + path, 11};
   req.set(http::field::host, ep.host + ":" + ep.port);
   req.set(http::field::content_type, "application/json");
@@ -257,9 +227,63 @@ asio::awaitable<std::optional<reply>> post_one(state_ptr st, std::size_t ep_inde
   }
   req.body() = std::move(body);
   req.prepare_payload();
-  auto [wec, written] = co_await http::async_write(*sock, req, use_tuple);
+  auto [wec, written] = co_await http::async_write(sock, req, use_tuple);
   (void)written;
-  if (wec) co_return fail(wec);
+  if (wec) {
+    why = describe(wec);
+    co_return false;
+  }
+  co_return true;
+}
+
+// A request's socket: in the state's live set (closed on a stop), the one
+// interrupt_wait() closes when it is a wait, and closed by its own timer
+// after `timeout`.
+struct request_socket {
+  state_ptr st;
+  std::shared_ptr<tcp::socket> sock;
+  std::shared_ptr<bool> timed_out = std::make_shared<bool>(false);
+  asio::steady_timer timer;
+
+  request_socket(state_ptr s, std::size_t ep_index, clock_type::duration timeout, bool is_wait)
+      : st(std::move(s)), sock(std::make_shared<tcp::socket>(st->ex)), timer(st->ex) {
+    st->live.insert(sock);
+    if (is_wait) {
+      st->waiting = sock;
+      st->waiting_on = ep_index;
+    }
+    timer.expires_after(timeout);
+    timer.async_wait([sock = sock, timed_out = timed_out](error_code ec) {
+      if (ec) return;
+      *timed_out = true;
+      error_code ignored;
+      sock->close(ignored);
+    });
+  }
+  ~request_socket() {
+    timer.cancel();
+    st->live.erase(sock);
+    if (st->waiting == sock) st->waiting.reset();
+  }
+  request_socket(const request_socket&) = delete;
+  request_socket& operator=(const request_socket&) = delete;
+};
+
+asio::awaitable<std::optional<reply>> post_one(state_ptr st, std::size_t ep_index, std::string path, std::string body,
+                                               clock_type::duration timeout, bool is_wait,
+                                               std::optional<clock_type::duration> grpc_timeout, std::string& why) {
+  const etcd_endpoint ep = st->url.endpoints[ep_index];
+  request_socket rs(st, ep_index, timeout, is_wait);
+  auto& sock = rs.sock;
+  auto& timed_out = rs.timed_out;
+  auto fail = [&](const error_code& ec) {
+    why = *timed_out ? std::string("no answer in time") : describe(ec);
+    return std::optional<reply>();
+  };
+  if (!co_await send_request(st, ep, *sock, path, std::move(body), grpc_timeout, why)) {
+    if (*timed_out) why = "no answer in time";
+    co_return std::nullopt;
+  }
   boost::beast::flat_buffer buf;
   http::response<http::string_body> res;
   auto [rec2, got] = co_await http::async_read(*sock, buf, res, use_tuple);
@@ -551,11 +575,13 @@ std::string holder_hint(const std::string& name_key) {
   return "Another writer holds the etcd lock " + name_key + "; see it with: etcdctl get --prefix " + name_key + "/";
 }
 
-// The first key in NAME_KEY's queue (the oldest: the holder).
+// The first key in NAME_KEY's queue (the oldest: the holder), and the
+// create_revision of ours (its place in the queue).
 struct queue_head {
   std::string key;
   std::int64_t lease = 0;
   std::int64_t revision = 0;
+  std::int64_t mine = 0;
 };
 
 // --no-wait's one request: put our key if absent and read the head of the
@@ -588,61 +614,145 @@ asio::awaitable<std::optional<queue_head>> put_and_read_head(state_ptr cur, cons
   txn["failure"] = json::array{head_range()};
   try {
     reply t = co_await call(cur, "kv/txn", json_text(txn), std::chrono::seconds(2), until);
-    if (t.status != 200) co_return std::nullopt;
+    // A txn whose put succeeded happened at the revision our key was
+    // created at; with a new lease per attempt the put always succeeds.
+    const json::value* header = field(t.body, "header");
+    const json::value* succeeded = field(t.body, "succeeded");
+    if (t.status != 200 || !header || !succeeded || !succeeded->is_bool() || !succeeded->as_bool())
+      co_return std::nullopt;
     if (const json::value* resp = field(t.body, "responses"); resp && resp->is_array())
       for (const json::value& one : resp->as_array())
         if (const json::value* rr = field(one, "response_range"))
           if (const json::value* kvs = field(*rr, "kvs"); kvs && kvs->is_array() && !kvs->as_array().empty()) {
             const json::value& kv = kvs->as_array()[0];
             co_return queue_head{unbase64(string_field(kv, "key")), int_field(kv, "lease"),
-                                 int_field(kv, "create_revision")};
+                                 int_field(kv, "create_revision"), int_field(*header, "revision")};
           }
   } catch (const unreachable&) {
   }
   co_return std::nullopt;
 }
 
-// "Waiting for the etcd lock" once lock/lock has taken longer than an
-// uncontended lock does, said at most once per acquire. The timer's handler
-// may run after the attempt moved on: it touches only what it owns.
-class wait_notice {
- public:
-  wait_notice(asio::any_io_executor ex, std::shared_ptr<bool> said, const std::function<void()>& on_wait)
-      : timer_(ex), live_(std::make_shared<bool>(true)) {
-    if (*said || !on_wait) return;
-    timer_.expires_after(wait_notice_after);
-    timer_.async_wait([live = live_, said, on_wait](error_code ec) {
-      if (ec || !*live || *said) return;
-      *said = true;
-      on_wait();
-    });
+// The newest key queued before ours (created before `mine`): "" when
+// there is none (our turn), nullopt when no endpoint answered.
+asio::awaitable<std::optional<std::string>> predecessor(state_ptr cur, const std::string& name_key, std::int64_t mine,
+                                                        clock_type::time_point until) {
+  json::object range;
+  range["key"] = base64(name_key + "/");
+  range["range_end"] = base64(name_key + "0");
+  range["max_create_revision"] = std::to_string(mine - 1);
+  range["sort_order"] = "DESCEND";
+  range["sort_target"] = "CREATE";
+  range["limit"] = "1";
+  range["keys_only"] = true;
+  try {
+    reply r = co_await call(cur, "kv/range", json_text(range), std::chrono::seconds(2), until);
+    if (r.status != 200) co_return std::nullopt;
+    const json::value* kvs = field(r.body, "kvs");
+    if (!kvs || !kvs->is_array() || kvs->as_array().empty()) co_return std::string();
+    co_return unbase64(string_field(kvs->as_array()[0], "key"));
+  } catch (const unreachable&) {
   }
-  ~wait_notice() { *live_ = false; }
-  wait_notice(const wait_notice&) = delete;
-  wait_notice& operator=(const wait_notice&) = delete;
+  co_return std::nullopt;
+}
 
- private:
-  asio::steady_timer timer_;
-  std::shared_ptr<bool> live_;
-};
-
-// lock/lock on our lease: answers once every older key under NAME_KEY is
-// gone. A Grpc-Timeout header bounds it by `until` (504 then).
-asio::awaitable<std::optional<reply>> wait_in_queue(state_ptr cur, const std::string& name_key,
-                                                    std::optional<clock_type::time_point> until,
-                                                    std::shared_ptr<bool> said_waiting,
-                                                    const std::function<void()>& on_wait, std::string& why) {
-  json::object lk;
-  lk["name"] = base64(name_key);
-  lk["lease"] = std::to_string(cur->lease);
-  std::optional<clock_type::duration> grpc;
-  auto poll_for = std::chrono::duration_cast<clock_type::duration>(std::chrono::hours(24 * 365));
-  if (until) {
-    grpc = std::max(clock_type::duration(std::chrono::milliseconds(1)), *until - clock_type::now());
-    poll_for = *grpc + std::chrono::seconds(2);
+// Whether `key` exists now (a linearizable read); nullopt: no answer.
+asio::awaitable<std::optional<bool>> key_exists(state_ptr cur, const std::string& key, clock_type::time_point until) {
+  json::object range;
+  range["key"] = base64(key);
+  range["count_only"] = true;
+  try {
+    reply r = co_await call(cur, "kv/range", json_text(range), std::chrono::seconds(2), until);
+    if (r.status == 200) co_return int_field(r.body, "count") > 0;
+  } catch (const unreachable&) {
   }
-  wait_notice notice(cur->ex, std::move(said_waiting), on_wait);
-  co_return co_await post_one(cur, cur->current, "lock/lock", json_text(lk), poll_for, true, grpc, why);
+  co_return std::nullopt;
+}
+
+// Wait until `key` is deleted: a watch from now (no start revision, so
+// etcd counts it synced at once and sends the delete as it happens; a watch
+// from an older revision, as lock/lock's own, waits for etcd's 100 ms sync
+// of unsynced watchers: measured, 50 ms per hand-off), then a read in case
+// it went before the watch began. The gateway streams the watch's messages
+// as lines of JSON. False with `why` on a stall, an error or `until`.
+asio::awaitable<bool> watch_until_gone(state_ptr cur, const std::string& key, clock_type::time_point until,
+                                       std::string& why) {
+  const std::size_t ep_index = cur->current;
+  // A wait with no --timeout is renewed daily (a timer cannot be set to
+  // time_point::max).
+  request_socket rs(cur, ep_index, std::min<clock_type::duration>(until - clock_type::now(), std::chrono::hours(24)),
+                    true);
+  json::object create;
+  create["key"] = base64(key);
+  json::object rq;
+  rq["create_request"] = std::move(create);
+  if (!co_await send_request(cur, cur->url.endpoints[ep_index], *rs.sock, "watch", json_text(rq), std::nullopt, why))
+    co_return false;
+  boost::beast::flat_buffer buf;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(boost::none);
+  std::size_t seen = 0;
+  bool created = false;
+  for (;;) {
+    auto [ec, n] = co_await http::async_read_some(*rs.sock, buf, parser, use_tuple);
+    (void)n;
+    if (ec) {
+      why = *rs.timed_out ? std::string("no answer in time") : describe(ec);
+      co_return false;
+    }
+    if (parser.is_header_done() && parser.get().result_int() != 200) {
+      why = "watch refused: HTTP " + std::to_string(parser.get().result_int());
+      co_return false;
+    }
+    const std::string& body = parser.get().body();
+    for (std::size_t nl; (nl = body.find('\n', seen)) != std::string::npos; seen = nl + 1) {
+      json::error_code jec;
+      json::value msg = json::parse(std::string_view(body).substr(seen, nl - seen), jec);
+      const json::value* result = jec ? nullptr : field(msg, "result");
+      if (!result) continue;
+      if (const json::value* c = field(*result, "canceled"); c && c->is_bool() && c->as_bool()) {
+        why = "the watch was cancelled";
+        co_return false;
+      }
+      if (const json::value* events = field(*result, "events"); events && events->is_array())
+        for (const json::value& ev : events->as_array())
+          if (string_field(ev, "type") == "DELETE") co_return true;
+      if (const json::value* c = field(*result, "created"); !created && c && c->is_bool() && c->as_bool()) {
+        created = true;
+        const std::optional<bool> there = co_await key_exists(cur, key, until);
+        if (!there) {
+          why = "no endpoint answered";
+          co_return false;
+        }
+        if (!*there) co_return true;
+      }
+    }
+    if (parser.is_done()) {
+      why = "the watch ended";
+      co_return false;
+    }
+  }
+}
+
+// Our turn comes when no key created before ours (`mine`) is left. False
+// when the wait must start again with a new lease: a stall, an error, a
+// lost lease (interrupt_wait closes the watch), or `until`.
+asio::awaitable<bool> wait_turn(state_ptr cur, const std::string& name_key, std::int64_t mine,
+                                clock_type::time_point until,
+                                const std::function<void(const std::string&)>& on_debug) {
+  auto give_up = [&](const std::string& why) {
+    if (on_debug && !cur->closed)
+      on_debug("etcd lock wait ended (" + (cur->lost ? cur->lost_why : why) + "); queueing again with a new lease");
+    return false;
+  };
+  for (;;) {
+    const auto reach = std::min(until, clock_type::now() + reach_budget);
+    const std::optional<std::string> before = co_await predecessor(cur, name_key, mine, reach);
+    if (!before || cur->lost || cur->closed) co_return give_up("no endpoint said who is before us");
+    if (before->empty()) co_return true;
+    std::string why;
+    if (!co_await watch_until_gone(cur, *before, until, why) || cur->lost) co_return give_up(why);
+  }
 }
 
 }  // namespace
@@ -657,7 +767,7 @@ asio::awaitable<etcd_lock> etcd_lock::acquire(etcd_lock_settings s, stop_source&
       limited ? start + std::chrono::duration_cast<clock_type::duration>(s.wait.timeout) : clock_type::time_point::max();
   const std::string name_key = s.url.prefix + "/" + sha256_hex(s.name);
   std::size_t preferred = 0;
-  auto said_waiting = std::make_shared<bool>(false);
+  bool said_waiting = false;
   state_ptr cur;
   auto on_stop = stop.on_stop([&] {
     if (cur) cur->close_sockets();
@@ -695,42 +805,40 @@ asio::awaitable<etcd_lock> etcd_lock::acquire(etcd_lock_settings s, stop_source&
     }
     asio::co_spawn(ex, keepalive_loop(cur), asio::detached);
 
-    if (no_wait) {
-      // 2a. Our key and the head of the queue in one txn; ours or exit 2.
-      const std::optional<queue_head> head = co_await put_and_read_head(cur, name_key, reach_until);
-      if (stop.stop_requested()) interrupted();
-      preferred = cur->current;
-      if (!head) {  // a stall or an error: queue again with a new lease
-        co_await pause(std::chrono::milliseconds(50));
-        continue;
-      }
-      if (head->key == cur->key && head->lease == cur->lease && head->revision > 0 && !cur->lost &&
-          clock_type::now() < cur->deadline) {
-        cur->fence = head->revision;
-        co_return held;
-      }
-      throw error(failure_kind::locked, s.target + ": File locked by another writer (etcd)", holder_hint(name_key))
-          .with_reason(failure_reason::lock_busy);
-    }
-
-    // 2b. lock/lock puts our key and waits in etcd's own queue in one
-    // request (a txn first would cost every hand-off one more raft
-    // write), bounded by what is left of --timeout.
-    if (limited && wait_deadline <= clock_type::now()) throw timed_out();
-    std::string why;
-    const std::optional<reply> r = co_await wait_in_queue(
-        cur, name_key, limited ? std::optional(wait_deadline) : std::nullopt, said_waiting, on_wait, why);
+    // 2. Our key and the head of the queue, in one txn: ours is the lock.
+    const std::optional<queue_head> head = co_await put_and_read_head(cur, name_key, reach_until);
     if (stop.stop_requested()) interrupted();
-    if (!r || r->status != 200 || cur->lost) {
-      if (limited && clock_type::now() >= wait_deadline) throw timed_out();
-      preferred = cur->current;
-      if (on_debug) on_debug("etcd lock wait ended (" + (r ? r->message() : why) + "); queueing again with a new lease");
-      co_await pause(std::chrono::milliseconds(r ? 50 : 200));
+    preferred = cur->current;
+    if (!head) {  // a stall or an error: queue again with a new lease
+      co_await pause(std::chrono::milliseconds(50));
       continue;
     }
+    if (head->key == cur->key && head->lease == cur->lease && head->revision > 0 && !cur->lost &&
+        clock_type::now() < cur->deadline) {
+      cur->fence = head->revision;
+      co_return held;
+    }
+    if (no_wait)
+      throw error(failure_kind::locked, s.target + ": File locked by another writer (etcd)", holder_hint(name_key))
+          .with_reason(failure_reason::lock_busy);
 
-    // 3. Proof: a linearizable read shows our key, with our lease. A lease
-    // that expired while we waited still got lock/lock's 200 (etcd #9921).
+    // 3. Wait in line as etcd's own lock does (etcdctl lock queues in the
+    // same line): until every key queued before ours is gone, watching the
+    // newest of them; bounded by --timeout.
+    if (!said_waiting && on_wait) on_wait();
+    said_waiting = true;
+    if (!co_await wait_turn(cur, name_key, head->mine, limited ? wait_deadline : clock_type::time_point::max(),
+                            on_debug)) {
+      if (stop.stop_requested()) interrupted();
+      if (limited && clock_type::now() >= wait_deadline) throw timed_out();
+      preferred = cur->current;
+      co_await pause(std::chrono::milliseconds(50));
+      continue;
+    }
+    if (stop.stop_requested()) interrupted();
+
+    // 4. Proof: a linearizable read shows our key, with our lease (a lease
+    // that expired while we waited took the key with it).
     cur->fence = co_await own_key_revision(cur, std::min(cur->deadline, clock_type::now() + reach_budget));
     if (stop.stop_requested()) interrupted();
     if (cur->fence > 0 && !cur->lost && clock_type::now() < cur->deadline) co_return held;

@@ -218,18 +218,21 @@ counter_is 11
 expect_only . f
 sleep 1  # the stopped node catches up
 
-# Two writers of N increments each, retrying a write that lost its lock
-# (exit 2): every write that exits 0 must be in the count.
+# Two writers of up to N increments each, until $T/stop appears, retrying
+# a write that lost its lock (exit 2): every write that exits 0 must be in
+# the count.
 writer() {  # name url n
   local i ok=0
   for ((i = 0; i < $3; i++)); do
+    [[ -e $T/stop ]] && break
     "$MUTX" --lock-file "$T/host-$1" --lock-ttl 2 --lock-url "$2" f -- "${INC[@]}" 2>>"$T/$1.err" && ok=$((ok + 1))
   done
   echo "$ok" >"$T/$1.ok"
 }
 
 case_ "a follower and then the leader killed under two writers: no update lost"
-N=$((60 * SIZE))
+N=$((2000 * SIZE))
+rm -f "$T/stop"
 echo 0 >f
 writer w1 "etcd://${ETCD_CLIENT[1]},${ETCD_CLIENT[2]},${ETCD_CLIENT[3]}" "$N" &
 p1=$!
@@ -245,6 +248,8 @@ sleep 0.5
 leader=$(etcd_leader) || fatal "no leader after the follower's return"
 kill -0 "$p1" 2>/dev/null && kill -0 "$p2" 2>/dev/null && pass || fail "the writers ended before the leader's death: raise MUTX_TEST_SIZE"
 etcd_kill "$leader"
+sleep 1.5  # writes across the election (about a second: --election-timeout 1000)
+touch "$T/stop"
 wait "$p1" "$p2"
 ok=$(( $(<"$T/w1.ok") + $(<"$T/w2.ok") ))
 expect_eq "$(<f)" "$ok" "the counter against the writes that exited 0"
