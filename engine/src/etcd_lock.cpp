@@ -671,9 +671,9 @@ asio::awaitable<std::optional<bool>> key_exists(state_ptr cur, const std::string
 
 // Wait until `key` is deleted: a watch from now (no start revision, so
 // etcd counts it synced at once and sends the delete as it happens; a watch
-// from an older revision, as lock/lock's own, waits for etcd's 100 ms sync
-// of unsynced watchers: measured, 50 ms per hand-off), then a read in case
-// it went before the watch began. The gateway streams the watch's messages
+// from an older revision, as lock/lock's own, is unsynced until etcd's
+// syncWatchersLoop runs, every 100 ms (mvcc/watchable_store.go): measured,
+// 50 ms per hand-off), then a read in case it went before the watch began. The gateway streams the watch's messages
 // as lines of JSON. False with `why` on a stall, an error or `until`.
 asio::awaitable<bool> watch_until_gone(state_ptr cur, const std::string& key, clock_type::time_point until,
                                        std::string& why) {

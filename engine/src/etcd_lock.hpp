@@ -12,11 +12,14 @@
 //               answered keepalive + TTL - margin
 //             kv/txn: put KEY/<lease hex> if absent; the oldest key under
 //               KEY/ (by create_revision) is the holder
-//             busy: --no-wait -> revoke, exit 2; else lock/lock (the long
-//               poll, bounded by a Grpc-Timeout header) on the same key
+//             busy: --no-wait -> revoke, exit 2; else wait in line as
+//               etcd's own Mutex does (etcdctl lock queues in the same
+//               line): the newest key created before ours, watched from
+//               now until it is deleted (not lock/lock: its watch starts
+//               at an old revision and waits for etcd's 100 ms sync of
+//               unsynced watchers), until none is left
 //             kv/range (linearizable) on our key: count 1, our lease
-//               (a lease that expired while waiting still gets lock/lock
-//               200, etcd #9921: never trust lock/lock alone)
+//               (a lease that expired while waiting took the key with it)
 //   any stall or error while waiting: revoke, grant a new lease, queue again
 //   confirm (before the rename): deadline not passed, a fresh keepalive
 //             answered, a linearizable range shows our key with the same
