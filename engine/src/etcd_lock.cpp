@@ -633,24 +633,46 @@ asio::awaitable<std::optional<queue_head>> put_and_read_head(state_ptr cur, cons
   co_return std::nullopt;
 }
 
-// The newest key queued before ours (created before `mine`): "" when
-// there is none (our turn), nullopt when no endpoint answered.
-asio::awaitable<std::optional<std::string>> predecessor(state_ptr cur, const std::string& name_key, std::int64_t mine,
-                                                        clock_type::time_point until) {
-  json::object range;
-  range["key"] = base64(name_key + "/");
-  range["range_end"] = base64(name_key + "0");
-  range["max_create_revision"] = std::to_string(mine - 1);
-  range["sort_order"] = "DESCEND";
-  range["sort_target"] = "CREATE";
-  range["limit"] = "1";
-  range["keys_only"] = true;
+// Where we stand, in one read-only txn (linearizable, and no raft write):
+// the newest key queued before ours (created before `mine`; "" when there
+// is none: our turn), and our key's create_revision if it still exists
+// with our lease (the proof; 0: gone). Nullopt when no endpoint answered.
+struct place_in_line {
+  std::string before;
+  std::int64_t ours = 0;
+};
+
+asio::awaitable<std::optional<place_in_line>> look_ahead(state_ptr cur, const std::string& name_key, std::int64_t mine,
+                                                         clock_type::time_point until) {
+  json::object pred;
+  pred["key"] = base64(name_key + "/");
+  pred["range_end"] = base64(name_key + "0");
+  pred["max_create_revision"] = std::to_string(mine - 1);
+  pred["sort_order"] = "DESCEND";
+  pred["sort_target"] = "CREATE";
+  pred["limit"] = "1";
+  pred["keys_only"] = true;
+  json::object own;
+  own["key"] = base64(cur->key);
+  json::object op1, op2;
+  op1["request_range"] = std::move(pred);
+  op2["request_range"] = std::move(own);
+  json::object txn;
+  txn["success"] = json::array{std::move(op1), std::move(op2)};
   try {
-    reply r = co_await call(cur, "kv/range", json_text(range), std::chrono::seconds(2), until);
-    if (r.status != 200) co_return std::nullopt;
-    const json::value* kvs = field(r.body, "kvs");
-    if (!kvs || !kvs->is_array() || kvs->as_array().empty()) co_return std::string();
-    co_return unbase64(string_field(kvs->as_array()[0], "key"));
+    reply r = co_await call(cur, "kv/txn", json_text(txn), std::chrono::seconds(2), until);
+    const json::value* resp = field(r.body, "responses");
+    if (r.status != 200 || !resp || !resp->is_array() || resp->as_array().size() != 2) co_return std::nullopt;
+    auto first_kv = [](const json::value& one) -> const json::value* {
+      const json::value* rr = field(one, "response_range");
+      const json::value* kvs = rr ? field(*rr, "kvs") : nullptr;
+      return kvs && kvs->is_array() && !kvs->as_array().empty() ? &kvs->as_array()[0] : nullptr;
+    };
+    place_in_line p;
+    if (const json::value* kv = first_kv(resp->as_array()[0])) p.before = unbase64(string_field(*kv, "key"));
+    if (const json::value* kv = first_kv(resp->as_array()[1]); kv && int_field(*kv, "lease") == cur->lease)
+      p.ours = int_field(*kv, "create_revision");
+    co_return p;
   } catch (const unreachable&) {
   }
   co_return std::nullopt;
@@ -734,24 +756,28 @@ asio::awaitable<bool> watch_until_gone(state_ptr cur, const std::string& key, cl
   }
 }
 
-// Our turn comes when no key created before ours (`mine`) is left. False
-// when the wait must start again with a new lease: a stall, an error, a
-// lost lease (interrupt_wait closes the watch), or `until`.
-asio::awaitable<bool> wait_turn(state_ptr cur, const std::string& name_key, std::int64_t mine,
-                                clock_type::time_point until,
-                                const std::function<void(const std::string&)>& on_debug) {
-  auto give_up = [&](const std::string& why) {
+// Our turn comes when no key created before ours (`mine`) is left and
+// ours is still there with our lease: returns its create_revision (the
+// token). 0 when the wait must start again with a new lease: a stall, an
+// error, our key gone, a lost lease (interrupt_wait closes the watch), or
+// `until`.
+asio::awaitable<std::int64_t> wait_turn(state_ptr cur, const std::string& name_key, std::int64_t mine,
+                                        clock_type::time_point until,
+                                        const std::function<void(const std::string&)>& on_debug) {
+  auto give_up = [&](const std::string& why) -> std::int64_t {
     if (on_debug && !cur->closed)
       on_debug("etcd lock wait ended (" + (cur->lost ? cur->lost_why : why) + "); queueing again with a new lease");
-    return false;
+    return 0;
   };
   for (;;) {
     const auto reach = std::min(until, clock_type::now() + reach_budget);
-    const std::optional<std::string> before = co_await predecessor(cur, name_key, mine, reach);
-    if (!before || cur->lost || cur->closed) co_return give_up("no endpoint said who is before us");
-    if (before->empty()) co_return true;
+    const std::optional<place_in_line> at = co_await look_ahead(cur, name_key, mine, reach);
+    if (!at || cur->lost || cur->closed) co_return give_up("no endpoint said who is before us");
+    // A lease that expired while we waited took our key with it.
+    if (at->ours == 0) co_return give_up("our key " + cur->key + " is gone");
+    if (at->before.empty()) co_return at->ours;
     std::string why;
-    if (!co_await watch_until_gone(cur, *before, until, why) || cur->lost) co_return give_up(why);
+    if (!co_await watch_until_gone(cur, at->before, until, why) || cur->lost) co_return give_up(why);
   }
 }
 
@@ -825,25 +851,17 @@ asio::awaitable<etcd_lock> etcd_lock::acquire(etcd_lock_settings s, stop_source&
     // 3. Wait in line as etcd's own lock does (etcdctl lock queues in the
     // same line): until every key queued before ours is gone, watching the
     // newest of them; bounded by --timeout.
+    // Its end is proven by a linearizable read showing our key, with our
+    // lease, first in line.
     if (!said_waiting && on_wait) on_wait();
     said_waiting = true;
-    if (!co_await wait_turn(cur, name_key, head->mine, limited ? wait_deadline : clock_type::time_point::max(),
-                            on_debug)) {
-      if (stop.stop_requested()) interrupted();
-      if (limited && clock_type::now() >= wait_deadline) throw timed_out();
-      preferred = cur->current;
-      co_await pause(std::chrono::milliseconds(50));
-      continue;
-    }
-    if (stop.stop_requested()) interrupted();
-
-    // 4. Proof: a linearizable read shows our key, with our lease (a lease
-    // that expired while we waited took the key with it).
-    cur->fence = co_await own_key_revision(cur, std::min(cur->deadline, clock_type::now() + reach_budget));
+    cur->fence =
+        co_await wait_turn(cur, name_key, head->mine, limited ? wait_deadline : clock_type::time_point::max(), on_debug);
     if (stop.stop_requested()) interrupted();
     if (cur->fence > 0 && !cur->lost && clock_type::now() < cur->deadline) co_return held;
-    if (on_debug) on_debug("etcd key " + cur->key + " is not ours after the wait; queueing again with a new lease");
+    if (limited && clock_type::now() >= wait_deadline) throw timed_out();
     preferred = cur->current;
+    co_await pause(std::chrono::milliseconds(50));
   }
 }
 
