@@ -575,6 +575,13 @@ std::string holder_hint(const std::string& name_key) {
   return "Another writer holds the etcd lock " + name_key + "; see it with: etcdctl get --prefix " + name_key + "/";
 }
 
+error timeout_error(const etcd_lock_settings& s, const std::string& name_key) {
+  return error(failure_kind::locked,
+               s.target + ": Lock acquisition timeout after " + seconds_text(s.wait.timeout.count()) + "s",
+               holder_hint(name_key))
+      .with_reason(failure_reason::lock_timeout);
+}
+
 // The first key in NAME_KEY's queue (the oldest: the holder), and the
 // create_revision of ours (its place in the queue).
 struct queue_head {
@@ -799,12 +806,7 @@ asio::awaitable<etcd_lock> etcd_lock::acquire(etcd_lock_settings s, stop_source&
     if (cur) cur->close_sockets();
   });
 
-  auto timed_out = [&] {
-    return error(failure_kind::locked, s.target + ": Lock acquisition timeout after " +
-                                           seconds_text(s.wait.timeout.count()) + "s",
-                 holder_hint(name_key))
-        .with_reason(failure_reason::lock_timeout);
-  };
+  auto timed_out = [&] { return timeout_error(s, name_key); };
   auto pause = [&](std::chrono::milliseconds d) -> asio::awaitable<void> {
     asio::steady_timer t(ex);
     t.expires_after(d);

@@ -192,91 +192,99 @@ void tree_builder::add(const tree_entry& e, const std::function<std::uint64_t(in
   check_special(e, path);
   const int parent = parent_of(path, e);
   const std::string name = base_name(path);
-  const mode_t perm = e.mode & 07777;
   switch (e.type) {
-    case k::file: {
-      // A new name (O_EXCL): nothing of the old tree or outside it can be
-      // written through it.
-      unique_fd fd(::openat(parent, name.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600));
-      if (!fd) throw_errno("cannot create", o_.display + "/" + path);
-      const std::uint64_t n = fill ? fill(fd.get()) : 0;
-      apply_owner(parent, name, fd.get(), e, path);
-      // After the owner: fchown clears the set-id bits.
-      if (::fchmod(fd.get(), perm) != 0) throw_errno("cannot set the mode of", o_.display + "/" + path);
-      if (e.mtime) {
-        const struct timespec times[2] = {{0, UTIME_OMIT}, *e.mtime};
-        ::futimens(fd.get(), times);
-      }
-      ++totals.files;
-      totals.bytes += n;
-      break;
-    }
+    case k::file: add_file(e, parent, name, path, fill); break;
     case k::directory:
       if (::mkdirat(parent, name.c_str(), 0700) != 0) throw_errno("cannot create directory", o_.display + "/" + path);
       apply_owner(parent, name, -1, e, path);
-      dirs_[path] = {perm, e.mtime, true};
+      dirs_[path] = {static_cast<mode_t>(e.mode & 07777), e.mtime, true};
       ++totals.directories;
       break;
-    case k::symlink: {
-      if (e.link.empty()) refuse(e, "a symbolic link with an empty target");
-      if (e.link[0] == '/') refuse(e, "a symbolic link to the absolute path '" + e.link + "'");
-      // Resolved by name from where the link is; the kernel checks the
-      // chains through other links at the end (finish).
-      std::vector<std::string_view> at = components(parent_path(path));
-      for (std::string_view c : components(e.link)) {
-        if (c != "..") {
-          at.push_back(c);
-        } else if (at.empty()) {
-          refuse(e, "a symbolic link pointing out of the tree ('" + e.link + "')");
-        } else {
-          at.pop_back();
-        }
-      }
-      if (::symlinkat(e.link.c_str(), parent, name.c_str()) != 0) throw_errno("cannot create", o_.display + "/" + path);
-      apply_owner(parent, name, -1, e, path);
-      if (e.mtime) {
-        const struct timespec times[2] = {{0, UTIME_OMIT}, *e.mtime};
-        ::utimensat(parent, name.c_str(), times, AT_SYMLINK_NOFOLLOW);
-      }
-      symlinks_.push_back(path);
-      ++totals.symlinks;
-      break;
-    }
-    case k::hardlink: {
-      if (e.link.empty()) refuse(e, "a hard link with an empty target");
-      if (e.link[0] == '/') refuse(e, "a hard link to the absolute path '" + e.link + "'");
-      std::string other;
-      for (std::string_view c : components(e.link)) {
-        if (c == "..") refuse(e, "a hard link out of the tree ('" + e.link + "')");
-        if (!other.empty()) other += '/';
-        other += c;
-      }
-      auto it = made_.find(other);
-      if (it == made_.end() || it->second != k::file)
-        refuse(e, "a hard link to '" + e.link + "', which is not a regular file before it in " + o_.source);
-      // `other`'s parents are directories this builder made (no entry can
-      // replace one), so the path reaches the file it names.
-      if (::linkat(root_, other.c_str(), parent, name.c_str(), 0) != 0)
-        throw_errno("cannot link", o_.display + "/" + path);
-      made_[path] = k::file;
-      ++totals.hardlinks;
+    case k::symlink: add_symlink(e, parent, name, path); break;
+    case k::hardlink:
+      add_hardlink(e, parent, name, path);
       return;
-    }
     case k::fifo:
     case k::char_device:
-    case k::block_device: {
-      const mode_t type = e.type == k::fifo ? S_IFIFO : e.type == k::char_device ? S_IFCHR : S_IFBLK;
-      if (::mknodat(parent, name.c_str(), type | 0600, e.type == k::fifo ? 0 : e.rdev) != 0)
-        throw_errno("cannot create", o_.display + "/" + path);
-      apply_owner(parent, name, -1, e, path);
-      if (::fchmodat(parent, name.c_str(), perm, 0) != 0) throw_errno("cannot set the mode of", o_.display + "/" + path);
-      ++totals.special;
-      break;
-    }
+    case k::block_device: add_special(e, parent, name, path); break;
     case k::socket:
     case k::unknown: refuse(e, kind_words(e.type));
   }
   made_[path] = e.type;
+}
+
+void tree_builder::add_file(const tree_entry& e, int parent, const std::string& name, const std::string& path,
+                            const std::function<std::uint64_t(int)>& fill) {
+  // A new name (O_EXCL): nothing of the old tree or outside it can be
+  // written through it.
+  unique_fd fd(::openat(parent, name.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!fd) throw_errno("cannot create", o_.display + "/" + path);
+  const std::uint64_t n = fill ? fill(fd.get()) : 0;
+  apply_owner(parent, name, fd.get(), e, path);
+  // After the owner: fchown clears the set-id bits.
+  if (::fchmod(fd.get(), e.mode & 07777) != 0) throw_errno("cannot set the mode of", o_.display + "/" + path);
+  if (e.mtime) {
+    const struct timespec times[2] = {{0, UTIME_OMIT}, *e.mtime};
+    ::futimens(fd.get(), times);
+  }
+  ++totals.files;
+  totals.bytes += n;
+}
+
+void tree_builder::add_symlink(const tree_entry& e, int parent, const std::string& name, const std::string& path) {
+  if (e.link.empty()) refuse(e, "a symbolic link with an empty target");
+  if (e.link[0] == '/') refuse(e, "a symbolic link to the absolute path '" + e.link + "'");
+  // Resolved by name from where the link is; the kernel checks the
+  // chains through other links at the end (finish).
+  std::vector<std::string_view> at = components(parent_path(path));
+  for (std::string_view c : components(e.link)) {
+    if (c != "..") {
+      at.push_back(c);
+    } else if (at.empty()) {
+      refuse(e, "a symbolic link pointing out of the tree ('" + e.link + "')");
+    } else {
+      at.pop_back();
+    }
+  }
+  if (::symlinkat(e.link.c_str(), parent, name.c_str()) != 0) throw_errno("cannot create", o_.display + "/" + path);
+  apply_owner(parent, name, -1, e, path);
+  if (e.mtime) {
+    const struct timespec times[2] = {{0, UTIME_OMIT}, *e.mtime};
+    ::utimensat(parent, name.c_str(), times, AT_SYMLINK_NOFOLLOW);
+  }
+  symlinks_.push_back(path);
+  ++totals.symlinks;
+}
+
+void tree_builder::add_hardlink(const tree_entry& e, int parent, const std::string& name, const std::string& path) {
+  using k = tree_entry::kind;
+  if (e.link.empty()) refuse(e, "a hard link with an empty target");
+  if (e.link[0] == '/') refuse(e, "a hard link to the absolute path '" + e.link + "'");
+  std::string other;
+  for (std::string_view c : components(e.link)) {
+    if (c == "..") refuse(e, "a hard link out of the tree ('" + e.link + "')");
+    if (!other.empty()) other += '/';
+    other += c;
+  }
+  auto it = made_.find(other);
+  if (it == made_.end() || it->second != k::file)
+    refuse(e, "a hard link to '" + e.link + "', which is not a regular file before it in " + o_.source);
+  // `other`'s parents are directories this builder made (no entry can
+  // replace one), so the path reaches the file it names.
+  if (::linkat(root_, other.c_str(), parent, name.c_str(), 0) != 0) throw_errno("cannot link", o_.display + "/" + path);
+  made_[path] = k::file;
+  ++totals.hardlinks;
+}
+
+void tree_builder::add_special(const tree_entry& e, int parent, const std::string& name, const std::string& path) {
+  using k = tree_entry::kind;
+  const mode_t type = e.type == k::fifo ? S_IFIFO : e.type == k::char_device ? S_IFCHR : S_IFBLK;
+  if (::mknodat(parent, name.c_str(), type | 0600, e.type == k::fifo ? 0 : e.rdev) != 0)
+    throw_errno("cannot create", o_.display + "/" + path);
+  apply_owner(parent, name, -1, e, path);
+  if (::fchmodat(parent, name.c_str(), e.mode & 07777, 0) != 0)
+    throw_errno("cannot set the mode of", o_.display + "/" + path);
+  ++totals.special;
 }
 
 void tree_builder::finish() {

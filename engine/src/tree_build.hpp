@@ -71,6 +71,12 @@ class tree_builder {
   std::vector<std::string> warnings;
 
  private:
+  // add()'s kinds of entry, each made under `name` in `parent`.
+  void add_file(const tree_entry& e, int parent, const std::string& name, const std::string& path,
+                const std::function<std::uint64_t(int fd)>& fill);
+  void add_symlink(const tree_entry& e, int parent, const std::string& name, const std::string& path);
+  void add_hardlink(const tree_entry& e, int parent, const std::string& name, const std::string& path);
+  void add_special(const tree_entry& e, int parent, const std::string& name, const std::string& path);
   // The normalized relative path ("" for the top), or a refusal.
   std::string normalize(const tree_entry& e) const;
   int parent_of(const std::string& path, const tree_entry& e);
