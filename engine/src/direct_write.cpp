@@ -106,7 +106,7 @@ asio::awaitable<error_code> flush_behind::drain() {
 }
 
 asio::awaitable<void> flush_behind::run() {
-  auto [ec, n] = co_await async_fdatasync(r_, fd_, use_tuple);
+  auto [ec, n] = co_await async_fsync(r_, fd_, use_tuple, sync_what::data);
   (void)n;
   if (ec && !ec_) ec_ = ec;
   busy_ = false;

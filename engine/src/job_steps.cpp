@@ -1,6 +1,10 @@
 #include "job_steps.hpp"
 
 #include "mutx/backup.hpp"
+#include "mutx/error.hpp"
+#include "mutx/fd.hpp"
+
+#include <fcntl.h>
 
 #include <cstdio>
 
@@ -53,6 +57,15 @@ job_steps::event_fields job_steps::unchanged_fields(clock_type::time_point start
   rep.duration_ms = ms_since(started);
   rep.backend = r.backend();
   return {{"changed", false}, {"bytes", static_cast<std::int64_t>(rep.bytes)}, {"duration_ms", rep.duration_ms}};
+}
+
+unique_fd job_steps::open_input_file(const std::string& replaces) const {
+  unique_fd fd(::open(o.input->c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+  if (!fd)
+    throw error(errno_code(), "", *o.input)
+        .with_hint("It was named as the input, " + replaces + ".")
+        .with_reason(failure_reason::input_unopenable);
+  return fd;
 }
 
 void job_steps::report_backend() const {

@@ -50,6 +50,11 @@ struct job_steps {
   // into another mode; a bad suffix would make the target its own backup.
   void validate() const;
 
+  // --input FILE opened for reading, or the error in the PRD's words (7.4:
+  // `Error: missing.txt: No such file or directory`); `replaces` says in
+  // the hint what the input is.
+  unique_fd open_input_file(const std::string& replaces) const;
+
   // The "backend" debug event (-vv): which I/O path the write takes.
   void report_backend() const;
 

@@ -184,11 +184,7 @@ struct tree_job : job_steps {
       return in;
     }
     if (o.input) {
-      in.owned.reset(::open(o.input->c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
-      if (!in.owned)
-        throw error(errno_code(), "", *o.input)
-            .with_hint("It was named as the input, the tar archive whose tree replaces the target.")
-            .with_reason(failure_reason::input_unopenable);
+      in.owned = open_input_file("the tar archive whose tree replaces the target");
       in.fd = in.owned.get();
       in.name = *o.input;
     }

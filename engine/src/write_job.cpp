@@ -214,12 +214,7 @@ struct job : job_steps {
     input_source in;
     in.fd = o.input_fd;
     if (o.input) {
-      in.owned.reset(::open(o.input->c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
-      // PRD 7.4's words: `Error: missing.txt: No such file or directory`.
-      if (!in.owned)
-        throw error(errno_code(), "", *o.input)
-            .with_hint("It was named as the input, whose content replaces the target.")
-            .with_reason(failure_reason::input_unopenable);
+      in.owned = open_input_file("whose content replaces the target");
       in.fd = in.owned.get();
       in.name = *o.input;
     }

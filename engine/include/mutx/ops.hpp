@@ -87,18 +87,13 @@ auto async_splice(ring& r, int in, int out, std::size_t len, std::int64_t off_ou
   }, std::forward<Token>(token));
 }
 
+// fsync(2), or fdatasync(2) when only the data (and the size) must be
+// durable.
+enum class sync_what { all, data };
 template <class Token>
-auto async_fsync(ring& r, int fd, Token&& token) {
+auto async_fsync(ring& r, int fd, Token&& token, sync_what what = sync_what::all) {
   return detail::start_op(r, [=](detail::op_base& op) {
-    op.what = detail::op_base::kind::fsync;
-    op.fd = fd;
-  }, std::forward<Token>(token));
-}
-
-template <class Token>
-auto async_fdatasync(ring& r, int fd, Token&& token) {
-  return detail::start_op(r, [=](detail::op_base& op) {
-    op.what = detail::op_base::kind::fdatasync;
+    op.what = what == sync_what::data ? detail::op_base::kind::fdatasync : detail::op_base::kind::fsync;
     op.fd = fd;
   }, std::forward<Token>(token));
 }
