@@ -274,8 +274,15 @@ long ring::perform(op_base* op) {
 void ring::start_syscall(op_base* op) {
   bool reads = op->what == op_base::kind::read || op->what == op_base::kind::splice;
   if (reads) {
+    // A signal that lands in this poll makes it fail with EINTR: that is
+    // "not known to be ready", never "ready". Taken for ready, the read
+    // below blocked on an input that never came, while the signal already
+    // handled waited for the loop (tests/cli/signal_poll_eintr.sh).
     pollfd p{op->fd, POLLIN, 0};
-    if (::poll(&p, 1, 0) == 0) {
+    int ready;
+    do ready = ::poll(&p, 1, 0);
+    while (ready < 0 && errno == EINTR);
+    if (ready == 0) {
       // Not ready: wait on the loop, through an epoll instance of its own
       // (see pollers_). Where that fails, the syscall below blocks instead.
       unique_fd ep(::epoll_create1(EPOLL_CLOEXEC));
