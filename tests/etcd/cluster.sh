@@ -105,6 +105,16 @@ etcd_leader() {
   return 1
 }
 
+# etcd_and_two_mounts: what the suites across "hosts" need (skipping
+# without it): the cluster and the two mounts, and no MUTX_LOCK_URL of the
+# caller's.
+etcd_and_two_mounts() {
+  unset MUTX_LOCK_URL
+  need_etcd
+  two_mounts
+  etcd_cluster
+}
+
 two_mounts() {
   need_root "the sshfs mounts need root here"
   need_cmd sshfs

@@ -13,10 +13,7 @@
 . "$(dirname "$0")/../cli/lib.sh"
 . "$(dirname "$0")/cluster.sh"
 export XDG_CONFIG_HOME=$T/no-config
-unset MUTX_LOCK_URL
-need_etcd
-two_mounts
-etcd_cluster
+etcd_and_two_mounts
 
 # wait_for GLOB: until a name in $T/share matches (5 s).
 wait_for() {
@@ -26,6 +23,12 @@ wait_for() {
     sleep 0.05
   done
   return 1
+}
+# s_temp ERR: the name of s's lease temp once it exists (5 s); ERR, the
+# writer's stderr, is shown when it does not.
+s_temp() {
+  wait_for '.s.mutx-e*' || { echo "no lease temp for s: $(ls -A "$T/share"; cat "$1")" >&2; return 1; }
+  (cd "$T/share" && ls -A | grep -E '^\.s\.mutx-e[0-9a-f]{16}$')
 }
 # lease_gone HEX: until etcd says lease HEX has expired (10 s).
 lease_gone() {
@@ -172,9 +175,8 @@ printf '0\n' >"$T/share/s"
 S1=$!
 on_exit "kill -CONT $S1; kill -KILL $S1"
 # Stopped once its temp exists: the command may be running, or done.
-wait_for '.s.mutx-e*' || fatal "no lease temp for s: $(ls -A "$T/share"; cat "$T/s1.err")"
+S_TEMP=$(s_temp "$T/s1.err") || fatal "the stalled writer made no lease temp"
 kill -STOP "$S1"
-S_TEMP=$(cd "$T/share" && ls -A | grep -E '^\.s\.mutx-e[0-9a-f]{16}$')
 S_LEASE=${S_TEMP#.s.mutx-e}
 # Another host's writer waits for the lock, then commits.
 OUT=$(echo h2 | "$MUTX" --lock-url "$ETCD_URL" --lock-ttl 2 --lock-name s --timeout 15 "$T/h2/s" 2>"$T/s2.err")
@@ -204,9 +206,8 @@ case_ "a resumed writer never removes the temp of the writer now in flight"
   2>"$T/s1.err" &
 S1=$!
 on_exit "kill -CONT $S1; kill -KILL $S1"
-wait_for '.s.mutx-e*' || fatal "no lease temp for s: $(ls -A "$T/share"; cat "$T/s1.err")"
+S_TEMP=$(s_temp "$T/s1.err") || fatal "the stalled writer made no lease temp"
 kill -STOP "$S1"
-S_TEMP=$(cd "$T/share" && ls -A | grep -E '^\.s\.mutx-e[0-9a-f]{16}$')
 lease_gone "${S_TEMP#.s.mutx-e}" || fail "the stopped writer's lease did not expire"
 # Cleaned on the share's server, a local directory: the lease decides.
 hk_v --lock-url "$ETCD_URL" "$T/share"
@@ -216,8 +217,7 @@ expect_out "$T/share/$S_TEMP"
   2>"$T/s2.err" &
 S2=$!
 on_exit "kill -KILL $S2"
-wait_for '.s.mutx-e*' || fatal "no lease temp for the second writer: $(ls -A "$T/share"; cat "$T/s2.err")"
-S2_TEMP=$(cd "$T/share" && ls -A | grep -E '^\.s\.mutx-e[0-9a-f]{16}$')
+S2_TEMP=$(s_temp "$T/s2.err") || fatal "the second writer made no lease temp"
 [[ $S2_TEMP != "$S_TEMP" ]] && pass || fail "the second writer's temp has the stalled one's name $S_TEMP"
 kill -CONT "$S1"
 wait "$S1"

@@ -11,10 +11,7 @@
 . "$(dirname "$0")/../cli/lib.sh"
 . "$(dirname "$0")/cluster.sh"
 export XDG_CONFIG_HOME=$T/no-config
-unset MUTX_LOCK_URL
-need_etcd
-two_mounts
-etcd_cluster
+etcd_and_two_mounts
 N=$((50 * ${MUTX_TEST_SIZE:-1}))
 
 # increments HOST N [OPTION...]: N increments of $T/HOST/counter; the
