@@ -24,6 +24,14 @@ wait_for() {
   done
   return 1
 }
+# s_writer HOST CMD ERR: a --lock-url writer of s through mount HOST,
+# its command CMD, its stderr in ERR, in the background (its PID in SPID;
+# killed, even if stopped, at exit).
+s_writer() {
+  "$MUTX" --lock-url "$ETCD_URL" --lock-ttl 2 --lock-name s "$T/$1/s" -- sh -c "$2" 2>"$3" &
+  SPID=$!
+  on_exit "kill -CONT $SPID; kill -KILL $SPID"
+}
 # s_temp ERR: the name of s's lease temp once it exists (5 s); ERR, the
 # writer's stderr, is shown when it does not.
 s_temp() {
@@ -170,10 +178,8 @@ etcdctl_ lease revoke "$LIVE" >/dev/null
 
 case_ "a writer SIGSTOPped past its lease: housekeep removes its temp, and it resumes to fail, changing nothing"
 printf '0\n' >"$T/share/s"
-"$MUTX" --lock-url "$ETCD_URL" --lock-ttl 2 --lock-name s "$T/h1/s" -- sh -c 'cat >/dev/null; sleep 0.5; echo h1' \
-  2>"$T/s1.err" &
-S1=$!
-on_exit "kill -CONT $S1; kill -KILL $S1"
+s_writer h1 'cat >/dev/null; sleep 0.5; echo h1' "$T/s1.err"
+S1=$SPID
 # Stopped once its temp exists: the command may be running, or done.
 S_TEMP=$(s_temp "$T/s1.err") || fatal "the stalled writer made no lease temp"
 kill -STOP "$S1"
@@ -202,10 +208,8 @@ case_ "a resumed writer never removes the temp of the writer now in flight"
 # next writer's name too, and the resumed writer's cleanup unlinked it
 # under that writer ("cannot rename temporary file"). Named after leases,
 # the two temps never share a name.
-"$MUTX" --lock-url "$ETCD_URL" --lock-ttl 2 --lock-name s "$T/h1/s" -- sh -c 'cat >/dev/null; sleep 0.5; echo h1' \
-  2>"$T/s1.err" &
-S1=$!
-on_exit "kill -CONT $S1; kill -KILL $S1"
+s_writer h1 'cat >/dev/null; sleep 0.5; echo h1' "$T/s1.err"
+S1=$SPID
 S_TEMP=$(s_temp "$T/s1.err") || fatal "the stalled writer made no lease temp"
 kill -STOP "$S1"
 lease_gone "${S_TEMP#.s.mutx-e}" || fail "the stopped writer's lease did not expire"
@@ -213,10 +217,8 @@ lease_gone "${S_TEMP#.s.mutx-e}" || fail "the stopped writer's lease did not exp
 hk_v --lock-url "$ETCD_URL" "$T/share"
 expect_rc 0
 expect_out "$T/share/$S_TEMP"
-"$MUTX" --lock-url "$ETCD_URL" --lock-ttl 2 --lock-name s "$T/h2/s" -- sh -c 'cat; sleep 1.5; echo h2' \
-  2>"$T/s2.err" &
-S2=$!
-on_exit "kill -KILL $S2"
+s_writer h2 'cat; sleep 1.5; echo h2' "$T/s2.err"
+S2=$SPID
 S2_TEMP=$(s_temp "$T/s2.err") || fatal "the second writer made no lease temp"
 [[ $S2_TEMP != "$S_TEMP" ]] && pass || fail "the second writer's temp has the stalled one's name $S_TEMP"
 kill -CONT "$S1"
