@@ -143,6 +143,7 @@ temp_probe claim_stale_temp(int dfd, const std::string& name, unique_fd& locked,
 
 std::vector<std::string> sweep_stale_temps(int dfd, std::string_view target, std::vector<std::string>* kept) {
   std::vector<std::string> removed;
+  if (!kept && shared_filesystem(dfd)) return removed;
   for (int slot = 0; slot < 2 * temp_slots; ++slot) {
     // The staging slots, then the check copies' (a writer killed while its
     // check command ran).

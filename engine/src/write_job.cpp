@@ -330,9 +330,9 @@ struct job : job_steps {
   // leaves a temp in one of NAME's slots; those no live writer claims go.
   // Where other hosts may mount the directory, none is provably stale.
   void sweep(const target& t) const {
-    if (!hooks.info_events && shared_filesystem(t.dir.get())) return;
+    // What was kept is worth the lookups only to someone who sees it.
     std::vector<std::string> kept;
-    for (const std::string& gone : sweep_stale_temps(t.dir.get(), t.name, &kept))
+    for (const std::string& gone : sweep_stale_temps(t.dir.get(), t.name, hooks.info_events ? &kept : nullptr))
       emit(event::level::info, "stale_temp_removed", "Removed stale temporary file " + join_path(t.dir_display, gone),
            {{"path", join_path(t.dir_display, gone)}});
     for (const std::string& k : kept)

@@ -85,7 +85,9 @@ temp_probe claim_stale_temp(int dfd, const std::string& name, unique_fd& locked,
 // slots, and the stale check copies in its check slots. Costs 2 x temp_slots
 // lookups whatever the size of the directory. Returns the names removed;
 // those kept because the filesystem may be shared with other hosts go
-// into `kept`.
+// into `kept`. On such a filesystem nothing can be removed, so without
+// `kept` no name is looked up (each lookup a round trip to the server:
+// 0.2-1 ms on sshfs).
 std::vector<std::string> sweep_stale_temps(int dfd, std::string_view target, std::vector<std::string>* kept = nullptr);
 
 // The new content under a check copy's name (names.hpp) in the target's

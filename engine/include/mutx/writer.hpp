@@ -138,10 +138,9 @@ struct write_hooks {
   // start so that the "backend" event can name it; otherwise io_uring is
   // set up only if the write needs it (ring's automatic mode).
   bool debug_events = true;
-  // on_event shows info events (-v, --json). On a filesystem other hosts
-  // may mount, the stale-temp sweep can remove nothing (staging.hpp), so it
-  // looks up the slot names only to say what it kept: 8 lookups, each a
-  // round trip to the server (0.2-1 ms on sshfs), skipped when unseen.
+  // on_event shows info events (-v, --json). Without them the sweep of a
+  // filesystem other hosts may mount, which can remove nothing, looks up
+  // nothing either (sweep_stale_temps, staging.hpp).
   bool info_events = true;
   // Bytes written so far during a stream, and the input size if known.
   std::function<void(std::uint64_t, std::optional<std::uint64_t>)> on_progress;
