@@ -28,6 +28,7 @@ struct backup_entry {
   ino_t ino;               // the file judged: a name that is another file by now stays
   std::int64_t counter;    // _NNN of a proven timestamped name, else -1
   const char* reading;     // why a timestamped-looking name counts as plain, or nullptr
+  bool tree = false;       // a directory: a tree write's backup (its NAME a directory beside it)
 
   std::string_view group() const noexcept { return std::string_view(name).substr(0, group_size); }
 };

@@ -321,6 +321,12 @@ bool is_mount_point(int dir, const std::string& name, const struct statx* sx, co
 
 }  // namespace
 
+bool is_mount_point(int dir, const std::string& name) {
+  struct statx sx, dsx;
+  const bool known = entry_statx(dir, name, sx), dir_known = known && entry_statx(dir, "", dsx);
+  return is_mount_point(dir, name, known ? &sx : nullptr, dir_known ? &dsx : nullptr);
+}
+
 void check_replaceable(const target& t, bool in_place) {
   struct statx dsx;
   bool dir_known = entry_statx(t.dir.get(), "", dsx);

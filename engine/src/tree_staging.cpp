@@ -4,6 +4,7 @@
 #include "mutx/inode.hpp"
 #include "mutx/names.hpp"
 #include "mutx/staging.hpp"
+#include "mutx/target.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -56,8 +57,48 @@ void note(removed_tree& r, int err) {
   if (!r.error) r.error = err;
 }
 
-// Empty directory `fd` (inode `st`), depth first.
-void empty_directory(int fd, const struct stat& st, removed_tree& r) {
+// The mount that descriptor `fd` was opened on: statx's mount ID (Linux
+// 5.8); 0 where the kernel gives none. A descriptor stays on the mount it
+// was opened on, so this is no race with a mount made meanwhile.
+std::uint64_t mount_id(int fd) noexcept {
+  struct statx sx;
+  if (::statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC, STATX_MNT_ID, &sx) != 0 ||
+      !(sx.stx_mask & STATX_MNT_ID))
+    return 0;
+  return sx.stx_mnt_id;
+}
+
+// A directory open as `fd` (its stat `st`) and the mount it lies on.
+struct place {
+  int fd;
+  const struct stat& st;
+  std::uint64_t mount;
+};
+
+// Whether directory `sub` (`sst`), opened as `name` in `parent`, lies on
+// another mount: another filesystem, or a bind mount of the same one (the
+// same st_dev). By mount ID, else by /proc/self/mountinfo.
+bool crosses_mount(const place& parent, const std::string& name, int sub, const struct stat& sst) {
+  if (sst.st_dev != parent.st.st_dev) return true;
+  const std::uint64_t m = mount_id(sub);
+  if (m && parent.mount) return m != parent.mount;
+  return listed_as_mount_point(parent.fd, name);
+}
+
+void keep_mount(removed_tree& r, const std::string& path) {
+  note(r, EXDEV);
+  if (r.mounts.size() < removed_tree::mounts_listed) r.mounts.push_back(path);
+  ++r.mounts_kept;
+}
+
+std::string below(const std::string& prefix, const std::string& name) {
+  return prefix.empty() ? name : prefix + "/" + name;
+}
+
+// Empty directory `at`, depth first; `prefix` is its path below the top.
+void empty_directory(const place& at, const std::string& prefix, removed_tree& r) {
+  const int fd = at.fd;
+  const struct stat& st = at.st;
   // A directory the builder made read-only (an archive's 0555) must be
   // writable and searchable by its owner to be emptied.
   if ((st.st_mode & 0700) != 0700) ::fchmod(fd, (st.st_mode & 07777) | 0700);
@@ -69,6 +110,11 @@ void empty_directory(int fd, const struct stat& st, removed_tree& r) {
       continue;
     }
     if (errno == ENOENT) continue;
+    // A file bind-mounted over a name inside the tree.
+    if (errno == EBUSY) {
+      keep_mount(r, below(prefix, c.name));
+      continue;
+    }
     if (errno != EISDIR && errno != EPERM) {
       note(r, errno);
       continue;
@@ -80,12 +126,13 @@ void empty_directory(int fd, const struct stat& st, removed_tree& r) {
       if (errno != ENOENT) note(r, errno);
       continue;
     }
-    // Never into another filesystem (a mount inside the tree).
-    if (sst.st_dev != st.st_dev) {
-      note(r, EXDEV);
+    // Never into another mount: another filesystem, or a bind mount of
+    // this one, whose files are not the tree's.
+    if (crosses_mount(at, c.name, sub.get(), sst)) {
+      keep_mount(r, below(prefix, c.name));
       continue;
     }
-    empty_directory(sub.get(), sst, r);
+    empty_directory(place{sub.get(), sst, at.mount}, below(prefix, c.name), r);
     sub.reset();
     if (::unlinkat(fd, c.name.c_str(), AT_REMOVEDIR) == 0) ++r.entries;
     else if (errno != ENOENT) note(r, errno);
@@ -104,9 +151,10 @@ tree_probe claim_stale_tree(int dfd, const std::string& name, unique_fd& locked,
   struct stat opened;
   if (::fstat(fd.get(), &opened) != 0 || !S_ISDIR(opened.st_mode) || !same_inode(opened, st))
     return tree_probe::foreign;
-  // A mount point is not ours to empty.
+  // A mount point (a bind mount of this filesystem too) is not ours to empty.
   struct stat parent;
-  if (::fstat(dfd, &parent) != 0 || parent.st_dev != opened.st_dev) return tree_probe::foreign;
+  if (::fstat(dfd, &parent) != 0 || crosses_mount(place{dfd, parent, mount_id(dfd)}, name, fd.get(), opened))
+    return tree_probe::foreign;
   for (;;) {
     if (::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) break;
     if (errno == EINTR) continue;
@@ -126,13 +174,31 @@ removed_tree remove_tree(int dfd, const std::string& name, int top) noexcept {
     return r;
   }
   try {
-    empty_directory(top, st, r);
+    struct stat parent;
+    // The top itself a mount point: nothing of it is ours.
+    if (::fstat(dfd, &parent) == 0 && crosses_mount(place{dfd, parent, mount_id(dfd)}, name, top, st)) {
+      keep_mount(r, ".");
+      return r;
+    }
+    empty_directory(place{top, st, mount_id(top)}, "", r);
   } catch (const std::bad_alloc&) {
     note(r, ENOMEM);
   }
   if (!name_is(dfd, name, st)) return r;
   if (::unlinkat(dfd, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT) note(r, errno);
   return r;
+}
+
+std::string kept_mounts(const removed_tree& r, const std::string& top) {
+  if (r.mounts.empty()) return {};
+  std::string text;
+  for (const std::string& m : r.mounts) {
+    if (!text.empty()) text += ", ";
+    text += m == "." ? top : top + "/" + m;
+  }
+  if (r.mounts_kept > r.mounts.size()) text += " and " + std::to_string(r.mounts_kept - r.mounts.size()) + " more";
+  return (r.mounts_kept == 1 ? "the mount point " : "the mount points ") + text +
+         " kept: never entered, their files are not the tree's";
 }
 
 std::vector<std::string> sweep_stale_trees(int dfd, std::string_view target) {

@@ -54,6 +54,11 @@ void check_replaceable(const target& t, bool in_place = false);
 // (before Linux 5.8). False when it cannot be read.
 bool listed_as_mount_point(int dir, const std::string& name);
 
+// Whether `name` in `dir` is the root of a mount (a bind mount of the same
+// filesystem too): by statx's mount ID, else /proc/self/mountinfo, else a
+// device other than the directory's.
+bool is_mount_point(int dir, const std::string& name);
+
 // The directory must let mutx create, rename and remove names in it. An
 // append-only (chattr +a) or immutable (+i) one is refused, the message
 // starting with `context`: an append-only directory lets a lock file or a
