@@ -266,6 +266,10 @@ void walker::descend(int dfd, const std::string& display, const entry& e) {
   struct stat opened;
   if (::fstat(sub.get(), &opened) != 0) return failed(housekeep_kind::directory, path, "cannot inspect directory", errno);
   if (!same_inode(opened, st)) return;  // swapped between the two calls
+  // A bind mount of this filesystem (the same st_dev) is another mount too:
+  // what it shows belongs elsewhere.
+  if (const std::uint64_t here = mount_id(dfd), there = mount_id(sub.get()); here && there && here != there)
+    return skipped(housekeep_kind::directory, path, "a mount point (a bind mount), not crossed");
   // A bind mount of an ancestor (same st_dev) would loop forever.
   const std::pair<dev_t, ino_t> id{opened.st_dev, opened.st_ino};
   if (std::find(ancestors_.begin(), ancestors_.end(), id) != ancestors_.end())

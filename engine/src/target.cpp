@@ -321,6 +321,14 @@ bool is_mount_point(int dir, const std::string& name, const struct statx* sx, co
 
 }  // namespace
 
+std::uint64_t mount_id(int fd) noexcept {
+  struct statx sx;
+  if (::statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC, STATX_MNT_ID, &sx) != 0 ||
+      !(sx.stx_mask & STATX_MNT_ID))
+    return 0;
+  return sx.stx_mnt_id;
+}
+
 bool is_mount_point(int dir, const std::string& name) {
   struct statx sx, dsx;
   const bool known = entry_statx(dir, name, sx), dir_known = known && entry_statx(dir, "", dsx);

@@ -57,17 +57,6 @@ void note(removed_tree& r, int err) {
   if (!r.error) r.error = err;
 }
 
-// The mount that descriptor `fd` was opened on: statx's mount ID (Linux
-// 5.8); 0 where the kernel gives none. A descriptor stays on the mount it
-// was opened on, so this is no race with a mount made meanwhile.
-std::uint64_t mount_id(int fd) noexcept {
-  struct statx sx;
-  if (::statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC, STATX_MNT_ID, &sx) != 0 ||
-      !(sx.stx_mask & STATX_MNT_ID))
-    return 0;
-  return sx.stx_mnt_id;
-}
-
 // A directory open as `fd` (its stat `st`) and the mount it lies on.
 struct place {
   int fd;

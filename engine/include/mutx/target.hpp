@@ -11,6 +11,7 @@
 
 struct statx;
 
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -58,6 +59,11 @@ bool listed_as_mount_point(int dir, const std::string& name);
 // filesystem too): by statx's mount ID, else /proc/self/mountinfo, else a
 // device other than the directory's.
 bool is_mount_point(int dir, const std::string& name);
+
+// The mount that descriptor `fd` was opened on: statx's mount ID (Linux
+// 5.8); 0 where the kernel gives none. A descriptor stays on the mount it
+// was opened on: no race with a mount made after the open.
+std::uint64_t mount_id(int fd) noexcept;
 
 // The directory must let mutx create, rename and remove names in it. An
 // append-only (chattr +a) or immutable (+i) one is refused, the message
