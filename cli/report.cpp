@@ -139,6 +139,9 @@ std::string cli_hint(const mutx::error& e) {
       return "Another program deleted or replaced the lock file; run again. Scripts that use flock(1) on it need "
              "--keep-lock-file.";
     case failure_reason::backup_dir_missing: return "--backup-dir must exist; create it first.";
+    case failure_reason::backup_name_taken:
+      return replaced("make its backups timestamped, or give them another suffix or directory",
+                      "pass --backup-timestamp, or another --backup-suffix or --backup-dir");
     case failure_reason::owner_not_kept:
       return "Only root may give a file to another user; use --try-preserve-owner to go on without it.";
     case failure_reason::directory_missing: return "Create it first, or pass -p/--parents to create missing directories.";

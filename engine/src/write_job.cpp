@@ -90,6 +90,7 @@ struct job : job_steps {
     target t = inspect_target();
     std::optional<backup_location> backup_dir;
     if (o.backup.enabled) backup_dir = open_backup_location(o.backup, t.dir.get(), t.dir_display);
+    if (backup_dir && t.existing) check_backup_replaceable(o.backup, *backup_dir, t.dir.get(), t.name);
     input_source in = open_input();
     co_await read_before_lock(in);
 
@@ -666,11 +667,26 @@ struct job : job_steps {
     note_final_stat(staged.fd());
     committed = true;
     rep.changed = true;
-    staged.publish();
+    try {
+      staged.publish();
+    } catch (error& e) {
+      put_back(backup, e, t);
+      throw;
+    }
     backup.keep();
     if (o.sync && ::fsync(t.dir.get()) != 0)
       throw_errno("the new content is in place but not confirmed durable: cannot sync directory",
                   t.dir_display.empty() ? "." : t.dir_display);
+  }
+
+  // The commit failed: the previous backup goes back to its name. Where
+  // that fails too, the error says where it is left.
+  static void put_back(placed_backup& backup, error& e, const target& t) {
+    backup.undo();
+    if (backup.stranded().empty()) return;
+    e.with_hint("The previous backup could not be put back either: it is left as " + backup.stranded() +
+                ", which the next write of " + t.display + " removes as a stale temp; copy it out first." +
+                (e.hint().empty() ? "" : " " + e.hint()));
   }
 
   // The committed file's owner and mode, for the committed event.

@@ -40,6 +40,7 @@ enum class failure_reason {
   lock_file_is_target,   // the lock file named is the file being written
   lock_dir_missing,      // the lock file's directory does not exist
   backup_dir_missing,    // the backup directory does not exist
+  backup_name_taken,     // a plain backup's name may be another file's timestamped backup
   owner_not_kept,        // keeping the owner was required and not permitted
   owner_not_set,         // the owner or group asked for may not be set
   mount_point,           // OUTPUT is a mount point (a bind-mounted file): no rename replaces it
