@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # --log on a full filesystem (a tiny tmpfs): a log with no room for its
 # line is an error before anything is published (the target, its directory
-# and backups exactly as they were); a log that fills up after the commit
+# and backups exactly as they were), also when it fills up during the write
+# (checked again just before the commit); a log that fills up after the commit
 # (here: by the --on-change command) is an error that says the new content
 # is in place, not that the target was left as it was. Needs root (mount).
 . "$(dirname "$0")/../deploy/lib.sh"
@@ -25,6 +26,14 @@ expect_eq "$ERR" $'Error: no room for a line in log m/a.log: No space left on de
 expect_listing d "$before"
 expect_eq "$(stat -c %s m/a.log)" 0 "log size"
 rm m/fill1
+
+case_ "the log fills up before the commit (here: by --check): nothing published"
+: >m/a.log
+run_in $'new\n' --log m/a.log --backup --check "dd if=/dev/zero of=$T/m/fill3 bs=4k 2>/dev/null; true" d/t
+expect_rc 1
+expect_eq "$ERR" $'Error: no room for a line in log m/a.log: No space left on device\nHint: Free some space on that filesystem; the target was left as it was.' "stderr"
+expect_listing d "$before"
+rm m/fill3
 
 case_ "the log fills up after the commit: the error says the content is in place"
 : >m/a.log
