@@ -142,6 +142,7 @@ po::options_description option_table() {
       ("no-allow-empty", po::bool_switch(), "refuse empty input")
       ("no-preserve-owner", po::bool_switch(), "the new file belongs to the caller (undoes preserve-owner and try-preserve-owner)")
       ("no-in-place", po::bool_switch(), "replace OUTPUT atomically, by rename (undoes in-place)")
+      ("no-log", po::bool_switch(), "append to no audit log (undoes log)")
       ("no-parents", po::bool_switch(), "a missing parent directory is an error")
       ("no-backup", po::bool_switch(), "make no backup (undoes backup and backup-timestamp)")
       ("no-backup-timestamp", po::bool_switch(), "name a backup OUTPUT.backup, without a timestamp")
@@ -240,6 +241,7 @@ const std::vector<std::vector<std::string>>& choices() {
       {"mode", "preserve-mode", "no-preserve-mode"},
       {"preserve-owner", "try-preserve-owner", "no-preserve-owner", "owner"},
       {"in-place", "no-in-place"},
+      {"log", "no-log"},
       {"parents", "no-parents"},
       {"sync", "no-sync"},
       {"backup", "no-backup"},
@@ -285,6 +287,7 @@ void refuse_contradictions(const std::function<bool(const std::string&)>& set,
       {"owner", "preserve-owner"},
       {"owner", "try-preserve-owner"},
       {"in-place", "no-in-place"},
+      {"log", "no-log"},
       {"parents", "no-parents"},
       {"sync", "no-sync"},
       {"backup", "no-backup"},
@@ -378,6 +381,14 @@ bool settable_in_config(const std::string& name) {
   return true;
 }
 
+// Why an option is taken from the command line only, in one line.
+std::string why_command_line_only(const std::string& name) {
+  if (name == "check" || name == "on-change") return "the command belongs to one file, and the file applies to every write";
+  if (name == "sha256") return "a checksum is of one run's content";
+  if (name == "input" || name == "tree" || name == "tree-from") return "it says what one run writes";
+  return "it is not a setting";
+}
+
 // A config file after check_config: the text for Program_options and the
 // `verbose` line, which is not in the table (-v is counted by hand).
 struct checked_config {
@@ -412,7 +423,12 @@ checked_config check_config(const std::string& path, std::istream& in, const po:
     value.erase(0, value.find_first_not_of(" \t"));
     value.erase(value.find_last_not_of(" \t\r") + 1);
     const po::option_description* d = table.find_nothrow(name, false);
-    if (!d || !settable_in_config(name)) {
+    if (d && !settable_in_config(name)) {
+      const std::string why = why_command_line_only(name);
+      bad("'" + name + "' cannot be set in the configuration file: " + why,
+          why == "it is not a setting" ? "Remove the line." : "Give --" + name + " on the command line.");
+    }
+    if (!d) {
       auto near = nearest_options(name, table);
       std::erase_if(near, [](const std::string& n) { return !settable_in_config(n); });
       if (near.empty()) bad("unknown option '" + name + "'");
@@ -669,6 +685,7 @@ cli_options parse_command_line(const std::vector<std::string>& argv) {
   w.on_change = text("on-change");
   w.sha256 = text("sha256");  // checked by the engine
   w.log = text("log");
+  if (flag("no-log")) w.log.reset();
   for (const char* name : {"check", "on-change", "log"})
     if (auto v = text(name); v && v->empty()) throw error(failure_kind::io, std::string("--") + name + " needs a value");
 

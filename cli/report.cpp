@@ -167,6 +167,9 @@ std::string cli_hint(const mutx::error& e) {
       return "Pass --tree-keep-special to accept FIFOs, device nodes and set-id bits; nothing was published.";
     case failure_reason::tree_exchange_unsupported:
       return replaced("Keep the tree on a local filesystem", "Keep the --tree DIR on a local filesystem");
+    case failure_reason::tree_owner_refused:
+      return "A tree's entries belong to the caller, or, as root with --preserve-owner, keep the owners in the "
+             "archive or SRCDIR; set them there, or run chown -R on DIR after the write. Nothing was touched.";
     case failure_reason::mount_point:
       return "Pass --in-place to copy the new content over it in place (not atomic: a reader may see a partial "
              "file during the copy; add --backup to keep the old content), or replace the file on the other side "

@@ -117,6 +117,7 @@ struct job : job_steps {
 
     check_lock_intact(lk, t);
     placed_backup backup = back_up(t, cur, backup_dir);
+    check_log_room();
     if (stop.stop_requested()) interrupted();
     check_lock_intact(lk, t);
     co_await confirm_etcd_lock(etcd, t);
@@ -158,15 +159,26 @@ struct job : job_steps {
     }
   }
 
-  // Before anything is read or locked: a log that cannot be written stops
+  // Before anything is read or locked: a log that cannot be written (it
+  // cannot be opened, is no regular file, or its filesystem is full) stops
   // the write before anything is published.
   void open_log() {
-    if (o.log) log = audit_log(*o.log);
+    if (!o.log) return;
+    log = audit_log(*o.log);
+    check_log_room();
   }
 
-  void log_line(const std::string& outcome, const std::string& reason, clock_type::time_point started) {
-    if (!log.open() || logged) return;
-    logged = true;
+  // Room in the log's filesystem for this write's line: checked when the
+  // log is opened and again just before the commit (the backup, the
+  // staged file or other writers may have used it up meanwhile). The line
+  // as it would be written, with room for both sums and a reason.
+  void check_log_room() {
+    if (!log.open()) return;
+    audit_entry e = log_entry("written", {}, clock_type::now());
+    log.check_room(audit_log::format(e).size() + 2 * 80 + 512);
+  }
+
+  audit_entry log_entry(const std::string& outcome, const std::string& reason, clock_type::time_point started) const {
     audit_entry e;
     // An audit trail names the file wherever it is read: the absolute path
     // (mutx never changes its working directory).
@@ -183,15 +195,41 @@ struct job : job_steps {
     e.old_sha256 = old_sha256;
     if (rep.backup) e.backup = absolute(*rep.backup);
     e.duration_ms = ms_since(started);
-    log.append(e, o.sync);
+    return e;
+  }
+
+  void log_line(const std::string& outcome, const std::string& reason, clock_type::time_point started) {
+    if (!log.open() || logged) return;
+    logged = true;
+    log.append(log_entry(outcome, reason, started), o.sync);
   }
 
   // A failed attempt's line. The failure is what the caller hears about: a
-  // log that fails now too is not reported over it.
+  // log that fails now too is not reported over it. Past the commit the
+  // new content is in place: "written", with what went wrong after it.
   void log_failure(bool interrupted_, const std::string& why, clock_type::time_point started) noexcept {
     try {
-      log_line(interrupted_ ? "interrupted" : "failed", interrupted_ ? "" : why, started);
+      if (committed) log_line("written", why, started);
+      else log_line(interrupted_ ? "interrupted" : "failed", interrupted_ ? "" : why, started);
     } catch (...) {
+    }
+  }
+
+  // The line of a committed write; `after` is what went wrong after the
+  // commit (the on-change command), its reason. A log that cannot take the
+  // line now is an error that says the content is in place.
+  void log_committed(const target& t, const std::string& after, clock_type::time_point started) {
+    try {
+      log_line("written", after, started);
+    } catch (const error& e) {
+      const std::string why = e.code() ? describe(e.code()) : std::string(e.what());
+      const std::string lost = "the log " + log.path() + " could not be written: " + why;
+      throw error(failure_kind::io, after.empty() ? t.display + ": the new content is in place, but " + lost
+                                                  : after + "; and " + lost,
+                  e.code() == errno_code(ENOSPC) || e.code() == errno_code(EDQUOT)
+                      ? "This change is missing from the log; free some space on the log's filesystem."
+                      : "This change is missing from the log.")
+          .with_reason(failure_reason::log_not_written);
     }
   }
 
@@ -619,7 +657,7 @@ struct job : job_steps {
   asio::awaitable<void> on_change(const target& t, clock_type::time_point started) {
     std::string failure;
     if (o.on_change) failure = co_await run_on_change(t);
-    log_line(failure.empty() ? "written" : "failed", failure, started);
+    log_committed(t, failure, started);
     if (!failure.empty()) throw error(failure_kind::io, failure).with_reason(failure_reason::on_change_failed);
   }
 

@@ -144,9 +144,25 @@ for bad in 'help = true' 'version = true' 'no-config = true' 'input = /etc/passw
   printf '%s\n' "$bad" >"$CFG"
   run_in $'new\n' OUT
   expect_rc 1
-  expect_match "$ERR" "^Error: $CFG:1: unknown option" "stderr for '$bad'"
+  key=${bad%% *}
+  expect_match "$ERR" "^Error: $CFG:1: '$key' cannot be set in the configuration file: (it is not a setting|it says what one run writes)"$'\n'"Hint: " "stderr for '$bad'"
 done
 expect_content OUT $'old\n'
+
+case_ "log = FILE, --no-log"
+printf 'log = %s\n' "$T/audit.log" >"$CFG"
+run_in $'new\n' --no-log OUT
+expect_rc 0
+expect_content OUT $'new\n'
+[[ -e $T/audit.log ]] && fail "--no-log wrote the log" || pass
+run_in $'newer\n' OUT
+expect_rc 0
+expect_eq "$(wc -l <"$T/audit.log")" 1 "lines without --no-log"
+printf 'log = %s\nno-log = true\n' "$T/audit.log" >"$CFG"
+run_in $'x\n' OUT
+expect_rc 1
+expect_eq "$ERR" "Error: $CFG:2: 'log' and 'no-log' exclude each other (the other is on line 1)" "both in the file"
+printf 'old\n' >OUT
 
 case_ "a mistyped key names the nearest option"
 printf 'bakup = true\n' >"$CFG"

@@ -57,6 +57,8 @@ enum class failure_reason {
   check_failed,          // the check command refused the new content
   checksum_mismatch,     // the new content's SHA-256 is not the one expected
   on_change_failed,      // committed, but the on-change command failed
+  log_not_written,       // committed, but the audit log could not take its line
+  tree_owner_refused,    // an owner or group asked for a tree
 };
 
 class error : public std::runtime_error {
