@@ -1,5 +1,7 @@
 #include "options.hpp"
 
+#include "housekeep.hpp"
+
 #include <boost/program_options/parsers.hpp>
 #include <boost/program_options/variables_map.hpp>
 
@@ -140,6 +142,7 @@ po::options_description option_table() {
       ("no-allow-empty", po::bool_switch(), "refuse empty input")
       ("no-preserve-owner", po::bool_switch(), "the new file belongs to the caller (undoes preserve-owner and try-preserve-owner)")
       ("no-in-place", po::bool_switch(), "replace OUTPUT atomically, by rename (undoes in-place)")
+      ("no-log", po::bool_switch(), "append to no audit log (undoes log)")
       ("no-parents", po::bool_switch(), "a missing parent directory is an error")
       ("no-backup", po::bool_switch(), "make no backup (undoes backup and backup-timestamp)")
       ("no-backup-timestamp", po::bool_switch(), "name a backup OUTPUT.backup, without a timestamp")
@@ -238,6 +241,7 @@ const std::vector<std::vector<std::string>>& choices() {
       {"mode", "preserve-mode", "no-preserve-mode"},
       {"preserve-owner", "try-preserve-owner", "no-preserve-owner", "owner"},
       {"in-place", "no-in-place"},
+      {"log", "no-log"},
       {"parents", "no-parents"},
       {"sync", "no-sync"},
       {"backup", "no-backup"},
@@ -283,6 +287,7 @@ void refuse_contradictions(const std::function<bool(const std::string&)>& set,
       {"owner", "preserve-owner"},
       {"owner", "try-preserve-owner"},
       {"in-place", "no-in-place"},
+      {"log", "no-log"},
       {"parents", "no-parents"},
       {"sync", "no-sync"},
       {"backup", "no-backup"},
@@ -347,12 +352,41 @@ std::string did_you_mean(const std::vector<std::string>& names, const std::strin
   return text + "?";
 }
 
+// `args` as the housekeep command they were meant for: the word put in
+// front, or in place of a slip of it (mutx housekep --all .), each word
+// quoted for the shell where it needs it.
+std::string housekeep_meant(const std::vector<std::string>& args) {
+  std::string line = "mutx housekeep";
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (i == 0 && !a.starts_with("-") && distance(a, "housekeep") <= 2) continue;
+    line += ' ';
+    if (!a.empty() && a.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./=:,+@%-") ==
+                          std::string::npos) {
+      line += a;
+      continue;
+    }
+    line += '\'';
+    for (char c : a) line += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    line += '\'';
+  }
+  return line;
+}
+
 // What only the command line may say: what one run writes from and checks
 // it against (a checksum, a check of one file's format).
 bool settable_in_config(const std::string& name) {
   for (const char* only : {"help", "version", "input", "no-config", "check", "on-change", "sha256", "tree", "tree-from"})
     if (name == only) return false;
   return true;
+}
+
+// Why an option is taken from the command line only, in one line.
+std::string why_command_line_only(const std::string& name) {
+  if (name == "check" || name == "on-change") return "the command belongs to one file, and the file applies to every write";
+  if (name == "sha256") return "a checksum is of one run's content";
+  if (name == "input" || name == "tree" || name == "tree-from") return "it says what one run writes";
+  return "it is not a setting";
 }
 
 // A config file after check_config: the text for Program_options and the
@@ -389,7 +423,12 @@ checked_config check_config(const std::string& path, std::istream& in, const po:
     value.erase(0, value.find_first_not_of(" \t"));
     value.erase(value.find_last_not_of(" \t\r") + 1);
     const po::option_description* d = table.find_nothrow(name, false);
-    if (!d || !settable_in_config(name)) {
+    if (d && !settable_in_config(name)) {
+      const std::string why = why_command_line_only(name);
+      bad("'" + name + "' cannot be set in the configuration file: " + why,
+          why == "it is not a setting" ? "Remove the line." : "Give --" + name + " on the command line.");
+    }
+    if (!d) {
       auto near = nearest_options(name, table);
       std::erase_if(near, [](const std::string& n) { return !settable_in_config(n); });
       if (near.empty()) bad("unknown option '" + name + "'");
@@ -447,6 +486,12 @@ void drop_overridden(po::parsed_options& parsed, const po::variables_map& cmdlin
 }
 
 }  // namespace
+
+std::string suggest_option(const std::string& typed, const po::options_description& table) {
+  if (!typed.starts_with("--")) return {};
+  std::vector<std::string> near = nearest_options(typed.substr(2, typed.find('=') - 2), table);
+  return near.empty() ? std::string() : did_you_mean(near, "--", "");
+}
 
 std::string config_path() {
   if (const char* x = std::getenv("XDG_CONFIG_HOME"); x && *x == '/') return std::string(x) + "/mutx/config";
@@ -525,10 +570,16 @@ cli_options parse_command_line(const std::vector<std::string>& argv) {
     // `mutx -f` may mean a file named -f.
     if (name.size() > 1 && name[0] == '-' && name[1] != '-')
       hint = "See 'mutx --help'; a file whose name starts with '-' is named as ./" + name + ".";
-    // A slip of the keyboard (--bakup): name what was meant.
-    if (name.starts_with("--"))
-      if (auto near = nearest_options(name.substr(2, name.find('=') - 2), table); !near.empty())
-        hint = did_you_mean(near, "--", "");
+    // A slip of the keyboard (--bakup): name what was meant; an option of
+    // housekeep without the word (mutx --clean-locks DIR): the command meant.
+    if (name.starts_with("--")) {
+      const std::string bare = name.substr(2, name.find('=') - 2);
+      const std::vector<std::string> hk = housekeep_option_names();
+      if (std::find(hk.begin(), hk.end(), bare) != hk.end())
+        hint = "--" + bare + " is an option of housekeep: did you mean " + housekeep_meant(argv) + "?";
+      else if (std::string near = suggest_option(name, table); !near.empty())
+        hint = near;
+    }
     throw error(failure_kind::io, e.what(), hint);
   } catch (const po::error& e) {
     throw error(failure_kind::io, e.what(), "See 'mutx --help'.");
@@ -634,6 +685,7 @@ cli_options parse_command_line(const std::vector<std::string>& argv) {
   w.on_change = text("on-change");
   w.sha256 = text("sha256");  // checked by the engine
   w.log = text("log");
+  if (flag("no-log")) w.log.reset();
   for (const char* name : {"check", "on-change", "log"})
     if (auto v = text(name); v && v->empty()) throw error(failure_kind::io, std::string("--") + name + " needs a value");
 

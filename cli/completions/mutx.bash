@@ -97,7 +97,7 @@ _mutx() {
             --lock-url --lock-name --lock-ttl --no-lock-url
             --verbose -v --quiet -q --json --progress --no-progress --io
             --no-config --help -h --version -V
-            --no-stream --no-append --no-compare --no-allow-empty --no-preserve-owner --no-in-place
+            --no-stream --no-append --no-compare --no-allow-empty --no-preserve-owner --no-in-place --no-log
             --no-parents --no-backup --no-backup-timestamp --no-keep-lock-file
             --no-verbose --no-quiet --no-json' -- "$cur"))
         return

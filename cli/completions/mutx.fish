@@ -44,6 +44,7 @@ complete -c mutx -n __mutx_write -l owner -x -a '(__fish_complete_users)' -d 'ow
 complete -c mutx -n __mutx_write -l group -x -a '(__fish_complete_groups)' -d 'group of the new file'
 complete -c mutx -n __mutx_write -l in-place -d 'overwrite OUTPUT in place (same inode); not atomic'
 complete -c mutx -n __mutx_write -l no-in-place -d 'replace OUTPUT atomically, by rename'
+complete -c mutx -n __mutx_write -l no-log -d 'append to no audit log'
 complete -c mutx -n __mutx_write -l symlinks -x -a 'follow replace refuse' -d 'what to do with a symlinked OUTPUT'
 complete -c mutx -n __mutx_write -s p -l parents -d 'create missing parent directories'
 complete -c mutx -n __mutx_write -l no-parents -d 'a missing parent directory is an error'

@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -139,17 +140,43 @@ std::string utc_now() {
 }  // namespace
 
 audit_log::audit_log(const std::string& path) : path_(path) {
-  fd_.reset(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640));
-  if (!fd_) throw error(errno_code(), "cannot open log", path).with_hint("The target was left as it was.");
+  // Only a regular file takes whole lines from concurrent writers and can
+  // be checked for room: a FIFO (whose open would wait for a reader), a
+  // socket or a device (/dev/full, a terminal) is refused before it is
+  // opened, as it may act on an open.
   struct stat st;
+  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) refuse_not_regular();
+  fd_.reset(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0640));
+  if (!fd_) throw error(errno_code(), "cannot open log", path).with_hint("The target was left as it was.");
   if (::fstat(fd_.get(), &st) != 0) throw_errno("cannot inspect log", path);
-  // A FIFO or a terminal cannot promise whole lines to concurrent writers.
-  if (!S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode))
-    throw error(errno_code(EINVAL), "cannot use log", path).with_hint("The log must be a regular file.");
+  if (!S_ISREG(st.st_mode)) refuse_not_regular();
+  (void)::fcntl(fd_.get(), F_SETFL, O_APPEND);  // O_NONBLOCK was for the open only
 }
 
-void audit_log::append(const audit_entry& e, bool sync) {
+void audit_log::refuse_not_regular() const {
+  throw error(failure_kind::io, "cannot use log " + path_ + ": not a regular file",
+              "The log must be a regular file; the target was left as it was.");
+}
+
+void audit_log::check_room(std::size_t bytes) const {
   if (!fd_) return;
+  struct stat st;
+  struct statvfs vs;
+  if (::fstat(fd_.get(), &st) != 0 || ::fstatvfs(fd_.get(), &vs) != 0 || vs.f_blocks == 0 || vs.f_frsize == 0)
+    return;  // nothing known: the append will tell
+  // What the file has allocated past its end takes the line first.
+  const auto allocated = static_cast<unsigned long long>(st.st_blocks) * 512;
+  const auto size = static_cast<unsigned long long>(st.st_size);
+  const unsigned long long slack = allocated > size ? allocated - size : 0;
+  if (slack >= bytes) return;
+  // Root may use the blocks reserved for it (ext4's reserved blocks).
+  const unsigned long long free_blocks = ::geteuid() == 0 ? vs.f_bfree : vs.f_bavail;
+  const unsigned long long need = (bytes - slack + vs.f_frsize - 1) / vs.f_frsize;
+  if (free_blocks < need)
+    throw error(errno_code(ENOSPC), "no room for a line in log", path_);
+}
+
+std::string audit_log::format(const audit_entry& e) {
   char num[64];
   std::string line = "{\"time\":" + json_quote(utc_now()) + ",\"user\":" + json_quote(user_name()) +
                      ",\"host\":" + json_quote(host_name()) + ",\"pid\":" + std::to_string(::getpid()) +
@@ -161,6 +188,12 @@ void audit_log::append(const audit_entry& e, bool sync) {
   line += ",\"backup\":" + (e.backup ? json_quote(*e.backup) : std::string("null"));
   std::snprintf(num, sizeof num, "%.3f", e.duration_ms);
   line += ",\"duration_ms\":" + std::string(num) + "}\n";
+  return line;
+}
+
+void audit_log::append(const audit_entry& e, bool sync) {
+  if (!fd_) return;
+  const std::string line = format(e);
   // One write: O_APPEND moves to the end and writes the line as one step.
   ssize_t n;
   do {

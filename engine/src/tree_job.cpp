@@ -137,6 +137,13 @@ struct tree_job : job_steps {
       throw error(failure_kind::io, "a tree has no one SHA-256 to check",
                   "Check the archive itself (sha256sum) before it is written.");
     if (o.in_place) refuse("in place");
+    // Which entries an owner would go to (the top directory, every entry,
+    // only the files?) is no choice to make silently: refused.
+    if (o.metadata.uid || o.metadata.gid)
+      throw error(failure_kind::io, "a tree is not given an owner or group",
+                  "A tree's entries belong to the caller, or keep the owners of the archive or source directory "
+                  "when they are to be preserved; change them after the write (chown -R) if need be.")
+          .with_reason(failure_reason::tree_owner_refused);
     if (o.lock_url)
       throw error(failure_kind::io, "a tree is not yet written under an etcd lock",
                   "Write the tree without the lock URL; writers of one tree on several hosts are not coordinated.");

@@ -144,9 +144,25 @@ for bad in 'help = true' 'version = true' 'no-config = true' 'input = /etc/passw
   printf '%s\n' "$bad" >"$CFG"
   run_in $'new\n' OUT
   expect_rc 1
-  expect_match "$ERR" "^Error: $CFG:1: unknown option" "stderr for '$bad'"
+  key=${bad%% *}
+  expect_match "$ERR" "^Error: $CFG:1: '$key' cannot be set in the configuration file: (it is not a setting|it says what one run writes)"$'\n'"Hint: " "stderr for '$bad'"
 done
 expect_content OUT $'old\n'
+
+case_ "log = FILE, --no-log"
+printf 'log = %s\n' "$T/audit.log" >"$CFG"
+run_in $'new\n' --no-log OUT
+expect_rc 0
+expect_content OUT $'new\n'
+[[ -e $T/audit.log ]] && fail "--no-log wrote the log" || pass
+run_in $'newer\n' OUT
+expect_rc 0
+expect_eq "$(wc -l <"$T/audit.log")" 1 "lines without --no-log"
+printf 'log = %s\nno-log = true\n' "$T/audit.log" >"$CFG"
+run_in $'x\n' OUT
+expect_rc 1
+expect_eq "$ERR" "Error: $CFG:2: 'log' and 'no-log' exclude each other (the other is on line 1)" "both in the file"
+printf 'old\n' >OUT
 
 case_ "a mistyped key names the nearest option"
 printf 'bakup = true\n' >"$CFG"
@@ -332,7 +348,8 @@ run_in x --stream --no-progress OUT
 expect_rc 0
 expect_eq "$ERR" "" "stderr"
 run_in x --stream OUT
-expect_match "$ERR" '^1 B in [0-9.]+s \(' "stderr with progress = true (the summary)"
+# The summary, after the line drawn for the byte when it arrived (erased).
+expect_match "${ERR##*$'\e[K'}" '^1 B in [0-9.]+s \(' "stderr with progress = true (the summary)"
 
 if [[ $(id -u) -eq 0 ]] && id nobody >/dev/null 2>&1; then
   case_ "preserve-owner = true and try-preserve-owner = true, --no-preserve-owner"

@@ -100,7 +100,8 @@ case_ "each switch the config file can set has its opposite in --help"
 for pair in stream:no-stream append:no-append allow-empty:no-allow-empty preserve-mode:no-preserve-mode \
   preserve-owner:no-preserve-owner try-preserve-owner:no-preserve-owner parents:no-parents sync:no-sync \
   backup:no-backup backup-timestamp:no-backup-timestamp wait:no-wait keep-lock-file:no-keep-lock-file \
-  verbose:no-verbose quiet:no-quiet json:no-json progress:no-progress; do
+  verbose:no-verbose quiet:no-quiet json:no-json progress:no-progress compare:no-compare \
+  in-place:no-in-place log:no-log; do
   for o in "${pair%%:*}" "${pair#*:}"; do
     grep -qx -- "--$o" <<<"$WRITE_OPTS" && pass || fail "--$o missing from --help"
   done

@@ -3,7 +3,10 @@
 # host, pid, target, outcome (written, unchanged, failed with its reason,
 # interrupted), bytes, sha256 of the new and the old content, backup and
 # duration; 200 concurrent writers give 200 lines that all parse; a log
-# that cannot be opened stops the write before anything happens.
+# that cannot be opened or is no regular file (/dev/full, a FIFO) stops the
+# write before anything happens; a commit whose --on-change failed is
+# logged "written" with the failure as its reason; --no-log turns a config
+# file's log off. (A full filesystem: tests/deploy_owner/log_full.sh.)
 . "$(dirname "$0")/lib.sh"
 need_cmd jq
 
@@ -36,6 +39,16 @@ expect_eq "$(tail -1 audit.log | jq -c '[.outcome, .old_sha256, .target]')" "[\"
 expect_eq "$(wc -l <audit.log)" 5 "lines"
 expect_content d/t $'new\n'
 
+case_ "--on-change fails after the commit: logged written, with the reason"
+run_in $'changed\n' --log audit.log --on-change 'exit 5' d/t
+expect_rc 1
+expect_eq "$ERR" "Error: d/t: the new content is in place, but --on-change 'exit 5' exited 5" "stderr"
+expect_eq "$(tail -1 audit.log | jq -c '[.outcome, .reason, .bytes]')" \
+  "[\"written\",\"d/t: the new content is in place, but --on-change 'exit 5' exited 5\",8]" "line"
+expect_content d/t $'changed\n'
+run_in $'new\n' --log audit.log d/t
+expect_content d/t $'new\n'
+
 case_ "interrupted"
 env --default-signal=INT "$MUTX" --log audit.log --check "exec sleep 20.$$" d/t < <(printf 'late\n') 2>/dev/null &
 pid=$!
@@ -51,6 +64,15 @@ mkdir -p cfg/mutx
 printf 'log = %s\n' "$T/cfg.log" >cfg/mutx/config
 printf 'c\n' | XDG_CONFIG_HOME=$T/cfg "$MUTX" d/c
 expect_eq "$(jq -r .outcome cfg.log)" written "outcome"
+printf 'c2\n' | XDG_CONFIG_HOME=$T/cfg "$MUTX" --no-log d/c 2>"$T/.stderr"
+RC=$? ERR=$(cat "$T/.stderr")
+expect_rc 0
+expect_content d/c $'c2\n'
+expect_eq "$(wc -l <cfg.log)" 1 "lines after --no-log"
+OUT_=$(printf 'c3\n' | XDG_CONFIG_HOME=$T/cfg "$MUTX" --no-log --log other.log d/c 2>&1)
+RC=$? ERR=$OUT_
+expect_rc 1
+expect_match "$ERR" "^Error: --(log and --no-log|no-log and --log) exclude each other" "stderr"
 
 case_ "a log that cannot be opened: error, nothing written"
 before=$(listing d)
@@ -62,6 +84,25 @@ mkdir logdir
 run_in $'never\n' --log logdir --backup d/t
 expect_rc 1
 expect_listing d "$before"
+
+case_ "a log that is no regular file: refused before anything, not opened"
+before=$(listing d)
+if [[ -w /dev/full ]]; then
+  run_in $'never\n' --log /dev/full --backup d/t
+  expect_rc 1
+  expect_eq "$ERR" $'Error: cannot use log /dev/full: not a regular file\nHint: The log must be a regular file; the target was left as it was.' "stderr"
+  expect_listing d "$before"
+else
+  echo "note: no writable /dev/full; not checked" >&2
+fi
+# A FIFO: refused, not opened (an open would wait for a reader).
+mkfifo fifo.log
+OUT_=$(printf 'never\n' | timeout 10 "$MUTX" --log fifo.log --backup d/t 2>&1)
+RC=$? ERR=$OUT_
+expect_rc 1
+expect_eq "$ERR" $'Error: cannot use log fifo.log: not a regular file\nHint: The log must be a regular file; the target was left as it was.' "stderr"
+expect_listing d "$before"
+rm fifo.log
 
 case_ "concurrent writers: one whole line each"
 # 200 (sanitized builds: 50, each a slow start).

@@ -63,6 +63,15 @@ for io in uring syscalls; do
 done
 unset MUTX_IO
 
+case_ "--json computes the sum: the content goes through mutx's buffers (no clone, copy_file_range or splice)"
+head -c 200000 /dev/urandom >in.bin
+run -vv --input in.bin d/plain
+expect_match "$ERR" "Wrote 200000 bytes by (clone|copy_file_range)" "without --json"
+run --json --input in.bin d/plain
+expect_eq "$(jq -r 'select(.event == "committed") | [.changed, (.sha256 == "'"$(sha256sum <in.bin | cut -c1-64)"'"), (.strategy | test("clone|copy_file_range|splice"))] | join(" ")' <<<"$ERR")" \
+  "true true false" "with --json: changed, sha256, strategy"
+rm -f in.bin d/plain
+
 case_ "not a SHA-256: refused before anything"
 printf 'x\n' >d/u
 before=$(listing d)
@@ -79,6 +88,13 @@ printf 'sha256 = %s\n' "$SMALL" >cfg/mutx/config
 OUT_=$(printf 'small\n' | XDG_CONFIG_HOME=$T/cfg "$MUTX" d/u 2>&1)
 RC=$? ERR=$OUT_
 expect_rc 1
-expect_match "$ERR" "unknown option 'sha256'" "stderr"
+expect_eq "$ERR" "Error: $T/cfg/mutx/config:1: 'sha256' cannot be set in the configuration file: a checksum is of one run's content"$'\n'"Hint: Give --sha256 on the command line." "stderr"
+for key in check on-change; do
+  printf '%s = true\n' "$key" >cfg/mutx/config
+  OUT_=$(printf 'small\n' | XDG_CONFIG_HOME=$T/cfg "$MUTX" d/u 2>&1)
+  RC=$? ERR=$OUT_
+  expect_rc 1
+  expect_eq "$ERR" "Error: $T/cfg/mutx/config:1: '$key' cannot be set in the configuration file: the command belongs to one file, and the file applies to every write"$'\n'"Hint: Give --$key on the command line." "stderr for $key"
+done
 
 finish

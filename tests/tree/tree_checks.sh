@@ -71,4 +71,19 @@ tar -C src -c . | m --tree --sha256 "$(printf x | sha256sum | cut -c1-64)" site 
 RC=$? ERR=$(cat "$T/.stderr")
 expect_rc 1
 expect_match "$ERR" '^Error: a tree has no one SHA-256 to check' "stderr"
+
+case_ "--owner and --group are refused for a tree, before anything is touched"
+before=$(ls -lAi --time-style=full-iso . site)
+for flags in "--owner 0" "--owner 0:0" "--group 0"; do
+  # shellcheck disable=SC2086
+  m --tree-from src $flags site 2>"$T/.stderr"
+  RC=$? ERR=$(cat "$T/.stderr")
+  expect_rc 1
+  expect_eq "$ERR" "Error: a tree is not given an owner or group"$'\n'"Hint: A tree's entries belong to the caller, or, as root with --preserve-owner, keep the owners in the archive or SRCDIR; set them there, or run chown -R on DIR after the write. Nothing was touched." "stderr for $flags"
+  # shellcheck disable=SC2086
+  tar -C src -c . | m --tree $flags site 2>/dev/null
+  RC=$?
+  expect_rc 1
+done
+expect_eq "$(ls -lAi --time-style=full-iso . site)" "$before" "listing"
 finish

@@ -3,9 +3,14 @@
 #define BOOST_TEST_MODULE api
 #include "test_support.hpp"
 
+#include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <sstream>
+#include <vector>
 
 
 using namespace mutx;
@@ -215,6 +220,54 @@ BOOST_AUTO_TEST_CASE(deploy_options) {
   }
   BOOST_TEST(test::slurp(f) == "v3\n");
   BOOST_TEST(test::entries(d.path) == 2u);  // app.conf and changed: no check copy, no temp
+}
+
+// log: one JSON line per attempt appended to the file, whose fields parse:
+// a write, an unchanged one and a refused one; a log that is no regular
+// file throws before anything is published.
+BOOST_AUTO_TEST_CASE(log_appends_one_line_per_attempt) {
+  temp_dir d;
+  const std::string f = d / "app.conf", log = d / "audit.log";
+  test::spit(f, "v1\n");
+  options o = quiet();
+  o.log = log;
+  o.backup = true;
+  write_file(f, "v2\n", o);
+  options same = quiet();
+  same.log = log;
+  same.compare = true;
+  write_file(f, "v2\n", same);
+  options refused = quiet();
+  refused.log = log;
+  refused.check = "exit 3";
+  BOOST_CHECK_THROW(write_file(f, "v3\n", refused), mutx::error);
+
+  std::vector<boost::json::object> lines;
+  std::istringstream in(test::slurp(log));
+  for (std::string line; std::getline(in, line);) lines.push_back(boost::json::parse(line).as_object());
+  BOOST_REQUIRE(lines.size() == 3u);
+  const auto& w = lines[0];
+  BOOST_TEST(w.at("outcome").as_string() == "written");
+  BOOST_TEST(w.at("target").as_string() == f);
+  BOOST_TEST(w.at("bytes").to_number<std::int64_t>() == 3);
+  BOOST_TEST(w.at("sha256").as_string() == "81db67b6a5702b9b68f0016f061c409bf3fb16d062fc854d1b424bb4e9c28c56");
+  BOOST_TEST(w.at("old_sha256").as_string() == "2d27fbdf4e8ca207afbfa388ca9172fbcc6c70e534af2476b3b704f87debadcf");
+  BOOST_TEST(w.at("backup").as_string() == f + ".backup");
+  BOOST_TEST(w.at("pid").to_number<std::int64_t>() == ::getpid());
+  BOOST_TEST(w.at("time").as_string().size() == 24u);  // 2026-01-02T03:04:05.678Z
+  BOOST_TEST(w.at("duration_ms").is_number());
+  BOOST_TEST(!w.contains("reason"));
+  BOOST_TEST(lines[1].at("outcome").as_string() == "unchanged");
+  BOOST_TEST(lines[1].at("backup").is_null());
+  BOOST_TEST(lines[2].at("outcome").as_string() == "failed");
+  BOOST_TEST(std::string(lines[2].at("reason").as_string()).find("check failed: 'exit 3' exited 3") != std::string::npos);
+
+  // Not a regular file: refused up front, the target as it was.
+  options device = quiet();
+  device.log = "/dev/null";
+  BOOST_CHECK_THROW(write_file(f, "v4\n", device), mutx::error);
+  BOOST_TEST(test::slurp(f) == "v2\n");
+  BOOST_TEST(test::entries(d.path) == 3u);  // app.conf, its backup, audit.log
 }
 
 // chmod takes chmod(1)'s forms, applied to the old mode; with mode too it

@@ -40,15 +40,24 @@ class audit_log {
  public:
   audit_log() = default;
   // Open (create, 0640) `path` for appending. Throws mutx::error: a log that
-  // cannot be written stops the write before anything is published.
+  // cannot be opened, or is not a regular file (a device such as /dev/full,
+  // a FIFO, a socket), stops the write before anything is published.
   explicit audit_log(const std::string& path);
   bool open() const noexcept { return bool(fd_); }
   // The line: time (UTC, ISO 8601 with milliseconds), user, host, pid, then
   // the entry's fields. With `sync`, fdatasync'd. Throws mutx::error.
   void append(const audit_entry& e, bool sync);
+  // Throws mutx::error (ENOSPC) when the log's filesystem has no room for
+  // `bytes` more (what the file has allocated past its end counts): called
+  // before the commit, so a log that could not take the line stops the
+  // write while the target is still as it was.
+  void check_room(std::size_t bytes) const;
+  // The line append() writes for `e`.
+  static std::string format(const audit_entry& e);
   const std::string& path() const noexcept { return path_; }
 
  private:
+  [[noreturn]] void refuse_not_regular() const;
   unique_fd fd_;
   std::string path_;
 };

@@ -123,7 +123,14 @@ struct options {
   // that changed the file, under the lock (`%s`: the path); a failure
   // throws though the new content is in place. sha256: the new content
   // must have this SHA-256 (hex), else nothing is published. log: append
-  // one JSON line per attempt to this file.
+  // one JSON line per attempt to this regular file (time, user, host, pid,
+  // target, outcome: written, unchanged, failed or interrupted, reason,
+  // bytes, sha256, old_sha256, backup, duration_ms). A log that cannot be
+  // opened, is no regular file or has no room for the line throws before
+  // anything is published; should the line fail after the commit, the
+  // error (failure_reason::log_not_written) says the content is in place.
+  // A commit whose on_change then failed is logged "written", with the
+  // failure as its reason.
   std::optional<std::string> check;
   bool compare = false;
   std::optional<std::string> on_change;
@@ -178,7 +185,10 @@ result write_stream(const std::string& path, int fd, const options& opts = {});
 // of the tree, entries below a link, FIFOs, devices, set-id bits unless
 // tree_keep_special) throw before anything is published, naming the entry.
 // Files belong to the caller (the archive's owners are not applied);
-// `mode` sets the top directory's mode. append and sha256 do not apply.
+// `mode` sets the top directory's mode. append, sha256, in_place, owner
+// and group throw before anything is touched (owner and group with
+// failure_reason::tree_owner_refused: which entries they would go to is
+// no choice to make silently). The log is not written for a tree.
 // Throws mutx::error.
 struct tree_source {
   // A tar stream (ustar, pax, GNU; uncompressed) read from this descriptor
