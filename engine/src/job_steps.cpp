@@ -97,6 +97,12 @@ asio::awaitable<lock_file> job_steps::take_lock(const target& t) {
   lock_file lk =
       co_await acquire_lock(lock_at.dir(), lock_at.name, o.lock_mode, lock_at.display, o.output, o.wait, stop, on_wait);
   lk.keep_name(o.keep_lock_file);
+  if (lock_at.dir_append_only && !o.keep_lock_file) {
+    std::string w = "lock file " + lock_at.display +
+                    " will be left behind: its directory is append-only (chattr +a), so no file in it can be removed";
+    emit(event::level::warning, "lock_file", w, {{"lock_file", lock_at.display}});
+    rep.warnings.push_back(std::move(w));
+  }
   rep.lock_wait_ms = ms_since(start);
   // The PRD's words; after a wait it is said as the wait was (section 7.1).
   emit(waited ? event::level::notice : event::level::info, "lock_acquired", "Lock acquired",
