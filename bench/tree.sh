@@ -8,6 +8,11 @@
 #   replace:  mutx --tree --input X.tar DIR, X alternating A and B (every
 #             file changes; the generation before is removed each time)
 #             vs  rsync -a --delete X/ DIR/ && sync -f DIR (not atomic)
+#             vs  the deploy script's swap: tar -x into a fresh NEXT,
+#                 sync -f, mv DIR OLD && mv NEXT DIR, rm -rf OLD, sync -f
+#                 (two renames: not atomic; it removes the generation it
+#                 swapped out, where mutx keeps that one and removes the
+#                 one before it)
 #
 # rsync alone is not durable; its sync -f is timed with it so that all
 # commands end with the tree on disk. Runs are interleaved (one of each in
@@ -70,12 +75,17 @@ median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print (NR % 2) 
 
 tar_x() { mkdir "$1" && tar -x -C "$1" -f A.tar && sync -f "$1"; }
 rsync_sync() { rsync -a --delete "$1/" "$2/" && sync -f "$2"; }
+tar_swap() {  # X.tar: the deploy script's replace of t-replace
+  mkdir t-next && tar -x -C t-next -f "$1.tar" && sync -f t-next &&
+    mv t-replace t-old && mv t-next t-replace && rm -rf t-old && sync -f .
+}
 
 # The replace case's starting point: DIR written twice (an old generation
 # kept), and rsync's copy holding B.
 "$mutx" --no-config --tree --input A.tar m-replace
 "$mutx" --no-config --tree --input B.tar m-replace
 mkdir r-replace && rsync -a B/ r-replace/
+mkdir t-replace && tar -x -C t-replace -f B.tar
 sync -f .
 echo "== $files files ($mb MiB): $rounds interleaved rounds"
 for ((round = 1; round <= rounds; round++)); do
@@ -88,26 +98,31 @@ for ((round = 1; round <= rounds; round++)); do
   timed "rsync -a --delete + sync -f (new DIR)" rsync_sync A r-new
   timed "mutx --tree (replace DIR)" "$mutx" --no-config --tree --input "$x.tar" m-replace
   timed "rsync -a --delete + sync -f (replace DIR)" rsync_sync "$x" r-replace
+  timed "tar -x + sync -f + mv + rm -rf (replace DIR)" tar_swap "$x"
   echo "   round $round done" >&2
 done
 # What was written is the input.
 diff -r A m-new >/dev/null || { echo "bench/tree.sh: m-new differs from A" >&2; exit 1; }
 diff -r "$x" m-replace >/dev/null || { echo "bench/tree.sh: m-replace differs from $x" >&2; exit 1; }
+diff -r "$x" t-replace >/dev/null || { echo "bench/tree.sh: t-replace differs from $x" >&2; exit 1; }
 
 tar_new=$(median <<<"${times["tar -x + sync -f (new DIR)"]}")
 rsync_replace=$(median <<<"${times["rsync -a --delete + sync -f (replace DIR)"]}")
+swap_replace=$(median <<<"${times["tar -x + sync -f + mv + rm -rf (replace DIR)"]}")
 {
   echo "# mutx --tree: $files files, $mb MiB"
   echo
   echo "$(date -u +%Y-%m-%d), $(uname -r), $(df -T . | awk 'NR==2 {print $2}') on $(df . | awk 'NR==2 {print $1}'),"
   echo "load average $(cut -d' ' -f1-3 /proc/loadavg), median of $rounds interleaved runs."
   echo
-  echo "| command | median ms | vs tar -x + sync -f | vs rsync (replace) |"
-  echo "|---|---:|---:|---:|"
+  echo "| command | median ms | vs tar -x + sync -f | vs rsync (replace) | vs tar -x + mv + rm -rf (replace) |"
+  echo "|---|---:|---:|---:|---:|"
   for name in "mutx --tree (new DIR)" "tar -x + sync -f (new DIR)" "rsync -a --delete + sync -f (new DIR)" \
-    "mutx --tree (replace DIR)" "rsync -a --delete + sync -f (replace DIR)"; do
+    "mutx --tree (replace DIR)" "rsync -a --delete + sync -f (replace DIR)" \
+    "tar -x + sync -f + mv + rm -rf (replace DIR)"; do
     med=$(median <<<"${times[$name]}")
-    printf '| %s | %s | %.2fx | %.2fx |\n' "$name" "$med" "$(echo "$med / $tar_new" | bc -l)" "$(echo "$med / $rsync_replace" | bc -l)"
+    printf '| %s | %s | %.2fx | %.2fx | %.2fx |\n' "$name" "$med" "$(echo "$med / $tar_new" | bc -l)" \
+      "$(echo "$med / $rsync_replace" | bc -l)" "$(echo "$med / $swap_replace" | bc -l)"
   done
   echo
   echo "Runs (ms):"

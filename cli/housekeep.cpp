@@ -1,6 +1,7 @@
 #include "housekeep.hpp"
 
 #include "app.hpp"
+#include "options.hpp"
 #include "report.hpp"
 
 #include "mutx/housekeep.hpp"
@@ -69,39 +70,67 @@ void put_json_line(const boost::json::object& o, std::FILE* to) {
 
 }  // namespace
 
-int housekeep_main(const std::vector<std::string>& args) {
-  housekeep_options opts;
-  // Errors are JSON under --json, also those found before it is parsed.
-  bool all = false, verbose = false, json = asks_for_json(args), help = false;
-  auto fail = [&](const std::string& message, const std::string& hint = {}) {
-    return reporter(0, json).on_error(message, hint);
-  };
-  std::string older_than, keep_newest, dir = ".";
+namespace {
 
-  po::options_description ops("Operations (at least one)");
+// What housekeep's options set.
+struct housekeep_args {
+  housekeep_options opts;
+  bool all = false, verbose = false, json = false, help = false;
+  std::string older_than, keep_newest;
+};
+
+// Housekeep's options: the operations and the rest, bound to `a`.
+void describe_options(po::options_description& ops, po::options_description& rest, housekeep_args& a) {
   ops.add_options()
-      ("clean-locks", po::bool_switch(&opts.locks), "delete empty NAME.lock files beside NAME that no process holds")
-      ("clean-temps", po::bool_switch(&opts.temps), "delete .NAME.mutx-* temp files and .NAME.mutx-tree-* staged trees "
+      ("clean-locks", po::bool_switch(&a.opts.locks), "delete empty NAME.lock files beside NAME that no process holds")
+      ("clean-temps", po::bool_switch(&a.opts.temps), "delete .NAME.mutx-* temp files and .NAME.mutx-tree-* staged trees "
        "that no live writer holds")
-      ("clean-backups", po::bool_switch(&opts.backups), "thin NAME[.YYYYMMDD-HHMMSS[_NNN]].backup files, by when "
+      ("clean-backups", po::bool_switch(&a.opts.backups), "thin NAME[.YYYYMMDD-HHMMSS[_NNN]].backup files, by when "
        "each was made, and .NAME.mutx-old trees (with --keep-newest 0)")
-      ("all", po::bool_switch(&all), "all three");
-  po::options_description rest("Options");
+      ("all", po::bool_switch(&a.all), "all three");
   rest.add_options()
-      ("recursive,r", po::bool_switch(&opts.recursive), "descend into subdirectories (never through symlinks or into other filesystems)")
-      ("older-than", po::value(&older_than)->value_name("DURATION"),
+      ("recursive,r", po::bool_switch(&a.opts.recursive), "descend into subdirectories (never through symlinks or into other filesystems)")
+      ("older-than", po::value(&a.older_than)->value_name("DURATION"),
        "only files older than DURATION (30s 15m 2h 7d 1w; a bare number is hours for locks and temps, days for "
        "backups); locks and temps default to 1h")
-      ("keep-newest", po::value(&keep_newest)->value_name("N"), "keep the N newest backups of each file, whatever "
+      ("keep-newest", po::value(&a.keep_newest)->value_name("N"), "keep the N newest backups of each file, whatever "
        "their age (default 1)")
-      ("backup-suffix", po::value(&opts.backup_suffix)->value_name("S"), "backup suffix (default .backup)")
+      ("backup-suffix", po::value(&a.opts.backup_suffix)->value_name("S"), "backup suffix (default .backup)")
       ("lock-url", po::value<std::string>()->value_name("etcd://HOST:PORT[,...][/PREFIX]"),
        "ask this etcd cluster whether the lease a .NAME.mutx-eLEASE temp is named after is gone: only then is it "
        "removed (without it, such temps stay)")
-      ("dry-run,n", po::bool_switch(&opts.dry_run), "change nothing; list what would be deleted")
-      ("verbose,v", po::bool_switch(&verbose), "say on stderr what is kept and why, and a summary")
-      ("json", po::bool_switch(&json), "one JSON object per line on stdout, then a summary object")
-      ("help,h", po::bool_switch(&help), "show this help");
+      ("dry-run,n", po::bool_switch(&a.opts.dry_run), "change nothing; list what would be deleted")
+      ("verbose,v", po::bool_switch(&a.verbose), "say on stderr what is kept and why, and a summary")
+      ("json", po::bool_switch(&a.json), "one JSON object per line on stdout, then a summary object")
+      ("help,h", po::bool_switch(&a.help), "show this help");
+}
+
+}  // namespace
+
+std::vector<std::string> housekeep_option_names() {
+  housekeep_args a;
+  po::options_description ops, rest;
+  describe_options(ops, rest, a);
+  std::vector<std::string> names;
+  for (const auto* table : {&ops, &rest})
+    for (const auto& o : table->options()) names.push_back(o->long_name());
+  return names;
+}
+
+int housekeep_main(const std::vector<std::string>& args) {
+  housekeep_args a;
+  a.json = asks_for_json(args);  // errors are JSON under --json, also those found before it is parsed
+  housekeep_options& opts = a.opts;
+  bool &all = a.all, &verbose = a.verbose, &json = a.json, &help = a.help;
+  std::string &older_than = a.older_than, &keep_newest = a.keep_newest;
+  std::string dir = ".";
+  auto fail = [&](const std::string& message, const std::string& hint = {}) {
+    return reporter(0, json).on_error(message, hint);
+  };
+
+  po::options_description ops("Operations (at least one)");
+  po::options_description rest("Options");
+  describe_options(ops, rest, a);
   po::options_description hidden;
   hidden.add_options()("dir", po::value<std::vector<std::string>>());
   po::options_description all_options;
@@ -114,6 +143,13 @@ int housekeep_main(const std::vector<std::string>& args) {
     const int style = po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
     po::store(po::command_line_parser(args).options(all_options).positional(positional).style(style).run(), vm);
     po::notify(vm);
+  } catch (const po::unknown_option& e) {
+    // A slip of the keyboard (--dryrun): name what was meant.
+    const std::string& name = e.get_option_name();
+    po::options_description visible;
+    visible.add(ops).add(rest);
+    std::string hint = suggest_option(name, visible);
+    return fail(e.what(), hint.empty() ? "mutx housekeep --help lists the options." : hint);
   } catch (const po::error& e) {
     return fail(e.what(), "mutx housekeep --help lists the options.");
   }

@@ -1,5 +1,7 @@
 #include "options.hpp"
 
+#include "housekeep.hpp"
+
 #include <boost/program_options/parsers.hpp>
 #include <boost/program_options/variables_map.hpp>
 
@@ -350,6 +352,27 @@ std::string did_you_mean(const std::vector<std::string>& names, const std::strin
   return text + "?";
 }
 
+// `args` as the housekeep command they were meant for: the word put in
+// front, or in place of a slip of it (mutx housekep --all .), each word
+// quoted for the shell where it needs it.
+std::string housekeep_meant(const std::vector<std::string>& args) {
+  std::string line = "mutx housekeep";
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (i == 0 && !a.starts_with("-") && distance(a, "housekeep") <= 2) continue;
+    line += ' ';
+    if (!a.empty() && a.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./=:,+@%-") ==
+                          std::string::npos) {
+      line += a;
+      continue;
+    }
+    line += '\'';
+    for (char c : a) line += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    line += '\'';
+  }
+  return line;
+}
+
 // What only the command line may say: what one run writes from and checks
 // it against (a checksum, a check of one file's format).
 bool settable_in_config(const std::string& name) {
@@ -464,6 +487,12 @@ void drop_overridden(po::parsed_options& parsed, const po::variables_map& cmdlin
 
 }  // namespace
 
+std::string suggest_option(const std::string& typed, const po::options_description& table) {
+  if (!typed.starts_with("--")) return {};
+  std::vector<std::string> near = nearest_options(typed.substr(2, typed.find('=') - 2), table);
+  return near.empty() ? std::string() : did_you_mean(near, "--", "");
+}
+
 std::string config_path() {
   if (const char* x = std::getenv("XDG_CONFIG_HOME"); x && *x == '/') return std::string(x) + "/mutx/config";
   if (const char* h = std::getenv("HOME"); h && *h) return std::string(h) + "/.config/mutx/config";
@@ -541,10 +570,16 @@ cli_options parse_command_line(const std::vector<std::string>& argv) {
     // `mutx -f` may mean a file named -f.
     if (name.size() > 1 && name[0] == '-' && name[1] != '-')
       hint = "See 'mutx --help'; a file whose name starts with '-' is named as ./" + name + ".";
-    // A slip of the keyboard (--bakup): name what was meant.
-    if (name.starts_with("--"))
-      if (auto near = nearest_options(name.substr(2, name.find('=') - 2), table); !near.empty())
-        hint = did_you_mean(near, "--", "");
+    // A slip of the keyboard (--bakup): name what was meant; an option of
+    // housekeep without the word (mutx --clean-locks DIR): the command meant.
+    if (name.starts_with("--")) {
+      const std::string bare = name.substr(2, name.find('=') - 2);
+      const std::vector<std::string> hk = housekeep_option_names();
+      if (std::find(hk.begin(), hk.end(), bare) != hk.end())
+        hint = "--" + bare + " is an option of housekeep: did you mean " + housekeep_meant(argv) + "?";
+      else if (std::string near = suggest_option(name, table); !near.empty())
+        hint = near;
+    }
     throw error(failure_kind::io, e.what(), hint);
   } catch (const po::error& e) {
     throw error(failure_kind::io, e.what(), "See 'mutx --help'.");

@@ -31,6 +31,11 @@ boost::program_options::options_description option_table();
 // naming the option and what was expected.
 cli_options parse_command_line(const std::vector<std::string>& args);
 
+// The hint for an unknown long option `typed` (with its dashes, maybe
+// "=VALUE"): "did you mean --backup?" naming the options of `table` one or
+// two typing slips away, or "" when none is that near.
+std::string suggest_option(const std::string& typed, const boost::program_options::options_description& table);
+
 // The usage text for --help.
 std::string help_text();
 

@@ -76,11 +76,20 @@ std::string hint_for(const event& e) {
   if (e.name == "owner_changed")
     return "Pass --preserve-owner (or --try-preserve-owner), or set preserve-owner = true in the config file, to keep "
            "the owner.";
+  if (e.name == "lock_not_removed")
+    return "A lock file left behind is harmless; mutx housekeep --clean-locks removes it once no writer holds it.";
   return {};
 }
 
 void reporter::on_event(const event& e) const {
-  if (!shown(e.lvl)) return;
+  // "Lock acquired" is an info event (TR-7), and it answers a "Waiting for
+  // lock..." line that was shown, whatever the verbosity (PRD 7.1). Only
+  // the engine's thread sends these (the progress clock sends "progress").
+  const bool acquired = e.name == "lock_acquired" || e.name == "etcd_lock_acquired";
+  const bool answers_wait = acquired && wait_shown_ && verbosity_ >= 0;
+  if (acquired) wait_shown_ = false;
+  if (!shown(e.lvl) && !answers_wait) return;
+  if (e.name == "lock_wait" || e.name == "etcd_lock_wait") wait_shown_ = true;
   const std::string hint = hint_for(e);
   if (!json_) {
     put_line(e.lvl == event::level::warning ? "Warning: " + e.message : e.message);
@@ -139,6 +148,9 @@ std::string cli_hint(const mutx::error& e) {
       return "Another program deleted or replaced the lock file; run again. Scripts that use flock(1) on it need "
              "--keep-lock-file.";
     case failure_reason::backup_dir_missing: return "--backup-dir must exist; create it first.";
+    case failure_reason::backup_name_taken:
+      return replaced("make its backups timestamped, or give them another suffix or directory",
+                      "pass --backup-timestamp, or another --backup-suffix or --backup-dir");
     case failure_reason::owner_not_kept:
       return "Only root may give a file to another user; use --try-preserve-owner to go on without it.";
     case failure_reason::directory_missing: return "Create it first, or pass -p/--parents to create missing directories.";

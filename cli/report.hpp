@@ -36,6 +36,8 @@ class reporter {
  private:
   int verbosity_;
   bool json_;
+  // A "Waiting for lock..." line was shown and no "Lock acquired" yet.
+  mutable bool wait_shown_ = false;
 };
 
 }  // namespace mutx::cli

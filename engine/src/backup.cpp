@@ -60,6 +60,47 @@ std::string backup_name(const backup_options& opts, const std::string& name, std
 
 namespace {
 
+// A plain backup's name that parses as a timestamped one: the target
+// `dump.20261207-034403`, its backup `dump.20261207-034403.backup`, which
+// is also the name of the generation `dump` got at 03:44:03. When the file
+// there may be that generation (its ctime proves it one, as housekeep
+// reads it, or `dump` is there beside the target), replacing it could lose
+// the only copy of an older `dump`: refused.
+void check_not_a_generation(const backup_options& opts, const backup_location& where, int target_dir,
+                            const std::string& name, const std::string& final_name) {
+  const auto b = parse_backup_name(final_name, opts.suffix);
+  if (!b || !b->timestamped) return;
+  struct stat st;
+  if (::fstatat(where.dir.get(), final_name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) return;
+  const std::string original(b->original);
+  struct stat ost;
+  const bool proven = generation_stamp(*b, st.st_ctim.tv_sec).has_value();
+  if (!proven && ::fstatat(target_dir, original.c_str(), &ost, AT_SYMLINK_NOFOLLOW) != 0) return;
+  const std::string path = join_path(where.display, final_name);
+  throw error(failure_kind::io,
+              "cannot back up " + name + ": " + path + " may be a timestamped backup of " + original +
+                  (proven ? " (its ctime is the time in its name)" : " (" + original + " is there)") +
+                  ", which a plain backup would replace",
+              "The plain backup of a file whose name ends in a date-time has the name of a timestamped backup "
+              "of the file before that date-time. Keep them apart: make its backups timestamped, or give them "
+              "another suffix or directory; if " + path + " is " + name + "'s own backup, move it away first.")
+      .with_reason(failure_reason::backup_name_taken);
+}
+
+}  // namespace
+
+void check_backup_replaceable(const backup_options& opts, const backup_location& where, int target_dir,
+                              const std::string& name) {
+  // A timestamped backup never replaces a name (place() takes the next
+  // _NNN), so nothing there needs to move.
+  if (opts.timestamp) return;
+  const std::string final_name = plain_backup_name(name, opts.suffix);
+  if (!check_name_replaceable(where.dir.get(), final_name, join_path(where.display, final_name))) return;
+  check_not_a_generation(opts, where, target_dir, name, final_name);
+}
+
+namespace {
+
 // rename() between two links of one inode succeeds and does nothing (the
 // old backup already was this file: a write interrupted after its backup),
 // and would leave `from` behind.
@@ -100,6 +141,8 @@ placed_backup& placed_backup::operator=(placed_backup&& other) noexcept {
     sync_ = other.sync_;
     name_ = std::move(other.name_);
     saved_ = std::move(other.saved_);
+    display_ = std::move(other.display_);
+    stranded_ = std::move(other.stranded_);
     placed_ = other.placed_;
     claims_[0] = std::move(other.claims_[0]);
     claims_[1] = std::move(other.claims_[1]);
@@ -120,7 +163,7 @@ void placed_backup::undo() noexcept {
   if (!active_) return;
   active_ = false;
   if (!saved_.empty()) {
-    move_name(dir_, saved_, name_);
+    if (move_name(dir_, saved_, name_) != 0) stranded_ = join_path(display_, saved_);
   } else if (name_is(dir_, name_, placed_)) {
     ::unlinkat(dir_, name_.c_str(), 0);
   }
@@ -135,6 +178,7 @@ void placed_backup::undo() noexcept {
 struct backup_placer {
   const backup_options& opts;
   const backup_location& where;
+  const int target_dir;
   const std::string& name;
 
   std::string saved_previous(const std::string& final_name, placed_backup& placed) const {
@@ -153,12 +197,22 @@ struct backup_placer {
     struct stat linked;
     if (::fstatat(dir, tmp.c_str(), &linked, AT_SYMLINK_NOFOLLOW) != 0) throw_errno("cannot create backup of", name);
     placed.dir_ = dir;
+    placed.display_ = where.display;
     placed.sync_ = opts.sync;
     placed.placed_ = linked;
     std::time_t now = std::time(nullptr);
     for (int counter = 0; counter < 1000; ++counter) {
       std::string final_name = backup_name(opts, name, now, counter);
-      if (!opts.timestamp) placed.saved_ = saved_previous(final_name, placed);
+      if (!opts.timestamp) {
+        // Checked again under the lock: what is there now is what moves.
+        try {
+          check_backup_replaceable(opts, where, target_dir, name);
+          placed.saved_ = saved_previous(final_name, placed);
+        } catch (...) {
+          ::unlinkat(dir, tmp.c_str(), 0);
+          throw;
+        }
+      }
       int rc = opts.timestamp ? rename_noreplace(dir, tmp, final_name) : move_name(dir, tmp, final_name);
       if (rc == 0) {
         placed.name_ = final_name;
@@ -183,9 +237,11 @@ struct backup_placer {
 backup_result make_backup(const backup_options& opts, const backup_location& where, int target_dir,
                           const std::string& name, int old_fd, const struct stat& old, bool copy) {
   backup_result result;
-  const backup_placer placer{opts, where, name};
+  const backup_placer placer{opts, where, target_dir, name};
   bool same_mode = !opts.mode || (*opts.mode & 07777) == (old.st_mode & 07777);
-  if (same_mode && !copy) {
+  // In a sticky backup directory a link to another user's file could be
+  // neither renamed onto the backup name nor removed again: a copy is ours.
+  if (same_mode && !copy && may_move_name_of(where.dir.get(), old.st_uid)) {
     // The name still points at old_fd's inode: we hold the target's lock.
     // Linking through old_fd links exactly the inode claimed.
     unique_fd claim = claim_of(old_fd);

@@ -64,4 +64,10 @@ void throw_error(error_code ec, std::string op, std::string path) {
   throw error(ec, std::move(op), std::move(path));
 }
 
+void throw_write_error(error_code ec, std::string op, std::string what, const std::string& output) {
+  if (ec.category() == boost::system::system_category() && (ec.value() == ENOSPC || ec.value() == EDQUOT))
+    throw error(ec, "", output);
+  throw error(ec, std::move(op), std::move(what));
+}
+
 }  // namespace mutx

@@ -9,34 +9,6 @@
 
 namespace mutx::detail {
 
-namespace {
-
-// A timestamped backup's ctime against the time in its name. The writer
-// takes the time just before it renames the backup into place (a copy is
-// complete and synced by then), and the commit that follows moves the old
-// inode's ctime once more (its link count drops): milliseconds after the
-// stamp on a local disk. The window allows the filesystem's clock to be a
-// minute behind the writer's (NFS: the server sets the ctime) and ten
-// minutes between the stamp and the commit (a slow directory sync).
-constexpr std::int64_t stamp_before = 60;
-constexpr std::int64_t stamp_after = 600;
-
-// A backup made at `made` (its ctime) whose name says `b`: true when the
-// name's time, read as UTC (mutx's names) or as local time at `made` (the
-// names of earlier mutx), lies where the writer would have taken it.
-bool name_matches_ctime(const parsed_backup_name& b, std::int64_t made) noexcept {
-  auto within = [&](std::int64_t name_epoch) {
-    return made >= name_epoch - stamp_before && made <= name_epoch + stamp_after;
-  };
-  if (within(b.epoch_utc)) return true;
-  const std::time_t t = static_cast<std::time_t>(made);
-  std::tm tm{};
-  if (::localtime_r(&t, &tm) == nullptr || tm.tm_gmtoff == 0) return false;
-  return within(b.epoch_utc - tm.tm_gmtoff);
-}
-
-}  // namespace
-
 bool ends_in_timestamp(std::string_view name, std::string_view suffix) {
   // The digit test spares the allocation for almost every name.
   if (name.empty() || name.back() < '0' || name.back() > '9') return false;
@@ -56,26 +28,65 @@ backup_entry read_backup(std::string name, const struct stat& st, std::string_vi
     // unless its ctime says mutx made it at the time in its name.
     if (const std::string stem(b.stem); stems.count(stem) && !gone.count(stem)) {
       be.reading = "a plain backup: that file exists";
-    } else if (!name_matches_ctime(b, be.made.sec)) {
+    } else if (const auto made = generation_stamp(b, be.made.sec); !made) {
       be.reading = "a plain backup: its ctime is not the time in its name";
     } else {
+      // A proven generation is ordered by its name: a later chmod, or a
+      // hard link (a snapshot), moves its ctime but not when it was made.
       be.group_size = b.original.size();
       be.counter = b.counter;
+      be.generation = true;
+      be.named = *made;
     }
   }
   be.name = std::move(name);  // last: `b` views it
   return be;
 }
 
+namespace {
+
+// When a backup was made, to place a plain backup among generations: a
+// generation's ctime while it is within the second after its name's time
+// (nothing moved it since), else that time.
+stamp when_made(const backup_entry& b) noexcept {
+  if (!b.generation || (b.made >= stamp{b.named, 0} && b.made < stamp{b.named + 2, 0})) return b.made;
+  return {b.named, 0};
+}
+
+}  // namespace
+
 void order_backups(std::vector<backup_entry>& backups) {
-  // Newest first: when made, then the generation counter (two in one
-  // second), then the name.
+  // Per group: the generations newest first by their names (the time, then
+  // the _NNN counter, then the name), then the plain backups newest first
+  // by ctime (one key each: a total order whatever the ctimes say) ...
   std::sort(backups.begin(), backups.end(), [](const backup_entry& a, const backup_entry& b) {
     if (auto c = a.group() <=> b.group(); c != 0) return c < 0;
-    if (a.made != b.made) return a.made > b.made;
+    if (a.generation != b.generation) return a.generation;
+    if (a.generation && a.named != b.named) return a.named > b.named;
+    if (!a.generation && a.made != b.made) return a.made > b.made;
     if (a.counter != b.counter) return a.counter > b.counter;
     return a.name > b.name;
   });
+  // ... then the two merged, each keeping its order: a plain backup goes
+  // before the first generation made before it.
+  std::vector<backup_entry> merged;
+  merged.reserve(backups.size());
+  for (std::size_t first = 0; first < backups.size();) {
+    std::size_t plain = first, last = first;
+    while (last < backups.size() && backups[last].group() == backups[first].group()) {
+      if (backups[last].generation) plain = last + 1;
+      ++last;
+    }
+    std::size_t g = first, p = plain;
+    while (g < plain || p < last) {
+      if (p == last || (g < plain && !(when_made(backups[p]) > when_made(backups[g]))))
+        merged.push_back(std::move(backups[g++]));
+      else
+        merged.push_back(std::move(backups[p++]));
+    }
+    first = last;
+  }
+  backups = std::move(merged);
 }
 
 backup_keep::backup_keep(const housekeep_options& opts, stamp now) : newest_(opts.keep_newest.value_or(1)) {

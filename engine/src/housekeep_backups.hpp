@@ -28,6 +28,8 @@ struct backup_entry {
   ino_t ino;               // the file judged: a name that is another file by now stays
   std::int64_t counter;    // _NNN of a proven timestamped name, else -1
   const char* reading;     // why a timestamped-looking name counts as plain, or nullptr
+  bool generation = false; // a proven timestamped name
+  std::int64_t named = 0;  // then: the time in its name (generation_stamp), seconds
 
   std::string_view group() const noexcept { return std::string_view(name).substr(0, group_size); }
 };
@@ -43,7 +45,11 @@ bool ends_in_timestamp(std::string_view name, std::string_view suffix);
 backup_entry read_backup(std::string name, const struct stat& st, std::string_view suffix,
                          const std::unordered_set<std::string>& stems, const std::unordered_set<std::string>& gone);
 
-// Per original file, newest first.
+// Per original file, newest first. Generations by the time and _NNN in
+// their names, which a later chmod or hard link does not move as it moves a
+// ctime; plain backups by ctime; a plain backup among the generations by
+// its ctime against when each was made (its ctime while that is within the
+// second after its name's time, else its name's time).
 void order_backups(std::vector<backup_entry>& backups);
 
 // Which backups stay whatever their age or reading. `rank` counts from 0,

@@ -3,6 +3,7 @@
 #include "mutx/backup.hpp"
 #include "mutx/error.hpp"
 #include "mutx/fd.hpp"
+#include "mutx/staging.hpp"
 
 #include <fcntl.h>
 
@@ -88,18 +89,37 @@ asio::awaitable<lock_file> job_steps::take_lock(const target& t) {
   lock_at = locate_lock(o.lock_file, t);
   rep.lock_file = lock_at.display;
   const auto start = clock_type::now();
-  bool waited = false;
   auto on_wait = [&] {
-    waited = true;
     emit(event::level::notice, "lock_wait", "Waiting for lock on " + o.output + timeout_note() + "...",
          {{"lock_file", lock_at.display}});
   };
-  lock_file lk =
-      co_await acquire_lock(lock_at.dir(), lock_at.name, o.lock_mode, lock_at.display, o.output, o.wait, stop, on_wait);
+  lock_file lk;
+  try {
+    lk = co_await acquire_lock(lock_at.dir(), lock_at.name, o.lock_mode, lock_at.display, o.output, o.wait, stop,
+                               on_wait);
+  } catch (const error& e) {
+    // The default lock file is made in OUTPUT's directory, as the staged
+    // file is: another lock file would not help, only that directory's
+    // permissions (PRD 7.2).
+    if (o.lock_file || e.reason() != failure_reason::lock_dir_unwritable) throw;
+    throw error(e.code(), e.op(), e.path())
+        .with_hint(unwritable_directory_hint(t.dir_display))
+        .with_reason(failure_reason::directory_unwritable);
+  }
   lk.keep_name(o.keep_lock_file);
+  // FR-6: a lock file that stays behind is said, not fatal (housekeep
+  // --clean-locks removes it). Said when the lock ends: after the commit,
+  // or before the error of a write that failed.
+  lk.on_unlink_failed([this, display = lock_at.display](int err) {
+    std::string w = "could not remove lock file " + display + ": " + describe(errno_code(err));
+    emit(event::level::warning, "lock_not_removed", w, {{"lock_file", display}, {"errno", std::int64_t{err}}});
+    rep.warnings.push_back(std::move(w));
+  });
   rep.lock_wait_ms = ms_since(start);
-  // The PRD's words; after a wait it is said as the wait was (section 7.1).
-  emit(waited ? event::level::notice : event::level::info, "lock_acquired", "Lock acquired",
+  // The PRD's words and level (TR-7: "info", also after a wait). A waiter
+  // that was told "Waiting for lock..." hears "Lock acquired" too (7.1):
+  // the command line shows it after a shown wait (report.cpp).
+  emit(event::level::info, "lock_acquired", "Lock acquired",
        {{"lock_file", lock_at.display}, {"wait_time_ms", rep.lock_wait_ms}});
   co_return lk;
 }

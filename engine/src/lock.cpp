@@ -29,6 +29,16 @@ namespace asio = boost::asio;
 
 namespace {
 
+// The end of the hints for a lock file's directory that refuses it; the
+// command line names its flag in place of the first words (report.cpp).
+constexpr const char* choose_lock_elsewhere =
+    "; choose a lock file in a directory you may write (the same one for every writer of the file).";
+
+std::string dir_of(const std::string& path) {
+  const std::size_t slash = path.rfind('/');
+  return slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+}
+
 [[noreturn]] void refuse_lock(const std::string& display, const char* what) {
   throw error(failure_kind::io, "lock file " + display + " is " + what + "; refusing to use it",
               "Remove it or choose another lock file.")
@@ -42,7 +52,8 @@ void check_lock_stat(const struct stat& st, const std::string& display) {
 }
 
 // EACCES even read-only: say whose file it is, or that the directory
-// refuses new files, and what to do about it.
+// refuses new files, and what to do about it. A default lock file's caller
+// (job_steps::take_lock) words the second for OUTPUT's directory.
 [[noreturn]] void unopenable_lock(int dfd, const std::string& name, const std::string& display) {
   struct stat st;
   if (::fstatat(dfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
@@ -53,11 +64,9 @@ void check_lock_stat(const struct stat& st, const std::string& display) {
                    ", which you may not open. If no writer uses it, its owner or root can remove it.")
         .with_reason(failure_reason::lock_file_unreadable);
   }
-  const std::size_t slash = display.rfind('/');
-  const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : display.substr(0, slash));
   throw error(errno_code(EACCES), "", display)
-      .with_hint("Cannot create the lock file: it lives beside the file it guards, and you may not create files in " +
-                 dir + "; choose a lock file in a directory you may write (the same one for every writer of the file).")
+      .with_hint("You may not create files in " + dir_of(display) + ", the lock file's directory" +
+                 choose_lock_elsewhere)
       .with_reason(failure_reason::lock_dir_unwritable);
 }
 
@@ -132,6 +141,7 @@ unique_fd open_lock(int dfd, const std::string& name, mode_t mode, bool create, 
   if (create) {
     lfd.reset(::openat(dfd, name.c_str(), flags | O_CREAT | O_EXCL, mode));
     if (!lfd && errno == EACCES) unopenable_lock(dfd, name, display);
+    if (!lfd && errno == EROFS) throw_error(errno_code(EROFS), "", display);  // as EACCES: PRD 7.2's form
     if (!lfd && errno != EEXIST && !created_elsewhere(dfd, name)) throw_errno("cannot open lock file", display);
   }
   if (!lfd) {
@@ -161,6 +171,7 @@ unique_fd open_lock(int dfd, const std::string& name, mode_t mode, bool create, 
     if (err == ELOOP) refuse_lock(display, "a symbolic link");
     if (err == EISDIR) refuse_lock(display, "a directory");
     if (err == EACCES) unopenable_lock(dfd, name, display);
+    if (err == EROFS) throw_error(errno_code(EROFS), "", display);
     throw_errno("cannot open lock file", display, err);
   }
   return lfd;
@@ -286,8 +297,14 @@ void lock_file::release() noexcept {
   // that name) must never be deleted: the crash suite found `mutx
   // --lock-file t t` losing t, and a non-empty --lock-file being removed.
   struct stat held;
-  if (::fstat(fd_.get(), &held) == 0 && S_ISREG(held.st_mode) && held.st_size == 0 && name_is(dfd_, name_, held))
-    ::unlinkat(dfd_, name_.c_str(), 0);
+  if (::fstat(fd_.get(), &held) == 0 && S_ISREG(held.st_mode) && held.st_size == 0 && name_is(dfd_, name_, held) &&
+      ::unlinkat(dfd_, name_.c_str(), 0) != 0 && errno != ENOENT && on_unlink_failed_) {
+    const int err = errno;
+    try {
+      on_unlink_failed_(err);
+    } catch (...) {
+    }
+  }
   fd_.reset();
 }
 
@@ -308,6 +325,10 @@ lock_location locate_lock(const std::optional<std::string>& lock_file, const tar
   } catch (const error& e) {
     // open_directory's hint names --parents, which creates OUTPUT's
     // directories, not the lock file's.
+    if (e.code() == errno_code(EACCES) || e.code() == errno_code(EPERM))
+      throw error(e.code(), "cannot open the directory of lock file", p)
+          .with_hint("You may not open " + dir_of(p) + ", the lock file's directory" + choose_lock_elsewhere)
+          .with_reason(failure_reason::lock_dir_unwritable);
     throw error(e.code(), "cannot open the directory of lock file", p)
         .with_hint("The lock file's directory must exist.")
         .with_reason(failure_reason::lock_dir_missing);

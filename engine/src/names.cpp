@@ -289,4 +289,19 @@ std::optional<parsed_backup_name> parse_backup_name(std::string_view name, std::
   return b;
 }
 
+std::optional<std::int64_t> generation_stamp(const parsed_backup_name& b, std::int64_t ctime) noexcept {
+  if (!b.timestamped) return std::nullopt;
+  constexpr std::int64_t stamp_before = 60;
+  constexpr std::int64_t stamp_after = 600;
+  auto within = [&](std::int64_t name_epoch) {
+    return ctime >= name_epoch - stamp_before && ctime <= name_epoch + stamp_after;
+  };
+  if (within(b.epoch_utc)) return b.epoch_utc;
+  const std::time_t t = static_cast<std::time_t>(ctime);
+  std::tm tm{};
+  if (::localtime_r(&t, &tm) == nullptr || tm.tm_gmtoff == 0) return std::nullopt;
+  if (within(b.epoch_utc - tm.tm_gmtoff)) return b.epoch_utc - tm.tm_gmtoff;
+  return std::nullopt;
+}
+
 }  // namespace mutx

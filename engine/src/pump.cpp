@@ -53,13 +53,13 @@ void enlarge_pipe(int fd) {
 }
 
 [[noreturn]] void write_failed(error_code ec, const pump_options& o) {
-  throw_error(ec, "cannot write", o.output_name);
+  throw_write_error(ec, "cannot write", o.output_name, o.output_name);
 }
 
 // Worded as the final fsync's failure (write_job.cpp): to the user they are
 // the same thing.
 [[noreturn]] void flush_failed(error_code ec, const pump_options& o) {
-  throw_error(ec, "cannot sync (fsync) new content of", o.output_name);
+  throw_write_error(ec, "cannot sync (fsync) new content of", o.output_name, o.output_name);
 }
 
 struct fill_result {
@@ -70,7 +70,10 @@ struct fill_result {
 // Read from `in` until `len` bytes are in `buf` or the input ends. Slots
 // and simple mode's chunks are filled whole before they are written: a
 // direct write takes whole 4 KiB blocks, so only the last may be short.
-asio::awaitable<fill_result> fill(ring& r, int in, char* buf, std::size_t len, const std::string& in_name) {
+// `arrived`, if set, is told the bytes in `buf` after each read: progress
+// counts what arrived, not the whole slots written (a slot is 4 MiB).
+asio::awaitable<fill_result> fill(ring& r, int in, char* buf, std::size_t len, const std::string& in_name,
+                                  const std::function<void(std::size_t)>& arrived = {}) {
   fill_result f;
   while (f.n < len) {
     auto [ec, n] = co_await async_read(r, in, buf + f.n, len - f.n, -1, use_tuple);
@@ -81,6 +84,7 @@ asio::awaitable<fill_result> fill(ring& r, int in, char* buf, std::size_t len, c
       break;
     }
     f.n += n;
+    if (arrived) arrived(f.n);
   }
   co_return f;
 }
@@ -111,13 +115,15 @@ asio::awaitable<pump_result> pump_slots(ring& r, int in, const std::string& in_n
   // conv=fsync 19, 32, 60, 217 ms.
   bool buffered_start = direct && set_direct(out, false);
   bool went_direct = direct && !buffered_start;
+  std::function<void(std::size_t)> arrived;
+  if (o.on_progress) arrived = [&](std::size_t in_slot) { o.on_progress(off - start + in_slot); };
   std::exception_ptr failure;
   try {
     for (std::size_t i = 0;; i = (i + 1) % slot_count) {
       if (error_code ec = co_await writes.wait(i)) write_failed(ec, o);
       if (long_stream) bufs[i].use_huge_pages();  // its write is done: safe
       char* buf = bufs[i].data();
-      const auto [filled, eof] = co_await fill(r, in, buf, slot_size, in_name);
+      const auto [filled, eof] = co_await fill(r, in, buf, slot_size, in_name, arrived);
       if (filled == 0) break;
       long_stream = long_stream || filled == slot_size;
       if (direct && filled % aligned_buffer::alignment != 0) {
@@ -143,7 +149,6 @@ asio::awaitable<pump_result> pump_slots(ring& r, int in, const std::string& in_n
       if (o.on_data) o.on_data(buf, filled);
       off += filled;
       flushes.advance(off);
-      if (o.on_progress) o.on_progress(off - start);
       if (eof) break;
     }
     if (error_code ec = co_await writes.drain()) write_failed(ec, o);
@@ -166,7 +171,7 @@ asio::awaitable<std::uint64_t> pump_splice(ring& r, int in, const std::string& i
   for (;;) {
     auto [ec, n] = co_await async_splice(r, in, out, 4 * mib, static_cast<std::int64_t>(off), use_tuple);
     if (ec == asio::error::operation_aborted) throw error(failure_kind::interrupted, "Interrupted");
-    if (ec) throw_error(ec, "cannot copy from", in_name + " to " + o.output_name);
+    if (ec) throw_write_error(ec, "cannot copy from", in_name + " to " + o.output_name, o.output_name);
     if (n == 0) break;
     off += n;
     if (o.on_progress) o.on_progress(off - start);
@@ -325,7 +330,7 @@ bool file_copier::step() {
     // EXDEV (ext4 to tmpfs answers it here), EINVAL, ENOSYS, EOPNOTSUPP:
     // the kernel will not do it for us; anything else is a real error.
     if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP && errno != ETXTBSY)
-      throw_errno("cannot copy from", in_name_ + " to " + out_name_);
+      throw_write_error(errno_code(), "cannot copy from", in_name_ + " to " + out_name_, out_name_);
     how_ = how::rw;
   }
   strategy_ = "read/write";
@@ -339,7 +344,7 @@ bool file_copier::step() {
   for (ssize_t done = 0; done < n;) {
     ssize_t w = ::pwrite(out_, buf_->data() + done, static_cast<std::size_t>(n - done), out_off_);
     if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) throw_errno("cannot write", out_name_);
+    if (w <= 0) throw_write_error(errno_code(), "cannot write", out_name_, out_name_);
     done += w;
     out_off_ += w;
   }

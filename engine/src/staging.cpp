@@ -44,6 +44,15 @@ std::string candidate_name(std::string_view target, int attempt) {
 
 std::string dir_name(const std::string& display) { return display.empty() ? "." : display; }
 
+// A temp that may not be created: for a directory that refuses new files,
+// what can be done about it.
+[[noreturn]] void temp_not_created(const std::string& dir_display, int err) {
+  if (err != EACCES && err != EPERM) throw_errno("cannot create a temporary file in", dir_name(dir_display), err);
+  throw error(errno_code(err), "cannot create a temporary file in", dir_name(dir_display))
+      .with_hint(unwritable_directory_hint(dir_display))
+      .with_reason(failure_reason::directory_unwritable);
+}
+
 // Create `name`, a temp named after the writer's etcd lease, in `dfd`, and
 // claim it. Only one name will do: a file that has it already (EEXIST, or
 // sshfs's EPERM for a name that exists) was made by another program, since
@@ -101,6 +110,13 @@ bool created_elsewhere(int dfd, const std::string& name) noexcept {
   const bool exists = ::fstatat(dfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
   errno = EPERM;
   return exists || shared_filesystem(dfd);
+}
+
+std::string unwritable_directory_hint(const std::string& dir_display) {
+  const std::string dir = dir_name(dir_display);
+  return "You may not create files in " + dir +
+         ", and replacing a file there needs that: its new content (and its lock file) is created beside it and "
+         "renamed over it. Run with sudo, or check the directory's permissions (ls -ld " + dir + ").";
 }
 
 bool claim_inode(int fd) noexcept {
@@ -238,8 +254,7 @@ staged_file::staged_file(int dfd, std::string name, std::string display, mode_t 
     return;
   }
   int err = errno;
-  if (err != EOPNOTSUPP && err != EISDIR && err != EINVAL && err != ENOENT)
-    throw_errno("cannot create a temporary file in", dir_name(display_), err);
+  if (err != EOPNOTSUPP && err != EISDIR && err != EINVAL && err != ENOENT) temp_not_created(display_, err);
   // No O_TMPFILE here (FUSE, NFS, older filesystems): a named temp that
   // only mutx's own name pattern matches, removed on any failure. Under an
   // etcd lease on a shared filesystem, the one name of the writer's lease.
@@ -255,8 +270,8 @@ staged_file::staged_file(int dfd, std::string name, std::string display, mode_t 
     std::string candidate = candidate_name(name_, attempt);
     unique_fd fd(::openat(dfd_, candidate.c_str(), O_CREAT | O_EXCL | O_NOFOLLOW | O_RDWR | O_CLOEXEC, mode));
     if (!fd) {
-      if (errno != EEXIST && !created_elsewhere(dfd_, candidate))
-        throw_errno("cannot create a temporary file in", dir_name(display_));
+      const int create_err = errno;
+      if (create_err != EEXIST && !created_elsewhere(dfd_, candidate)) temp_not_created(display_, create_err);
       last = errno;
       continue;
     }

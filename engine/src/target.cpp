@@ -217,8 +217,9 @@ bool has_attribute(const struct statx& sx, std::uint64_t attr) {
   return (sx.stx_attributes_mask & attr) != 0 && (sx.stx_attributes & attr) != 0;
 }
 
-// The directory's append-only and immutable flags (chattr +a, +i): from
-// statx where the filesystem reports them, else by the ioctl lsattr uses.
+// The append-only and immutable flags (chattr +a, +i) of an open directory
+// or file: from statx where the filesystem reports them, else by the ioctl
+// lsattr uses.
 std::pair<bool, bool> directory_append_immutable(int dir, const struct statx* sx) {
   const std::uint64_t both = STATX_ATTR_APPEND | STATX_ATTR_IMMUTABLE;
   if (sx && (sx->stx_attributes_mask & both) == both)
@@ -237,7 +238,51 @@ bool has_cap_fowner() {
   return (data[CAP_TO_INDEX(CAP_FOWNER)].effective & CAP_TO_MASK(CAP_FOWNER)) != 0;
 }
 
+// In a sticky directory (like /tmp) only the name's owner, the directory's
+// owner or a caller with CAP_FOWNER may rename or remove a name, whatever
+// the file's mode.
+bool sticky_forbids(const struct statx& dsx, uid_t owner) {
+  if (!(dsx.stx_mode & S_ISVTX)) return false;
+  const uid_t me = ::geteuid();
+  return owner != me && dsx.stx_uid != me && !has_cap_fowner();
+}
+
+[[noreturn]] void refuse_sticky(const std::string& display, uid_t owner) {
+  throw error(failure_kind::io,
+              "cannot replace " + display + ": it belongs to uid " + std::to_string(owner) +
+                  " and its directory is sticky",
+              "In a sticky directory (like /tmp) only the file's owner, the directory's owner or root may "
+              "replace or remove a file, whatever its mode. Ask its owner, or write another path.");
+}
+
 }  // namespace
+
+bool may_move_name_of(int dir, uid_t owner) {
+  struct statx dsx;
+  return !entry_statx(dir, "", dsx) || !sticky_forbids(dsx, owner);
+}
+
+bool check_name_replaceable(int dir, const std::string& name, const std::string& display) {
+  struct statx sx;
+  if (!entry_statx(dir, name, sx)) return false;
+  struct statx dsx;
+  if (entry_statx(dir, "", dsx) && sticky_forbids(dsx, sx.stx_uid)) refuse_sticky(display, sx.stx_uid);
+  if (!S_ISREG(sx.stx_mode)) return true;
+  std::pair<bool, bool> flags{false, false};
+  const std::uint64_t both = STATX_ATTR_APPEND | STATX_ATTR_IMMUTABLE;
+  if ((sx.stx_attributes_mask & both) == both) {
+    flags = directory_append_immutable(-1, &sx);
+  } else if (unique_fd fd(::openat(dir, name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY)); fd) {
+    flags = directory_append_immutable(fd.get(), nullptr);
+  }
+  auto [append_only, immutable] = flags;
+  if (!append_only && !immutable) return true;
+  const char* flag = immutable ? "i" : "a";
+  throw error(errno_code(EPERM), "cannot replace", display)
+      .with_hint(std::string("The file is ") + (immutable ? "immutable" : "append-only") +
+                 " ('lsattr' shows " + flag + "): no one, not even root, may replace, rename or remove it. " +
+                 "Remove the flag with 'chattr -" + flag + " " + display + "' as root, or keep it and write elsewhere.");
+}
 
 void check_names_changeable(int dir_fd, const std::string& dir_display, const std::string& context,
                             const struct statx* dsx) {
@@ -368,15 +413,7 @@ void check_replaceable(const target& t, bool in_place) {
   // directory's owner or a caller with CAP_FOWNER may rename over it,
   // whatever its mode: a 0666 file of another user passes the write check
   // and the rename fails, after a backup may already have been made.
-  if (dir_known && (dsx.stx_mode & S_ISVTX)) {
-    uid_t me = ::geteuid();
-    if (sx.stx_uid != me && dsx.stx_uid != me && !has_cap_fowner())
-      throw error(failure_kind::io,
-                  "cannot replace " + t.display + ": it belongs to uid " + std::to_string(sx.stx_uid) +
-                      " and its directory is sticky",
-                  "In a sticky directory (like /tmp) only the file's owner, the directory's owner or root may "
-                  "replace or remove a file, whatever its mode. Ask its owner, or write another path.");
-  }
+  if (dir_known && sticky_forbids(dsx, sx.stx_uid)) refuse_sticky(t.display, sx.stx_uid);
 }
 
 }  // namespace mutx

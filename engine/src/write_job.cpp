@@ -90,6 +90,7 @@ struct job : job_steps {
     target t = inspect_target();
     std::optional<backup_location> backup_dir;
     if (o.backup.enabled) backup_dir = open_backup_location(o.backup, t.dir.get(), t.dir_display);
+    if (backup_dir && t.existing) check_backup_replaceable(o.backup, *backup_dir, t.dir.get(), t.name);
     input_source in = open_input();
     co_await read_before_lock(in);
 
@@ -296,9 +297,7 @@ struct job : job_steps {
     s.wait = o.wait;
     s.target = o.output;
     const auto start = clock_type::now();
-    bool waited = false;
     auto on_wait = [&] {
-      waited = true;
       emit(event::level::notice, "etcd_lock_wait",
            "Waiting for the etcd lock on " + o.output + timeout_note() + "...", {{"lock_name", s.name}});
     };
@@ -307,7 +306,8 @@ struct job : job_steps {
     rep.etcd_key = lock.key();
     rep.fence = lock.fence();
     const double ms = ms_since(start);
-    emit(waited ? event::level::notice : event::level::info, "etcd_lock_acquired",
+    // Info, as the lock file's event (TR-7); shown after a shown wait.
+    emit(event::level::info, "etcd_lock_acquired",
          "etcd lock acquired (key " + lock.key() + ", fencing token " + std::to_string(lock.fence()) + ")",
          {{"etcd_key", lock.key()}, {"fence", lock.fence()}, {"lock_name", s.name}, {"wait_time_ms", ms}});
     co_return lock;
@@ -478,7 +478,7 @@ struct job : job_steps {
       observe(reinterpret_cast<const char*>(o.data->data()), o.data->size());
       if (error_code ec = co_await write_all(r, staged.fd(), o.data->data(), o.data->size(),
                                              static_cast<std::int64_t>(start)))
-        throw_error(ec, "cannot write", t.display);
+        throw_write_error(ec, "cannot write", t.display, t.display);
       moved = {o.data->size(), "buffered"};
     } else if (in.mem) {
       moved = co_await write_memory(r, *in.mem, staged.fd(), start, po);
@@ -571,11 +571,17 @@ struct job : job_steps {
     if (status != 0)
       throw error(failure_kind::io, "command '" + o.command[0] + "' " + describe_wait_status(status),
                   "The target was left as it was.");
+    // A command that read empty input (no file yet, or an empty one) and
+    // printed nothing is usually jq, not a command meant to empty the file:
+    // the hint says so rather than offer --allow-empty.
     if (moved.bytes == 0 && !o.allow_empty)
       throw error(failure_kind::io, "command '" + o.command[0] + "' produced no output",
-                  cur.st ? "The target was left as it was."
-                         : t.display + " did not exist, so the command read empty input (jq, for one, prints "
-                                       "nothing then). Create the file first, or give the command input it handles.")
+                  cur.st && cur.st->st_size > 0
+                      ? "The target was left as it was."
+                      : t.display + (cur.st ? " was empty" : " did not exist") +
+                            ", so the command read empty input (jq, for one, prints nothing then). " +
+                            (cur.st ? "Put content in it first" : "Create the file first") +
+                            ", or give the command input it handles.")
           .with_reason(failure_reason::command_no_output);
     co_return moved;
   }
@@ -681,7 +687,7 @@ struct job : job_steps {
       ec = aec;
     }
     if (stop.stop_requested()) interrupted();
-    if (ec) throw_error(ec, "cannot sync (fsync) new content of", t.display);
+    if (ec) throw_write_error(ec, "cannot sync (fsync) new content of", t.display, t.display);
   }
 
   // Undone unless the commit happens: a failed rename or a signal in
@@ -704,11 +710,26 @@ struct job : job_steps {
     note_final_stat(staged.fd());
     committed = true;
     rep.changed = true;
-    staged.publish();
+    try {
+      staged.publish();
+    } catch (error& e) {
+      put_back(backup, e, t);
+      throw;
+    }
     backup.keep();
     if (o.sync && ::fsync(t.dir.get()) != 0)
       throw_errno("the new content is in place but not confirmed durable: cannot sync directory",
                   t.dir_display.empty() ? "." : t.dir_display);
+  }
+
+  // The commit failed: the previous backup goes back to its name. Where
+  // that fails too, the error says where it is left.
+  static void put_back(placed_backup& backup, error& e, const target& t) {
+    backup.undo();
+    if (backup.stranded().empty()) return;
+    e.with_hint("The previous backup could not be put back either: it is left as " + backup.stranded() +
+                ", which the next write of " + t.display + " removes as a stale temp; copy it out first." +
+                (e.hint().empty() ? "" : " " + e.hint()));
   }
 
   // The committed file's owner and mode, for the committed event.
@@ -762,7 +783,7 @@ struct job : job_steps {
         emit(event::level::warning, "metadata", w);
         rep.warnings.push_back(std::move(w));
       }
-      if (o.sync && ::fsync(out.get()) != 0) throw_errno("cannot sync (fsync)", t.display);
+      if (o.sync && ::fsync(out.get()) != 0) throw_write_error(errno_code(), "cannot sync (fsync)", t.display, t.display);
       note_final_stat(out.get());
       emit(event::level::debug, "in_place_copied", "Copied " + std::to_string(rep.bytes) + " bytes in place by " + how,
            {{"strategy", std::string(how)}});

@@ -53,6 +53,23 @@ for flags in "--backup" "--backup --stream" "--backup-timestamp" "--backup-dir b
   done
 done
 
+case_ "when putting the previous backup back fails too, the error says where it is"
+# Every rename from the commit on fails: the previous generation stays
+# under its temp name, which the next write would sweep as stale, so the
+# error names it.
+read -r sc n < <(commit_rename --backup)
+reset
+printf 'new\n' | strace -f -qq -o "$T/inject" -e "trace=$RENAMES" -e "inject=$sc:error=EIO:when=$n+" \
+  "$MUTX" --backup d/t 2>"$T/.stderr"
+RC=$?
+ERR=$(cat "$T/.stderr")
+expect_rc 1
+expect_match "$ERR" "^Error: cannot rename temporary file onto d/t" "stderr"
+expect_match "$ERR" $'\n'"Hint: The previous backup could not be put back either: it is left as d/(\.t\.mutx-[0-9]), which the next write of d/t removes as a stale temp; copy it out first" "hint"
+left=$(grep -o 'd/\.t\.mutx-[0-9]' <<<"$ERR" | head -n 1)
+expect_content "${left:-d/none}" $'previous generation\n'
+expect_content d/t $'current\n'
+
 case_ "and when it succeeds the backup is the replaced content, with nothing else left"
 for flags in "--backup" "--backup-dir bdir"; do
   reset

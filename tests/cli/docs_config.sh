@@ -348,7 +348,8 @@ run_in x --stream --no-progress OUT
 expect_rc 0
 expect_eq "$ERR" "" "stderr"
 run_in x --stream OUT
-expect_match "$ERR" '^1 B in [0-9.]+s \(' "stderr with progress = true (the summary)"
+# The summary, after the line drawn for the byte when it arrived (erased).
+expect_match "${ERR##*$'\e[K'}" '^1 B in [0-9.]+s \(' "stderr with progress = true (the summary)"
 
 if [[ $(id -u) -eq 0 ]] && id nobody >/dev/null 2>&1; then
   case_ "preserve-owner = true and try-preserve-owner = true, --no-preserve-owner"

@@ -48,7 +48,7 @@ for io in auto syscalls uring; do
   RC=$?
   ERR=$(cat "$T/.err")
   expect_rc 1
-  expect_match "$ERR" "^Error: cannot write $MNT/t: No space left on device" "stderr"
+  expect_match "$ERR" "^Error: $MNT/t: No space left on device" "stderr (PRD 7.3's words)"
   expect_same_file "$MNT/t" "$T/old"
   expect_only "$MNT" t
   expect_eq "$(used)" "$before" "bytes used on the tmpfs after the failed write"

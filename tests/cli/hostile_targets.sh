@@ -194,6 +194,24 @@ if need_root_part "chattr +a/+i" && command -v chattr >/dev/null; then
     done
     chattr -a "$A/t"
 
+    # An immutable or append-only OUTPUT.backup: no link or rename moves it,
+    # so the plain backup that would replace it is refused up front (it used
+    # to fail at the link, leaving the target's temp link behind).
+    on_exit "chattr -a -i '$A/t.backup'"
+    for attr in a i; do
+      what=$([[ $attr == a ]] && echo append-only || echo immutable)
+      chattr +$attr "$A/t.backup"
+      for flags in "--backup" "--backup --stream"; do
+        case_ "$what OUTPUT.backup [$flags]"
+        # shellcheck disable=SC2086
+        run_in "new" $flags "$A/t"
+        expect_rc 1
+        expect_match "$ERR" "^Error: cannot replace $A/t.backup: Operation not permitted"$'\n'"Hint: The file is $what \('lsattr' shows $attr\).*'chattr -$attr $A/t.backup'" "stderr"
+        intact
+      done
+      chattr -$attr "$A/t.backup"
+    done
+
     # An append-only --backup-dir: the backup's temp link would get in and
     # never out again, and the rename onto the backup fail after it.
     B=$ATTR/bdir
@@ -312,6 +330,50 @@ if need_root_part "another user's file in a sticky directory" && command -v setp
     expect_rc 0
     expect_content "$S/f" "owner"
     expect_only "$S" f f.backup mine
+
+    # The plain backup's name obeys the same rule: root's 0666 OUTPUT.backup
+    # beside nobody's own file, in a sticky directory or a sticky
+    # --backup-dir, is refused up front (it failed after staging and left a
+    # link to it that nobody could remove).
+    S2=$T/sticky2 BK=$T/sticky-bk W=$T/open
+    mkdir -m 1777 "$S2" "$BK"
+    mkdir -m 0777 "$W"
+    for dir in "$S2" "$W"; do
+      printf 'old\n' >"$dir/t"
+      chown nobody "$dir/t"
+    done
+    printf 'prev\n' >"$S2/t.backup"
+    printf 'prev\n' >"$BK/t.backup"
+    chmod 666 "$S2/t.backup" "$BK/t.backup"
+    for args in "--backup $S2/t" "--backup --stream $S2/t" "--backup-dir $BK $W/t"; do
+      out=${args##* } backup=$S2/t.backup
+      [[ $args == *$BK* ]] && backup=$BK/t.backup
+      case_ "root's 0666 OUTPUT.backup in a sticky directory, as nobody [$args]"
+      # shellcheck disable=SC2086
+      printf 'new' | "${NOBODY[@]}" "$MUTX" $args 2>"$T/.stderr"
+      RC=$? ERR=$(cat "$T/.stderr")
+      expect_rc 1
+      expect_match "$ERR" "^Error: cannot replace $backup: it belongs to uid 0 and its directory is sticky"$'\n'"Hint: In a sticky directory" "stderr"
+      expect_content "$out" $'old\n'
+      expect_content "$backup" $'prev\n'
+      expect_only "$S2" t t.backup
+      expect_only "$BK" t.backup
+      expect_only "$W" t
+    done
+    # Root's 0666 file in an open directory, backed up by nobody into a
+    # sticky --backup-dir: a link to root's file there could be neither
+    # renamed nor removed by nobody, so the backup is a copy of nobody's.
+    case_ "root's 0666 file backed up into a sticky --backup-dir, as nobody"
+    printf 'old\n' >"$W/u"
+    chmod 666 "$W/u"
+    printf 'new' | "${NOBODY[@]}" "$MUTX" --backup-dir "$BK" "$W/u" 2>"$T/.stderr"
+    RC=$? ERR=$(cat "$T/.stderr")
+    expect_rc 0
+    expect_content "$W/u" "new"
+    expect_content "$BK/u.backup" $'old\n'
+    expect_eq "$(stat -c %U "$BK/u.backup")" nobody "the backup's owner"
+    expect_only "$BK" t.backup u.backup
+    expect_only "$W" t u
   else
     not_run "nobody cannot reach $MUTX or write $S"
   fi

@@ -82,6 +82,30 @@ hk --clean-backups --backup-suffix ''
 expect_rc 1
 expect_exists a.lock
 
+case_ "a slip of the keyboard: the hint names the option meant, as the write command's do"
+hk --dryrun --clean-locks .
+expect_rc 1
+expect_err $'Error: unrecognised option \'--dryrun\'\nHint: did you mean --dry-run?'
+hk --clean-lock .
+expect_rc 1
+expect_err $'Error: unrecognised option \'--clean-lock\'\nHint: did you mean --clean-locks?'
+hk --clean-locks --older-then=2h .
+expect_rc 1
+expect_err $'Error: unrecognised option \'--older-then=2h\'\nHint: did you mean --older-than?'
+expect_exists a.lock
+
+case_ "housekeep's options without the word housekeep (or with it mistyped): the hint gives the command meant"
+run --clean-locks --older-than 0 "$TREE"
+expect_rc 1
+expect_err $'Error: unrecognised option \'--clean-locks\'\nHint: --clean-locks is an option of housekeep: did you mean mutx housekeep --clean-locks --older-than 0 '"$TREE"'?'
+run housekep --all -n .
+expect_rc 1
+expect_err $'Error: unrecognised option \'--all\'\nHint: --all is an option of housekeep: did you mean mutx housekeep --all -n .?'
+run --dry-run "my dir"
+expect_rc 1
+expect_err $'Error: unrecognised option \'--dry-run\'\nHint: --dry-run is an option of housekeep: did you mean mutx housekeep --dry-run \'my dir\'?'
+expect_exists a.lock
+
 case_ "a DIR that starts with a dash, after --"
 mkdir -- -d
 touch -- -d/x -d/x.lock

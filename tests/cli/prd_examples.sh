@@ -286,6 +286,25 @@ expect_content config.json $'data\n'
 # lock file it held (FR-6).
 expect_only . config.json data.txt
 
+case_ 'TR-7 after a wait: echo "data" | mutx --json config.json, while another process holds the lock'
+# TR-7's own example waited 1523 ms: the lock event is "info" after a wait
+# too (it was "notice"), with the lock file and the time waited.
+hold_lock config.json.lock 30
+bash -c "echo \"json\" | $M --json config.json" 2>"$T/err71j" &
+writer=$!
+for _ in $(seq 200); do grep -q lock_wait "$T/err71j" 2>/dev/null && break; sleep 0.05; done
+sleep 0.2
+release_lock
+wait $writer
+RC=$?
+expect_rc 0
+expect_eq "$(jq -c 'select(.event == "lock_wait") | [.level, .message]' "$T/err71j")" '["notice","Waiting for lock on config.json..."]' "the wait event"
+expect_eq "$(jq -c 'select(.event == "lock_acquired") | [.level, .message, .lock_file, (.wait_time_ms | type), (.wait_time_ms >= 200)]' "$T/err71j")" \
+  '["info","Lock acquired","config.json.lock","number",true]' "the lock event after the wait"
+expect_content config.json $'json\n'
+expect_only . config.json data.txt
+printf 'data\n' >config.json
+
 case_ '7.1: echo "data" | mutx --no-wait config.json'
 hold_lock config.json.lock 30
 sh_ "echo \"data\" | $M --no-wait config.json"
@@ -319,9 +338,10 @@ else
   "${AS_USER[@]}" "$MUTX" "$dir/config.json" <data.txt >/dev/null 2>"$T/err72"
   RC=$? ERR=$(cat "$T/err72")
   expect_rc 1
-  # The PRD's hint says to use sudo; mutx's says what else works (the
-  # directory may be meant to stay closed): --lock-file elsewhere.
-  expect_eq "$ERR" "Error: $dir/config.json.lock: Permission denied"$'\n'"Hint: Cannot create the lock file: it lives beside the file it guards, and you may not create files in $dir; pass --lock-file PATH in a directory you may write (the same PATH for every writer of the file)." "stderr"
+  # The PRD's hint (sudo, or the directory's permissions), naming the
+  # directory and why it must be writable: the new content is made beside
+  # the file and renamed over it, so no other lock file would help.
+  expect_eq "$ERR" "Error: $dir/config.json.lock: Permission denied"$'\n'"Hint: You may not create files in $dir, and replacing a file there needs that: its new content (and its lock file) is created beside it and renamed over it. Run with sudo, or check the directory's permissions (ls -ld $dir)." "stderr"
   expect_content etc/system/config.json $'system\n'
   expect_only etc/system config.json
   chmod 755 etc/system
@@ -351,12 +371,12 @@ if [[ $(id -u) -eq 0 ]] && mkdir -p "$T/mnt/full" "$T/mnt/ro" &&
   head -c 64k /dev/zero >>"$T/mnt/full/filler" 2>/dev/null
   sh_ "echo \"data\" | $M $(printf '%q' "$T/mnt/full/file.txt")"
   expect_rc 1
-  # mutx names the operation as well as the file (TR-5: context is the
-  # file and the operation). The PRD's hint, "Temp file written but cannot
-  # be renamed", does not apply: the data is written to the staged file
-  # before the rename, so no space fails the write, and the staged file
-  # goes with the failure (docs/design.md, section 3); nothing is left to rename.
-  expect_eq "$ERR" "Error: cannot write $T/mnt/full/file.txt: No space left on device"$'\n'"Hint: Free some space on that filesystem; the target was left as it was." "stderr"
+  # The PRD's line. Its hint, "Temp file written but cannot be renamed",
+  # does not apply: the data is written to the staged file before the
+  # rename, so no space fails the write, and the staged file goes with the
+  # failure (docs/design.md, section 3); nothing is left to rename. mutx's
+  # hint says what does apply.
+  expect_eq "$ERR" "Error: $T/mnt/full/file.txt: No space left on device"$'\n'"Hint: Free some space on that filesystem; the target was left as it was." "stderr"
   expect_missing "$T/mnt/full/file.txt"
   expect_only "$T/mnt/full" filler
 
@@ -367,10 +387,10 @@ if [[ $(id -u) -eq 0 ]] && mkdir -p "$T/mnt/full" "$T/mnt/ro" &&
     # first (docs/design.md, sections 3 and 4), so the read-only filesystem stops it
     # at the lock file, before any temp (which has no name anyway:
     # O_TMPFILE); this is TR-5's third example, "Cannot create lock file
-    # (read-only filesystem)", in mutx's words.
+    # (read-only filesystem)", in the form of 7.2's lock file error.
     sh_ "$M $(printf '%q' "$T/mnt/ro/file.txt") < data.txt"
     expect_rc 1
-    expect_eq "$ERR" "Error: cannot open lock file $T/mnt/ro/file.txt.lock: Read-only file system"$'\n'"Hint: The filesystem is mounted read-only." "stderr"
+    expect_eq "$ERR" "Error: $T/mnt/ro/file.txt.lock: Read-only file system"$'\n'"Hint: The filesystem is mounted read-only." "stderr"
     expect_only "$T/mnt/ro"
   fi
 else

@@ -183,4 +183,31 @@ expect_match "$ERR" "^Error: command 'jq' produced no output" "stderr"
 expect_match "$ERR" $'\nHint: new.json did not exist, so the command read empty input' "hint"
 expect_missing new.json
 
+case_ "a command on an existing empty file reads empty input: the hint says so, not --allow-empty"
+: >empty.json
+run empty.json -- jq .
+expect_rc 1
+expect_eq "$ERR" "Error: command 'jq' produced no output"$'\n'"Hint: empty.json was empty, so the command read empty input (jq, for one, prints nothing then). Put content in it first, or give the command input it handles." "stderr"
+expect_content empty.json ''
+expect_missing empty.json.lock
+
+case_ "the man page's counter: mutx counter.json -- jq -s '.[0] | .n += 1', three times from no file"
+for _ in 1 2 3; do run counter.json -- jq -s '.[0] | .n += 1'; expect_rc 0; done
+expect_content counter.json $'{\n  "n": 3\n}\n'
+expect_missing counter.json.lock
+
+case_ "the pipe form commits what a failing producer printed (as documented); the command form does not"
+printf '{"new":true}\n' >c.json
+# As a shell without pipefail runs it: the pipeline's status is mutx's.
+OUT=$(bash -c 'jq ".new, error(\"boom\")" c.json 2>/dev/null | "$0" c.json' "$MUTX" 2>"$T/.stderr")
+RC=$?
+expect_rc 0
+expect_content c.json $'true\n'
+printf '{"new":true}\n' >c.json
+run c.json -- jq '.new, error("boom")'
+expect_rc 1
+expect_match "$ERR" "^jq: error \\(at <stdin>:1\\): boom"$'\n'"Error: command 'jq' exited with status 5" "stderr"
+expect_content c.json $'{"new":true}\n'
+expect_missing c.json.lock
+
 finish

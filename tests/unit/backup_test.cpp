@@ -4,6 +4,7 @@
 #include "test_support.hpp"
 
 #include "mutx/error.hpp"
+#include "mutx/names.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -206,6 +207,30 @@ BOOST_AUTO_TEST_CASE(plain_backup_replaces_the_previous_one) {
   r.placed.keep();
   BOOST_TEST(test::slurp(d / "f.backup") == "second");
   BOOST_TEST(names_in(d.path) == (std::vector<std::string>{"f", "f.backup"}), boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_plain_backup_never_replaces_another_files_generation) {
+  temp_dir d;
+  // `dump`'s generation made just now, and a file with its stem's name.
+  const std::string stem = timestamped_backup_name("dump", std::time(nullptr), 0, "");
+  test::spit(d / (stem + ".backup"), "dump's generation");
+  test::spit(d / stem, "current");
+  opened t(d.path, stem);
+  backup_options o;
+  backup_location loc = open_backup_location(o, t.dir.get(), d.path);
+  try {
+    check_backup_replaceable(o, loc, t.dir.get(), stem);
+    BOOST_FAIL("the generation's name was not refused");
+  } catch (const error& e) {
+    BOOST_TEST((e.reason() == failure_reason::backup_name_taken));
+  }
+  // Under the lock, make_backup refuses it too and leaves nothing behind.
+  BOOST_CHECK_THROW(make_backup(o, loc, t.dir.get(), stem, t.old.get(), t.st), error);
+  BOOST_TEST(test::slurp(d / (stem + ".backup")) == "dump's generation");
+  BOOST_TEST(names_in(d.path) == (std::vector<std::string>{stem, stem + ".backup"}), boost::test_tools::per_element());
+  // A timestamped backup of it has a name of its own.
+  o.timestamp = true;
+  BOOST_CHECK_NO_THROW(check_backup_replaceable(o, loc, t.dir.get(), stem));
 }
 
 BOOST_AUTO_TEST_CASE(a_backup_not_kept_gives_the_previous_generation_back) {

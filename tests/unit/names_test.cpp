@@ -206,4 +206,23 @@ BOOST_AUTO_TEST_CASE(generations_sort_by_name_in_time_order) {
   BOOST_TEST((b < c), b << " < " << c);
 }
 
+BOOST_AUTO_TEST_CASE(a_generation_is_proven_by_its_ctime) {
+  ::setenv("TZ", "UTC", 1);
+  ::tzset();
+  const auto b = parse_backup_name("dump.20260101-000000_001.backup", ".backup");
+  BOOST_REQUIRE(b.has_value());
+  const std::int64_t named = 1767225600;
+  BOOST_TEST(generation_stamp(*b, named).value_or(-1) == named);
+  BOOST_TEST(generation_stamp(*b, named - 60).value_or(-1) == named);
+  BOOST_TEST(generation_stamp(*b, named + 600).value_or(-1) == named);
+  BOOST_TEST(!generation_stamp(*b, named - 61).has_value());
+  BOOST_TEST(!generation_stamp(*b, named + 601).has_value());
+  // Earlier mutx's local-time names, read in the zone they were written in.
+  ::setenv("TZ", "Asia/Tokyo", 1);
+  ::tzset();
+  BOOST_TEST(generation_stamp(*b, named - 9 * 3600).value_or(-1) == named - 9 * 3600);
+  // A plain name proves nothing.
+  BOOST_TEST(!generation_stamp(*parse_backup_name("dump.backup", ".backup"), named).has_value());
+}
+
 BOOST_AUTO_TEST_SUITE_END()

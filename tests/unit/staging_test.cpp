@@ -2,6 +2,13 @@
 
 #define BOOST_TEST_MODULE staging
 #include "test_support.hpp"
+#include "mutx/tree_staging.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <filesystem>
 
 #include <boost/test/unit_test.hpp>
 
@@ -107,6 +114,43 @@ BOOST_AUTO_TEST_CASE(unwritable_directory_is_an_error_not_a_fallback,
   unique_fd dir(::open(d.path.c_str(), O_RDONLY | O_DIRECTORY));
   BOOST_CHECK_THROW(staged_file(dir.get(), "t", d.path), mutx::error);
   ::chmod(d.path.c_str(), 0700);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(staged_tree_removal)
+
+// remove_tree shares the unlinks of a big directory among threads: every
+// name goes, nested and read-only directories too, and a symbolic link is
+// removed as a link (its target outside the tree is untouched).
+BOOST_AUTO_TEST_CASE(remove_tree_removes_a_big_tree_whole_and_follows_no_link) {
+  temp_dir d;
+  test::spit(d / "outside", "keep me");
+  const std::string top = d / "gen";
+  ::mkdir(top.c_str(), 0755);
+  std::uint64_t made = 0;
+  for (int i = 0; i < 3; ++i) {
+    const std::string sub = top + "/d" + std::to_string(i);
+    ::mkdir(sub.c_str(), 0755);
+    ++made;
+    for (int j = 0; j < 700; ++j, ++made) test::spit(sub + "/f" + std::to_string(j), "x");
+  }
+  for (int j = 0; j < 300; ++j, ++made) test::spit(top + "/f" + std::to_string(j), "y");
+  BOOST_REQUIRE(::symlink((d / "outside").c_str(), (top + "/link").c_str()) == 0);
+  ++made;
+  BOOST_REQUIRE(::mkdir((top + "/ro").c_str(), 0755) == 0);
+  test::spit(top + "/ro/f", "z");
+  ::chmod((top + "/ro").c_str(), 0555);
+  made += 2;
+
+  unique_fd dir(::open(d.path.c_str(), O_RDONLY | O_DIRECTORY));
+  unique_fd fd(::open(top.c_str(), O_RDONLY | O_DIRECTORY));
+  const removed_tree r = remove_tree(dir.get(), "gen", fd.get());
+  BOOST_TEST(r.error == 0);
+  BOOST_TEST(r.entries == made);
+  BOOST_TEST(!std::filesystem::exists(top));
+  BOOST_TEST(test::slurp(d / "outside") == "keep me");
+  BOOST_TEST(test::entries(d.path) == 1u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

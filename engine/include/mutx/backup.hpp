@@ -43,6 +43,18 @@ void check_backup_suffix(const std::string& suffix);
 backup_location open_backup_location(const backup_options& opts, int target_dir,
                                      const std::string& target_dir_display);
 
+// Before anything is created, and again as the backup is put in place:
+// whether a plain backup of `name` (in `target_dir`) may replace what is at
+// its name in `where` now. Refused (an error, nothing changed) when that is
+// immutable or append-only, another user's in a sticky directory
+// (check_name_replaceable), or may be another file's timestamped backup:
+// the plain backup of `dump.20261207-034403` has the name of a generation
+// of `dump`, refused when the file there is proven one by its ctime (as
+// housekeep reads it) or `dump` is there. Timestamped backups replace
+// nothing: never refused.
+void check_backup_replaceable(const backup_options& opts, const backup_location& where, int target_dir,
+                              const std::string& name);
+
 // The backup name for target `name` at time `when`, generation `counter`
 // (0: the plain timestamp; 1+: _001, _002, ... which sort after it).
 std::string backup_name(const backup_options& opts, const std::string& name, std::time_t when, int counter);
@@ -62,6 +74,10 @@ class placed_backup {
   // The commit did not happen: put the previous generation back (or remove
   // the new name when there was none). Idempotent.
   void undo() noexcept;
+  // After undo(): where the previous generation is left when it could not
+  // be put back (its temp name, as a path), else "". The next writer's
+  // sweep removes that temp as stale: the failure's message names it.
+  const std::string& stranded() const noexcept { return stranded_; }
 
  private:
   friend struct backup_placer;
@@ -71,6 +87,8 @@ class placed_backup {
   bool sync_ = true;
   std::string name_;   // the backup name
   std::string saved_;  // the previous generation's temp name, "" for none
+  std::string display_;   // the backup directory, for stranded_
+  std::string stranded_;  // see stranded()
   struct stat placed_ {};  // the inode now under name_
   unique_fd claims_[2];  // shared flocks on what is under temp names
   bool active_ = false;

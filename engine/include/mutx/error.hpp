@@ -36,10 +36,12 @@ enum class failure_reason {
                          // or a writer with a newer fencing token committed
   lock_file_unusable,    // a symlink, directory or other file at its name
   lock_file_unreadable,  // it exists and may not be opened
-  lock_dir_unwritable,   // it may not be created in its directory
+  lock_dir_unwritable,   // it may not be created in its directory, or that directory opened
+  directory_unwritable,  // OUTPUT's directory refuses new files (the lock file, the staged file)
   lock_file_is_target,   // the lock file named is the file being written
   lock_dir_missing,      // the lock file's directory does not exist
   backup_dir_missing,    // the backup directory does not exist
+  backup_name_taken,     // a plain backup's name may be another file's timestamped backup
   owner_not_kept,        // keeping the owner was required and not permitted
   owner_not_set,         // the owner or group asked for may not be set
   mount_point,           // OUTPUT is a mount point (a bind-mounted file): no rename replaces it
@@ -97,5 +99,10 @@ error_code errno_code(int err = errno) noexcept;
 [[noreturn]] inline void throw_errno(std::string op, std::string path = {}, int err = errno) {
   throw_error(errno_code(err), std::move(op), std::move(path));
 }
+
+// A failed write of new content to `output` (a write, copy or fsync): a
+// full disk or quota in PRD 7.3's words, `OUTPUT: No space left on device`
+// (the hint says the rest); any other error as `op what: reason`.
+[[noreturn]] void throw_write_error(error_code ec, std::string op, std::string what, const std::string& output);
 
 }  // namespace mutx

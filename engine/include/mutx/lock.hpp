@@ -39,6 +39,7 @@ class lock_file {
       dfd_ = std::exchange(other.dfd_, -1);
       name_ = std::move(other.name_);
       keep_name_ = other.keep_name_;
+      on_unlink_failed_ = std::move(other.on_unlink_failed_);
       fd_ = std::move(other.fd_);
     }
     return *this;
@@ -66,10 +67,13 @@ class lock_file {
   // otherwise hold an unlinked inode while the next mutx writer goes in.
   void keep_name(bool keep) noexcept { keep_name_ = keep; }
   int fd() const noexcept { return fd_.get(); }
+  // Told the errno when release() could not unlink the name (FR-6: the
+  // failure is said, not fatal). It must not throw.
+  void on_unlink_failed(std::function<void(int)> f) { on_unlink_failed_ = std::move(f); }
 
   // Unlink the name while still holding the lock, then close. Idempotent;
-  // errors are ignored (a leftover empty lock file is harmless and
-  // housekeep removes it).
+  // a failed unlink is only reported through on_unlink_failed (a leftover
+  // empty lock file is harmless and housekeep removes it).
   void release() noexcept;
   // Close without unlinking: the lock ends, the file stays (a test uses it
   // to leave an unheld lock file behind for housekeep).
@@ -88,6 +92,7 @@ class lock_file {
   std::string name_;
   unique_fd fd_;
   bool keep_name_ = false;
+  std::function<void(int)> on_unlink_failed_;
 };
 
 // Where a target's lock file is: NAME.lock beside the real target, or the

@@ -126,6 +126,18 @@ struct parsed_backup_name {
 // plain backup of a NAME that includes the would-be timestamp.
 std::optional<parsed_backup_name> parse_backup_name(std::string_view name, std::string_view suffix) noexcept;
 
+// The proof that a name `b` parsed as timestamped is a generation mutx made
+// at the time in its name: the file's `ctime` (seconds) lies where the
+// writer would have taken the stamp, from a minute before it (the
+// filesystem's clock behind the writer's: NFS) to ten minutes after (a slow
+// directory sync before the commit). The stamp is read as UTC (mutx's
+// names) or as local time at `ctime` (the names of earlier mutx). Returns
+// the stamp's time in seconds since 1970 (read as it matched), or nullopt:
+// then the name is not proven a generation and reads as a plain backup of
+// the file `b.stem`. Housekeep (which generations to thin, in which order)
+// and the writer (which names a plain backup may replace) read it alike.
+std::optional<std::int64_t> generation_stamp(const parsed_backup_name& b, std::int64_t ctime) noexcept;
+
 // Days since 1970-01-01 of a proleptic Gregorian date.
 std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) noexcept;
 

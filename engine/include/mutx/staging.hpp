@@ -43,6 +43,12 @@ void check_temp_name_fits(int dfd, const std::string& name, const std::string& d
 // `dfd` after it: under a lease, where other hosts may mount the directory.
 bool names_temps_by_lease(int dfd, std::int64_t lease) noexcept;
 
+// The hint for a directory that refuses new files (EACCES, EPERM): a file
+// in it is replaced by a new one made beside it (the staged file, and the
+// default lock file) and renamed over it, so no option helps, only write
+// permission on the directory (PRD 7.2: sudo, or its permissions).
+std::string unwritable_directory_hint(const std::string& dir_display);
+
 // Mark `fd`'s inode as a live writer's: a shared flock, not waiting. False
 // when another process holds an exclusive one (a sweeper about to remove
 // the name).

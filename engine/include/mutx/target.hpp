@@ -62,6 +62,20 @@ bool listed_as_mount_point(int dir, const std::string& name);
 void check_names_changeable(int dir_fd, const std::string& dir_display, const std::string& context,
                             const struct statx* dsx = nullptr);
 
+// Whether the caller may rename or remove a name that belongs to `owner` in
+// the directory `dir`: always, unless the directory is sticky (like /tmp);
+// then only the name's owner, the directory's owner or a caller with
+// CAP_FOWNER may, whatever the file's mode.
+bool may_move_name_of(int dir, uid_t owner);
+
+// Refuse, before anything is created, to rename over (or move away) the
+// existing `name` in `dir` (`display` in messages) where no rename can:
+// another user's in a sticky directory (may_move_name_of), or an immutable
+// or append-only file (chattr +i, +a), which not even root may rename or
+// link. How a plain backup's previous generation is checked. False when
+// nothing is at the name.
+bool check_name_replaceable(int dir, const std::string& name, const std::string& display);
+
 // Open a directory path, creating missing components when `create` (syncing
 // each new one into its parent when `sync`). Used for OUTPUT's directory and
 // --backup-dir.
