@@ -15,30 +15,76 @@
 
 namespace mutx {
 
+namespace {
+
+// The valid UTF-8 sequence at `i` in `s`: its length (0: not valid) and
+// code point.
+std::size_t utf8_at(std::string_view s, std::size_t i, std::uint32_t& cp) noexcept {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const std::size_t n = s.size();
+  unsigned char c = p[i];
+  std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+  bool ok = len != 0 && i + len <= n;
+  for (std::size_t k = 1; ok && k < len; ++k) ok = (p[i + k] & 0xC0) == 0x80;
+  cp = c;
+  if (ok && len > 1) {
+    // Reject overlong forms, surrogates and values above U+10FFFF.
+    cp = c & (0x7F >> len);
+    for (std::size_t k = 1; k < len; ++k) cp = (cp << 6) | (p[i + k] & 0x3F);
+    static constexpr std::uint32_t min_for_len[] = {0, 0, 0x80, 0x800, 0x10000};
+    ok = cp >= min_for_len[len] && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF);
+  }
+  return ok ? len : 0;
+}
+
+}  // namespace
+
 std::string utf8_lossy(std::string_view s) {
   std::string out;
   out.reserve(s.size());
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  const std::size_t n = s.size();
-  for (std::size_t i = 0; i < n;) {
-    unsigned char c = p[i];
-    std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-    bool ok = len != 0 && i + len <= n;
-    for (std::size_t k = 1; ok && k < len; ++k) ok = (p[i + k] & 0xC0) == 0x80;
-    if (ok && len > 1) {
-      // Reject overlong forms, surrogates and values above U+10FFFF.
-      std::uint32_t cp = c & (0x7F >> len);
-      for (std::size_t k = 1; k < len; ++k) cp = (cp << 6) | (p[i + k] & 0x3F);
-      static constexpr std::uint32_t min_for_len[] = {0, 0, 0x80, 0x800, 0x10000};
-      ok = cp >= min_for_len[len] && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF);
-    }
-    if (ok) {
+  for (std::size_t i = 0; i < s.size();) {
+    std::uint32_t cp;
+    if (const std::size_t len = utf8_at(s, i, cp)) {
       out.append(s.substr(i, len));
       i += len;
     } else {
       out += "\xEF\xBF\xBD";
       ++i;
     }
+  }
+  return out;
+}
+
+std::string printable(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  auto hex = [&](unsigned char c) {
+    char buf[8];
+    std::snprintf(buf, sizeof buf, "\\x%02x", c);
+    out += buf;
+  };
+  for (std::size_t i = 0; i < s.size();) {
+    std::uint32_t cp;
+    const std::size_t len = utf8_at(s, i, cp);
+    if (len == 0) {
+      hex(static_cast<unsigned char>(s[i++]));
+      continue;
+    }
+    switch (cp) {
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (cp < 0x20 || cp == 0x7f) {
+          hex(static_cast<unsigned char>(cp));
+        } else if (cp >= 0x80 && cp <= 0x9f) {  // C1: CSI (U+009B) starts an escape on some terminals
+          for (std::size_t k = 0; k < len; ++k) hex(static_cast<unsigned char>(s[i + k]));
+        } else {
+          out.append(s.substr(i, len));
+        }
+    }
+    i += len;
   }
   return out;
 }

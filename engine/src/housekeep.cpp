@@ -108,6 +108,8 @@ bool walker::read_entries(int dfd, const std::string& display, std::vector<entry
         type = dtype_of(st.st_mode);
       }
       if (type == DT_DIR) {
+        // A directory named as a backup may be a tree write's (clean_backups).
+        if (into == &backups) backups.push_back({std::string(name), type});
         if (opts_.recursive) dirs.push_back({std::string(name), type});
       } else if (into) {
         into->push_back({std::string(name), type});
@@ -158,8 +160,8 @@ void walker::clean_backups(int dfd, const std::string& display, std::vector<entr
   backups.reserve(found.size());
   for (entry& e : found) {
     // Symlinks and other non-regular files are neither removed nor counted
-    // as a kept generation.
-    if (e.type != DT_REG) {
+    // as a kept generation; directories only as a tree write's backups.
+    if (e.type != DT_REG && e.type != DT_DIR) {
       if (e.type == DT_LNK) skipped(housekeep_kind::backup, join_path(display, e.name), "a symbolic link, not followed");
       continue;
     }
@@ -168,8 +170,10 @@ void walker::clean_backups(int dfd, const std::string& display, std::vector<entr
       if (errno != ENOENT) failed(housekeep_kind::backup, join_path(display, e.name), "cannot inspect", errno);
       continue;
     }
-    if (!S_ISREG(st.st_mode)) continue;
-    backups.push_back(read_backup(std::move(e.name), st, opts_.backup_suffix, stems_, gone_));
+    if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) continue;
+    backup_entry b = read_backup(std::move(e.name), st, opts_.backup_suffix, stems_, gone_);
+    if (S_ISDIR(st.st_mode) && !tree_backup(dfd, display, st, b)) continue;
+    backups.push_back(std::move(b));
   }
   order_backups(backups);
   std::uint64_t rank = 0;
@@ -186,13 +190,59 @@ void walker::clean_backups(int dfd, const std::string& display, std::vector<entr
       if (errno != ENOENT) failed(housekeep_kind::backup, path, "cannot inspect", errno);
       continue;
     }
-    if (!S_ISREG(st.st_mode) || st.st_ino != b.ino) continue;
+    if (st.st_ino != b.ino) continue;
+    if (b.tree) {
+      if (S_ISDIR(st.st_mode)) remove_tree_backup(dfd, path, b);
+      continue;
+    }
+    if (!S_ISREG(st.st_mode)) continue;
     if (!opts_.dry_run && ::unlinkat(dfd, b.name.c_str(), 0) != 0) {
       if (errno != ENOENT) failed(housekeep_kind::backup, path, "cannot delete", errno);
       continue;
     }
     deleted(housekeep_kind::backup, path, b.name, static_cast<std::uint64_t>(st.st_size));
   }
+}
+
+// A directory named as a backup is a tree write's (mutx --tree --backup,
+// the old generation renamed) only with the directory NAME beside it, on
+// the walk's filesystem: other directories of such names are kept.
+bool walker::tree_backup(int dfd, const std::string& display, const struct stat& st, backup_entry& b) {
+  const std::string path = join_path(display, b.name);
+  const std::string target(b.group());
+  if (st.st_dev != root_dev_) {
+    skipped(housekeep_kind::backup, path, "on another filesystem, not crossed");
+    return false;
+  }
+  struct stat tst;
+  if (gone_.count(target) || ::fstatat(dfd, target.c_str(), &tst, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(tst.st_mode)) {
+    skipped(housekeep_kind::backup, path,
+            "a directory with no directory " + target + " beside it, so not a mutx tree's backup");
+    return false;
+  }
+  b.tree = true;
+  return true;
+}
+
+// A tree backup goes whole, under claim_stale_tree's proof (no writer holds
+// a flock on it: the one that made it holds one until it ends) and never
+// into a mount inside it.
+void walker::remove_tree_backup(int dfd, const std::string& path, const backup_entry& b) {
+  unique_fd locked;
+  struct stat st;
+  switch (claim_stale_tree(dfd, b.name, locked, st)) {
+    case tree_probe::stale: break;
+    case tree_probe::gone: return;
+    case tree_probe::live: return skipped(housekeep_kind::backup, path, "held by a live writer");
+    case tree_probe::foreign:
+      return skipped(housekeep_kind::backup, path, "cannot be opened to prove that no writer holds it");
+  }
+  if (st.st_ino != b.ino) return;
+  if (!opts_.dry_run) {
+    const removed_tree r = remove_tree(dfd, b.name, locked.get());
+    if (r.error) return failed_tree(housekeep_kind::backup, path, r);
+  }
+  deleted(housekeep_kind::backup, path, b.name, 0);
 }
 
 void walker::descend(int dfd, const std::string& display, const entry& e) {
@@ -216,6 +266,10 @@ void walker::descend(int dfd, const std::string& display, const entry& e) {
   struct stat opened;
   if (::fstat(sub.get(), &opened) != 0) return failed(housekeep_kind::directory, path, "cannot inspect directory", errno);
   if (!same_inode(opened, st)) return;  // swapped between the two calls
+  // A bind mount of this filesystem (the same st_dev) is another mount too:
+  // what it shows belongs elsewhere.
+  if (const std::uint64_t here = mount_id(dfd), there = mount_id(sub.get()); here && there && here != there)
+    return skipped(housekeep_kind::directory, path, "a mount point (a bind mount), not crossed");
   // A bind mount of an ancestor (same st_dev) would loop forever.
   const std::pair<dev_t, ino_t> id{opened.st_dev, opened.st_ino};
   if (std::find(ancestors_.begin(), ancestors_.end(), id) != ancestors_.end())

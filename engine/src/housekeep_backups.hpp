@@ -30,6 +30,7 @@ struct backup_entry {
   const char* reading;     // why a timestamped-looking name counts as plain, or nullptr
   bool generation = false; // a proven timestamped name
   std::int64_t named = 0;  // then: the time in its name (generation_stamp), seconds
+  bool tree = false;       // a directory: a tree write's backup (its NAME a directory beside it)
 
   std::string_view group() const noexcept { return std::string_view(name).substr(0, group_size); }
 };

@@ -140,9 +140,14 @@ void walker::clean_tree(int dfd, const std::string& display, const entry& e) {
   if (staged && !(touched_of(st) < temp_cutoff_)) return skipped(kind, path, too_young());
   if (!opts_.dry_run) {
     const removed_tree r = remove_tree(dfd, e.name, locked.get());
-    if (r.error) return failed(kind, path, "cannot delete all of", r.error);
+    if (r.error) return failed_tree(kind, path, r);
   }
   deleted(kind, path, e.name, 0);
+}
+
+void walker::failed_tree(housekeep_kind kind, const std::string& path, const removed_tree& r) {
+  if (r.mounts.empty()) return failed(kind, path, "cannot delete all of", r.error);
+  emit(housekeep_event::type::failed, kind, path, 0, "cannot delete all of " + path + ": " + kept_mounts(r, path));
 }
 
 }  // namespace mutx::detail

@@ -10,6 +10,7 @@
 
 #include "mutx/error.hpp"
 #include "mutx/housekeep.hpp"
+#include "mutx/tree_staging.hpp"
 
 #include <dirent.h>
 #include <sys/stat.h>
@@ -102,9 +103,13 @@ class walker {
   bool read_entries(int dfd, const std::string& display, std::vector<entry>& locks, std::vector<entry>& temps,
                     std::vector<entry>& backups, std::vector<entry>& trees, std::vector<entry>& dirs, git_marks& git);
   void clean_tree(int dfd, const std::string& display, const entry& e);
+  // A tree removed in part: why (the mount points it kept, by name).
+  void failed_tree(housekeep_kind kind, const std::string& path, const removed_tree& r);
   void clean_lock(int dfd, const std::string& display, const entry& e);
   void clean_temp(int dfd, const std::string& display, const entry& e);
   void clean_backups(int dfd, const std::string& display, std::vector<entry>& backups);
+  bool tree_backup(int dfd, const std::string& display, const struct stat& st, backup_entry& b);
+  void remove_tree_backup(int dfd, const std::string& path, const backup_entry& b);
   void descend(int dfd, const std::string& display, const entry& e);
 
   // Whether a temp named after etcd lease `lease` may go: etcd says the

@@ -371,6 +371,20 @@ bool is_mount_point(int dir, const std::string& name, const struct statx* sx, co
 
 }  // namespace
 
+std::uint64_t mount_id(int fd) noexcept {
+  struct statx sx;
+  if (::statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC, STATX_MNT_ID, &sx) != 0 ||
+      !(sx.stx_mask & STATX_MNT_ID))
+    return 0;
+  return sx.stx_mnt_id;
+}
+
+bool is_mount_point(int dir, const std::string& name) {
+  struct statx sx, dsx;
+  const bool known = entry_statx(dir, name, sx), dir_known = known && entry_statx(dir, "", dsx);
+  return is_mount_point(dir, name, known ? &sx : nullptr, dir_known ? &dsx : nullptr);
+}
+
 void check_replaceable(const target& t, bool in_place) {
   struct statx dsx;
   bool dir_known = entry_statx(t.dir.get(), "", dsx);

@@ -4,6 +4,8 @@
 // libarchive.a alone).
 #include "tree_build.hpp"
 
+#include "mutx/audit_log.hpp"
+
 #include "mutx/error.hpp"
 
 #include <archive.h>
@@ -98,7 +100,9 @@ std::uint64_t read_tar(int fd, const std::string& name, tree_builder& b, const s
     struct archive_entry* e = nullptr;
     const int rc = archive_read_next_header(a.get(), &e);
     if (rc == ARCHIVE_EOF) break;
-    if (rc < ARCHIVE_WARN) {
+    // ARCHIVE_RETRY: a damaged header (a bad checksum) libarchive would
+    // skip; a tree is written whole or not at all.
+    if (rc < ARCHIVE_WARN || rc == ARCHIVE_RETRY) {
       if (s.total == 0 && !s.interrupted) {
         empty_input = true;
         return 0;
@@ -126,7 +130,7 @@ std::uint64_t read_tar(int fd, const std::string& name, tree_builder& b, const s
       for (;;) {
         const int r = archive_read_data_block(a.get(), &buf, &len, &off);
         if (r == ARCHIVE_EOF) break;
-        if (r < ARCHIVE_WARN) throw damaged("entry '" + t.path + "'");
+        if (r < ARCHIVE_WARN) throw damaged("entry '" + printable(t.path) + "'");
         const char* p = static_cast<const char*>(buf);
         while (len > 0) {
           const ssize_t n = ::pwrite(out, p, len, off);

@@ -1,5 +1,6 @@
 #include "tree_build.hpp"
 
+#include "mutx/audit_log.hpp"
 #include "mutx/error.hpp"
 
 #include <fcntl.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstdio>
 
 namespace mutx::detail {
@@ -62,16 +64,18 @@ std::string octal(mode_t m) {
 }  // namespace
 
 tree_builder::tree_builder(int root, const tree_build_options& o, const std::atomic<bool>& cancel)
-    : root_(root), o_(o), cancel_(cancel) {}
+    : root_(root), o_(o), cancel_(cancel), name_max_(::fpathconf(root, _PC_NAME_MAX)) {}
 
 tree_builder::~tree_builder() {
   if (cached_fd_ >= 0 && cached_fd_ != root_) ::close(cached_fd_);
 }
 
+std::string tree_builder::display_of(const std::string& path) const { return o_.display + "/" + printable(path); }
+
 void tree_builder::refuse(const tree_entry& e, const std::string& why) const {
   const bool special = why.find("(allowed") != std::string::npos;
   throw error(failure_kind::io,
-              o_.display + ": " + o_.source + " entry '" + e.path + "' refused: " + why,
+              o_.display + ": " + o_.source + " entry '" + printable(e.path) + "' refused: " + printable(why),
               special ? "Special files and set-id bits are refused unless the caller allows them; nothing was "
                         "published and " + o_.display + " was left as it was."
                       : "Nothing was published; " + o_.display + " was left as it was.")
@@ -85,9 +89,17 @@ void tree_builder::check_cancel() const {
 std::string tree_builder::normalize(const tree_entry& e) const {
   if (e.path.empty()) refuse(e, "an empty name");
   if (e.path[0] == '/') refuse(e, "an absolute path");
+  // Longer than a path or a name may be (ENAMETOOLONG later, naming no
+  // entry): the entry's own fault, said as such.
+  if (e.path.size() >= PATH_MAX)
+    refuse(e, "a path of " + std::to_string(e.path.size()) + " bytes, longer than the " +
+                  std::to_string(PATH_MAX - 1) + " a path may have");
   std::string out;
   for (std::string_view c : components(e.path)) {
     if (c == "..") refuse(e, "a '..' component leads out of the tree");
+    if (name_max_ > 0 && static_cast<long>(c.size()) > name_max_)
+      refuse(e, "a name of " + std::to_string(c.size()) + " bytes, longer than the " + std::to_string(name_max_) +
+                    " this filesystem takes");
     if (!out.empty()) out += '/';
     out += c;
   }
@@ -131,7 +143,7 @@ int tree_builder::parent_of(const std::string& path, const tree_entry& e) {
       if (::mkdirat(fd, name.c_str(), 0700) != 0 && errno != EEXIST) {
         const int err = errno;
         if (fd != root_) ::close(fd);
-        throw_errno("cannot create directory", o_.display + "/" + so_far, err);
+        throw_errno("cannot create directory", display_of(so_far), err);
       }
       made_[so_far] = tree_entry::kind::directory;
       dirs_[so_far] = {implicit_mode, std::nullopt, false};
@@ -142,7 +154,7 @@ int tree_builder::parent_of(const std::string& path, const tree_entry& e) {
     if (fd != root_) ::close(fd);
     if (next < 0) {
       if (err == ELOOP || err == ENOTDIR) refuse(e, "'" + so_far + "' is not a directory");
-      throw_errno("cannot open directory", o_.display + "/" + so_far, err);
+      throw_errno("cannot open directory", display_of(so_far), err);
     }
     fd = next;
   }
@@ -163,7 +175,7 @@ void tree_builder::apply_owner(int dirfd, const std::string& name, int fd, const
         .with_hint("Only root may give files to other users; nothing was published.")
         .with_reason(failure_reason::owner_not_kept);
   if (warnings.empty())
-    warnings.push_back("the owners in " + o_.source + " were not kept (first: " + path + ", " +
+    warnings.push_back("the owners in " + o_.source + " were not kept (first: " + printable(path) + ", " +
                        std::to_string(e.uid) + ":" + std::to_string(e.gid) + ": " + describe(errno_code(err)) + ")");
 }
 
@@ -195,7 +207,7 @@ void tree_builder::add(const tree_entry& e, const std::function<std::uint64_t(in
   switch (e.type) {
     case k::file: add_file(e, parent, name, path, fill); break;
     case k::directory:
-      if (::mkdirat(parent, name.c_str(), 0700) != 0) throw_errno("cannot create directory", o_.display + "/" + path);
+      if (::mkdirat(parent, name.c_str(), 0700) != 0) throw_errno("cannot create directory", display_of(path));
       apply_owner(parent, name, -1, e, path);
       dirs_[path] = {static_cast<mode_t>(e.mode & 07777), e.mtime, true};
       ++totals.directories;
@@ -218,11 +230,11 @@ void tree_builder::add_file(const tree_entry& e, int parent, const std::string& 
   // A new name (O_EXCL): nothing of the old tree or outside it can be
   // written through it.
   unique_fd fd(::openat(parent, name.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600));
-  if (!fd) throw_errno("cannot create", o_.display + "/" + path);
+  if (!fd) throw_errno("cannot create", display_of(path));
   const std::uint64_t n = fill ? fill(fd.get()) : 0;
   apply_owner(parent, name, fd.get(), e, path);
   // After the owner: fchown clears the set-id bits.
-  if (::fchmod(fd.get(), e.mode & 07777) != 0) throw_errno("cannot set the mode of", o_.display + "/" + path);
+  if (::fchmod(fd.get(), e.mode & 07777) != 0) throw_errno("cannot set the mode of", display_of(path));
   if (e.mtime) {
     const struct timespec times[2] = {{0, UTIME_OMIT}, *e.mtime};
     ::futimens(fd.get(), times);
@@ -246,7 +258,7 @@ void tree_builder::add_symlink(const tree_entry& e, int parent, const std::strin
       at.pop_back();
     }
   }
-  if (::symlinkat(e.link.c_str(), parent, name.c_str()) != 0) throw_errno("cannot create", o_.display + "/" + path);
+  if (::symlinkat(e.link.c_str(), parent, name.c_str()) != 0) throw_errno("cannot create", display_of(path));
   apply_owner(parent, name, -1, e, path);
   if (e.mtime) {
     const struct timespec times[2] = {{0, UTIME_OMIT}, *e.mtime};
@@ -271,7 +283,7 @@ void tree_builder::add_hardlink(const tree_entry& e, int parent, const std::stri
     refuse(e, "a hard link to '" + e.link + "', which is not a regular file before it in " + o_.source);
   // `other`'s parents are directories this builder made (no entry can
   // replace one), so the path reaches the file it names.
-  if (::linkat(root_, other.c_str(), parent, name.c_str(), 0) != 0) throw_errno("cannot link", o_.display + "/" + path);
+  if (::linkat(root_, other.c_str(), parent, name.c_str(), 0) != 0) throw_errno("cannot link", display_of(path));
   made_[path] = k::file;
   ++totals.hardlinks;
 }
@@ -280,10 +292,10 @@ void tree_builder::add_special(const tree_entry& e, int parent, const std::strin
   using k = tree_entry::kind;
   const mode_t type = e.type == k::fifo ? S_IFIFO : e.type == k::char_device ? S_IFCHR : S_IFBLK;
   if (::mknodat(parent, name.c_str(), type | 0600, e.type == k::fifo ? 0 : e.rdev) != 0)
-    throw_errno("cannot create", o_.display + "/" + path);
+    throw_errno("cannot create", display_of(path));
   apply_owner(parent, name, -1, e, path);
   if (::fchmodat(parent, name.c_str(), e.mode & 07777, 0) != 0)
-    throw_errno("cannot set the mode of", o_.display + "/" + path);
+    throw_errno("cannot set the mode of", display_of(path));
   ++totals.special;
 }
 
@@ -312,7 +324,7 @@ void tree_builder::finish() {
   for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) {
     check_cancel();
     if (::fchmodat(root_, it->first.c_str(), it->second.mode, 0) != 0)
-      throw_errno("cannot set the mode of", o_.display + "/" + it->first);
+      throw_errno("cannot set the mode of", display_of(it->first));
     if (it->second.mtime) {
       const struct timespec times[2] = {{0, UTIME_OMIT}, *it->second.mtime};
       ::utimensat(root_, it->first.c_str(), times, AT_SYMLINK_NOFOLLOW);

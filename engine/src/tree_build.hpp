@@ -65,7 +65,8 @@ class tree_builder {
   // reach checked by the kernel (RESOLVE_BENEATH), the top directory's mode.
   void finish();
 
-  std::string display_of(const std::string& path) const { return o_.display + "/" + path; }
+  // An entry's path in messages: its name escaped (audit_log.hpp printable).
+  std::string display_of(const std::string& path) const;
 
   tree_totals totals;
   std::vector<std::string> warnings;
@@ -88,6 +89,7 @@ class tree_builder {
   int root_;
   const tree_build_options& o_;
   const std::atomic<bool>& cancel_;
+  long name_max_;  // the longest name in the staged tree's filesystem
   // Entries made, by normalized path: each name once.
   std::unordered_map<std::string, tree_entry::kind> made_;
   // Directories to finish: path -> (mode, mtime), deepest last.

@@ -10,6 +10,7 @@
 #include "tree_build.hpp"
 
 #include "mutx/backup.hpp"
+#include "mutx/inode.hpp"
 #include "mutx/names.hpp"
 #include "mutx/tree_staging.hpp"
 
@@ -95,6 +96,7 @@ struct tree_job : job_steps {
     target t = inspect_target();
     std::optional<backup_location> backup_dir = open_backups(t);
     tree_input in = open_input();
+    refuse_source_holding(in, t);
 
     lock_file lk;
     if (o.lock) lk = co_await take_lock(t);
@@ -155,10 +157,18 @@ struct tree_job : job_steps {
     check_tree_name_fits(t.dir.get(), t.name, t.display);
     check_names_changeable(t.dir.get(), t.dir_display, "cannot replace " + t.display);
     struct stat st;
-    if (::fstatat(t.dir.get(), t.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(st.st_mode))
+    const bool exists = ::fstatat(t.dir.get(), t.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+    if (exists && !S_ISDIR(st.st_mode))
       throw error(errno_code(ENOTDIR), "", t.display)
           .with_hint("A tree write replaces a directory; " + t.display + " is another kind of file.")
           .with_reason(failure_reason::tree_not_directory);
+    // rename(2) moves no mount point (EBUSY): found now, not after the
+    // whole tree is built.
+    if (exists && is_mount_point(t.dir.get(), t.name))
+      throw error(failure_kind::io, t.display + ": is a mount point; a tree cannot be swapped with it",
+                  "rename(2) cannot move a mount point, and mutx replaces a directory only by a rename. Write the "
+                  "tree to a directory inside the mount (" + join_path(t.display, "NAME") +
+                  "), or mount the directory that holds it instead. It was left as it was.");
     rep.target = t.display;
     return t;
   }
@@ -201,6 +211,30 @@ struct tree_job : job_steps {
       throw error(errno_code(EISDIR), "cannot read", in.name)
           .with_hint("A tree is read as a tar stream; a directory is copied when named as the tree's source.");
     return in;
+  }
+
+  // --tree-from a directory that holds DIR's directory (`--tree-from .`
+  // into ./site): the staged tree, built beside DIR, would lie inside the
+  // source and be copied into itself without end. Refused before anything
+  // is created, by walking up from DIR's directory.
+  void refuse_source_holding(const tree_input& in, const target& t) const {
+    struct stat src;
+    if (!in.directory || ::fstat(in.fd, &src) != 0) return;
+    unique_fd at(::fcntl(t.dir.get(), F_DUPFD_CLOEXEC, 0));
+    for (int depth = 0; at && depth < 4096; ++depth) {
+      struct stat st;
+      if (::fstat(at.get(), &st) != 0) return;
+      if (same_inode(st, src))
+        throw error(failure_kind::io,
+                    t.display + ": lies inside " + in.name +
+                        ", the source directory, so the copy would hold the new tree being built beside it",
+                    "Copy from a directory that does not hold " + t.display + ", or write the tree elsewhere; " +
+                        t.display + " was left as it was.");
+      unique_fd up(::openat(at.get(), "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+      struct stat ust;
+      if (!up || ::fstat(up.get(), &ust) != 0 || same_inode(ust, st)) return;  // the root
+      at = std::move(up);
+    }
   }
 
   // A crashed writer's staged trees in NAME's slots, which no live writer
@@ -422,7 +456,9 @@ struct tree_job : job_steps {
     const removed_tree gone = remove_tree(dfd, name, fd.get());
     if (!gone.error) return;
     const std::string path = join_path(t.dir_display, name);
-    std::string w = "an old tree could not be removed whole (" + path + "): " + describe(errno_code(gone.error));
+    const std::string mounts = kept_mounts(gone, path);
+    std::string w = "an old tree could not be removed whole (" + path +
+                    "): " + (mounts.empty() ? describe(errno_code(gone.error)) : mounts);
     emit(event::level::warning, "old_generation", w, {{"path", path}});
     rep.warnings.push_back(std::move(w));
   }

@@ -4,6 +4,7 @@
 #include "mutx/inode.hpp"
 #include "mutx/names.hpp"
 #include "mutx/staging.hpp"
+#include "mutx/target.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -61,11 +62,39 @@ void note(removed_tree& r, int err) {
   if (!r.error) r.error = err;
 }
 
+// A directory open as `fd` (its stat `st`) and the mount it lies on.
+struct place {
+  int fd;
+  const struct stat& st;
+  std::uint64_t mount;
+};
+
+// Whether directory `sub` (`sst`), opened as `name` in `parent`, lies on
+// another mount: another filesystem, or a bind mount of the same one (the
+// same st_dev). By mount ID, else by /proc/self/mountinfo.
+bool crosses_mount(const place& parent, const std::string& name, int sub, const struct stat& sst) {
+  if (sst.st_dev != parent.st.st_dev) return true;
+  const std::uint64_t m = mount_id(sub);
+  if (m && parent.mount) return m != parent.mount;
+  return listed_as_mount_point(parent.fd, name);
+}
+
+void keep_mount(removed_tree& r, const std::string& path) {
+  note(r, EXDEV);
+  if (r.mounts.size() < removed_tree::mounts_listed) r.mounts.push_back(path);
+  ++r.mounts_kept;
+}
+
+std::string below(const std::string& prefix, const std::string& name) {
+  return prefix.empty() ? name : prefix + "/" + name;
+}
+
 // Unlink `files` in directory `fd`; the names that turn out to be
-// directories (EISDIR, or EPERM on some filesystems) go to `dirs`. Big
-// directories are shared among a few threads: an unlink of a synced file
-// can wait on the filesystem (about 1.5 ms each on ext4 mounted with
-// discard), and such waits overlap (bench/tree.sh, replacing a tree).
+// directories (EISDIR, or EPERM on some filesystems) go to `dirs`, files
+// bind-mounted over a name (EBUSY) to `mounted`. Big directories are
+// shared among a few threads: an unlink of a synced file can wait on the
+// filesystem (about 1.5 ms each on ext4 mounted with discard), and such
+// waits overlap (bench/tree.sh, replacing a tree).
 constexpr std::size_t files_per_thread = 64;
 constexpr std::size_t max_unlink_threads = 8;
 
@@ -73,6 +102,7 @@ struct unlink_share {
   std::uint64_t entries = 0;
   int error = 0;
   std::vector<std::string> dirs;
+  std::vector<std::string> mounted;
 };
 
 void unlink_some(int fd, const std::vector<child>& files, std::atomic<std::size_t>& next, unlink_share& out) {
@@ -82,13 +112,16 @@ void unlink_some(int fd, const std::vector<child>& files, std::atomic<std::size_
       ++out.entries;
     } else if (errno == EISDIR || errno == EPERM) {
       out.dirs.push_back(name);
+    } else if (errno == EBUSY) {
+      out.mounted.push_back(name);
     } else if (errno != ENOENT && !out.error) {
       out.error = errno;
     }
   }
 }
 
-void unlink_files(int fd, const std::vector<child>& files, removed_tree& r, std::vector<std::string>& dirs) {
+void unlink_files(int fd, const std::vector<child>& files, const std::string& prefix, removed_tree& r,
+                  std::vector<std::string>& dirs) {
   const std::size_t wanted = std::min(max_unlink_threads, files.size() / files_per_thread);
   std::vector<unlink_share> shares(std::max<std::size_t>(wanted, 1));
   std::atomic<std::size_t> next{0};
@@ -111,12 +144,15 @@ void unlink_files(int fd, const std::vector<child>& files, removed_tree& r, std:
   for (unlink_share& sh : shares) {
     r.entries += sh.entries;
     if (sh.error) note(r, sh.error);
+    for (const std::string& name : sh.mounted) keep_mount(r, below(prefix, name));
     dirs.insert(dirs.end(), std::make_move_iterator(sh.dirs.begin()), std::make_move_iterator(sh.dirs.end()));
   }
 }
 
-// Empty directory `fd` (inode `st`), depth first.
-void empty_directory(int fd, const struct stat& st, removed_tree& r) {
+// Empty directory `at`, depth first; `prefix` is its path below the top.
+void empty_directory(const place& at, const std::string& prefix, removed_tree& r) {
+  const int fd = at.fd;
+  const struct stat& st = at.st;
   // A directory the builder made read-only (an archive's 0555) must be
   // writable and searchable by its owner to be emptied.
   if ((st.st_mode & 0700) != 0700) ::fchmod(fd, (st.st_mode & 07777) | 0700);
@@ -128,7 +164,7 @@ void empty_directory(int fd, const struct stat& st, removed_tree& r) {
     if (c.type == DT_DIR) dirs.push_back(std::move(c.name));
     else files.push_back(std::move(c));
   }
-  unlink_files(fd, files, r, dirs);
+  unlink_files(fd, files, prefix, r, dirs);
   for (const std::string& name : dirs) {
     // A directory: unlink gives EISDIR (EPERM on some filesystems).
     unique_fd sub(::openat(fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
@@ -137,12 +173,13 @@ void empty_directory(int fd, const struct stat& st, removed_tree& r) {
       if (errno != ENOENT) note(r, errno);
       continue;
     }
-    // Never into another filesystem (a mount inside the tree).
-    if (sst.st_dev != st.st_dev) {
-      note(r, EXDEV);
+    // Never into another mount: another filesystem, or a bind mount of
+    // this one, whose files are not the tree's.
+    if (crosses_mount(at, name, sub.get(), sst)) {
+      keep_mount(r, below(prefix, name));
       continue;
     }
-    empty_directory(sub.get(), sst, r);
+    empty_directory(place{sub.get(), sst, at.mount}, below(prefix, name), r);
     sub.reset();
     if (::unlinkat(fd, name.c_str(), AT_REMOVEDIR) == 0) ++r.entries;
     else if (errno != ENOENT) note(r, errno);
@@ -161,9 +198,10 @@ tree_probe claim_stale_tree(int dfd, const std::string& name, unique_fd& locked,
   struct stat opened;
   if (::fstat(fd.get(), &opened) != 0 || !S_ISDIR(opened.st_mode) || !same_inode(opened, st))
     return tree_probe::foreign;
-  // A mount point is not ours to empty.
+  // A mount point (a bind mount of this filesystem too) is not ours to empty.
   struct stat parent;
-  if (::fstat(dfd, &parent) != 0 || parent.st_dev != opened.st_dev) return tree_probe::foreign;
+  if (::fstat(dfd, &parent) != 0 || crosses_mount(place{dfd, parent, mount_id(dfd)}, name, fd.get(), opened))
+    return tree_probe::foreign;
   for (;;) {
     if (::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) break;
     if (errno == EINTR) continue;
@@ -183,13 +221,31 @@ removed_tree remove_tree(int dfd, const std::string& name, int top) noexcept {
     return r;
   }
   try {
-    empty_directory(top, st, r);
+    struct stat parent;
+    // The top itself a mount point: nothing of it is ours.
+    if (::fstat(dfd, &parent) == 0 && crosses_mount(place{dfd, parent, mount_id(dfd)}, name, top, st)) {
+      keep_mount(r, ".");
+      return r;
+    }
+    empty_directory(place{top, st, mount_id(top)}, "", r);
   } catch (const std::bad_alloc&) {
     note(r, ENOMEM);
   }
   if (!name_is(dfd, name, st)) return r;
   if (::unlinkat(dfd, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT) note(r, errno);
   return r;
+}
+
+std::string kept_mounts(const removed_tree& r, const std::string& top) {
+  if (r.mounts.empty()) return {};
+  std::string text;
+  for (const std::string& m : r.mounts) {
+    if (!text.empty()) text += ", ";
+    text += m == "." ? top : top + "/" + m;
+  }
+  if (r.mounts_kept > r.mounts.size()) text += " and " + std::to_string(r.mounts_kept - r.mounts.size()) + " more";
+  return (r.mounts_kept == 1 ? "the mount point " : "the mount points ") + text +
+         " kept: never entered, their files are not the tree's";
 }
 
 std::vector<std::string> sweep_stale_trees(int dfd, std::string_view target) {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # mutx housekeep -r never crosses into another filesystem (a tmpfs mounted
-# inside the tree). Needs root and permission to mount; skips otherwise.
+# inside the tree), nor into a bind mount of the same one (by mount ID). Needs root and permission to mount; skips otherwise.
 . "$(dirname "$0")/lib.sh"
 need_root "needs root to mount a tmpfs"
 hk_tree
@@ -24,4 +24,15 @@ case_ "given as DIR itself, the mount is the tree: cleaned, but not left"
 hk --clean-locks -r --older-than 0 "$TREE/mnt"
 expect_rc 0
 expect_out "$TREE/mnt/other-fs.lock" "$TREE/mnt/sub/deeper.lock"
+
+case_ "-r does not enter a bind mount of the same filesystem either"
+mkdir -p "$OUTSIDE/bound" "$TREE/bound"
+touch "$OUTSIDE/bound/x" "$OUTSIDE/bound/x.lock"
+mount --bind "$OUTSIDE/bound" "$TREE/bound" || skip "cannot bind-mount here"
+on_exit "umount '$TREE/bound' 2>/dev/null || umount -l '$TREE/bound'"
+hk --clean-locks -r -v --older-than 0 "$TREE"
+expect_rc 0
+expect_out
+expect_err_has "Skipped $TREE/bound: a mount point (a bind mount), not crossed"
+expect_exists "$OUTSIDE/bound/x.lock"
 finish

@@ -51,6 +51,10 @@ KINDS = {
     "duplicate": [d("."), f("conf"), sym("conf", "/etc/shadow")],
     "top-not-directory": [f(".")],
     "empty-name": [d("."), f("")],
+    # Names that must not reach a terminal raw (tree_messages.sh).
+    "control-name": [d("."), sym("x\nError: forged line\x1b[31m\x9b", "/etc/passwd")],
+    "long-name": [d("."), f("n" * 300)],
+    "long-path": [d(".")] + [d("/".join(["d" * 200] * i)) for i in range(1, 24)] + [f("/".join(["d" * 200] * 23) + "/f")],
     # Good ones.
     "good": [d("."), d("sub"), f("a", b"a\n"), f("sub/b", b"b\n"), sym("l", "a"), hard("h", "a"),
              sym("sub/up", "../a"), d("ro", 0o555), f("ro/f", b"r\n")],

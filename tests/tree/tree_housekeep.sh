@@ -105,6 +105,39 @@ expect_exists .site.mutx-tree-0/sub/f
 release_lock
 rm -rf .site.mutx-tree-0
 
+case_ "tree backups: kept by --older-than, thinned to --keep-newest"
+for v in b1 b2 b3; do
+  printf '%s\n' "$v" >src/a
+  tar -C src -c . | "$MUTX" --no-config --tree --backup-timestamp site 2>/dev/null || fail "tree write $v"
+done
+mapfile -t made < <(LC_ALL=C ls -d site.*.backup)
+expect_eq "${#made[@]}" 3 "tree backups made"
+expect_missing .site.mutx-old
+# Look-alikes: a backup-like directory beside a regular file NAME, one with
+# no NAME, a regular file beside the directory.
+printf 'file\n' >plain && mkdir "plain.$(utc_stamp).backup" lonely.backup
+hk --clean-backups --keep-newest 0 --older-than 1d -v .
+expect_rc 0
+expect_out ""
+hk --clean-backups -v .
+expect_rc 0
+expect_eq "$(LC_ALL=C sort <<<"$OUT")" "./${made[0]}"$'\n'"./${made[1]}" "deleted (stdout)"
+expect_has "$ERR" "./${made[2]}: the newest backup of site" "stderr"
+expect_has "$ERR" "a directory with no directory plain beside it, so not a mutx tree's backup" "stderr"
+expect_has "$ERR" "a directory with no directory lonely beside it" "stderr"
+expect_missing "${made[0]}" "${made[1]}"
+expect_content "${made[2]}/a" $'b2\n'
+expect_exists plain.*.backup lonely.backup
+hold_shared_lock "${made[2]}"
+hk --clean-backups --keep-newest 0 -v .
+expect_out ""
+expect_has "$ERR" "./${made[2]}: held by a live writer" "stderr"
+release_lock
+hk --clean-backups --keep-newest 0 .
+expect_out "./${made[2]}"
+expect_content site/a $'b3\n'
+rm -rf plain plain.*.backup lonely.backup
+
 case_ "a mount inside a stale staged tree is not crossed"
 if [[ $(id -u) -eq 0 ]]; then
   stale .site.mutx-tree-2
@@ -121,5 +154,5 @@ if [[ $(id -u) -eq 0 ]]; then
   rm -rf .site.mutx-tree-2
 fi
 
-expect_only . site src .site.mutx-old
+expect_only . site src
 finish

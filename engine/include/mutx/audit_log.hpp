@@ -19,6 +19,11 @@ namespace mutx {
 std::string utf8_lossy(std::string_view s);
 // `s` as a JSON string, quotes included (utf8_lossy first).
 std::string json_quote(std::string_view s);
+// A name from untrusted input (an archive's entry) fit for a message on a
+// terminal: control characters (newline, ESC, C1) and bytes that are not
+// UTF-8 as C escapes (\n, \x1b), a backslash doubled; the rest as is. So
+// a name can neither forge a line nor send a terminal escape.
+std::string printable(std::string_view s);
 
 struct audit_entry {
   std::string target;

@@ -11,6 +11,7 @@
 
 struct statx;
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <utility>
@@ -54,6 +55,16 @@ void check_replaceable(const target& t, bool in_place = false);
 // check_replaceable finds a bind-mounted file where statx gives no mount ID
 // (before Linux 5.8). False when it cannot be read.
 bool listed_as_mount_point(int dir, const std::string& name);
+
+// Whether `name` in `dir` is the root of a mount (a bind mount of the same
+// filesystem too): by statx's mount ID, else /proc/self/mountinfo, else a
+// device other than the directory's.
+bool is_mount_point(int dir, const std::string& name);
+
+// The mount that descriptor `fd` was opened on: statx's mount ID (Linux
+// 5.8); 0 where the kernel gives none. A descriptor stays on the mount it
+// was opened on: no race with a mount made after the open.
+std::uint64_t mount_id(int fd) noexcept;
 
 // The directory must let mutx create, rename and remove names in it. An
 // append-only (chattr +a) or immutable (+i) one is refused, the message

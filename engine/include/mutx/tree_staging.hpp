@@ -41,12 +41,23 @@ tree_probe claim_stale_tree(int dfd, const std::string& name, unique_fd& locked,
 struct removed_tree {
   std::uint64_t entries = 0;  // names removed below the top
   int error = 0;              // the first errno that left something behind
+  // Mount points inside (another filesystem, or a bind mount of the same
+  // one, files bind-mounted too): never entered nor removed. Their paths
+  // below the top ("." the top itself), the first few.
+  static constexpr std::size_t mounts_listed = 4;
+  std::vector<std::string> mounts;
+  std::uint64_t mounts_kept = 0;
 };
 
-// Remove everything below the directory open as `top` (same filesystem
-// only), then `name` in `dfd` if it still is `top`. The walk goes on past
-// errors and reports the first.
+// Remove everything below the directory open as `top`, then `name` in
+// `dfd` if it still is `top`. Never enters another mount (mount IDs, so a
+// bind mount of the same filesystem too) nor follows a symbolic link. The
+// walk goes on past errors and reports the first.
 removed_tree remove_tree(int dfd, const std::string& name, int top) noexcept;
+
+// What remove_tree kept as mount points, for a message about `top` (the
+// tree's path); empty if none.
+std::string kept_mounts(const removed_tree& r, const std::string& top);
 
 // The writer's sweep, under NAME's lock: remove the stale staged trees in
 // NAME's slots. Returns the names removed.
