@@ -390,7 +390,7 @@ if need_root_part "another user's file in a sticky directory" && command -v setp
     printf 'new' | "${NOBODY[@]}" "$MUTX" --lock-file "$T/private/x.lock" "$W/t" 2>"$T/.stderr"
     RC=$? ERR=$(cat "$T/.stderr")
     expect_rc 1
-    expect_match "$ERR" "^Error: cannot open the directory of lock file $T/private/x.lock: Permission denied"$'\n'"Hint: You may not reach the lock file's directory; pass --lock-file PATH in a directory you may write" "stderr"
+    expect_match "$ERR" "^Error: cannot open the directory of lock file $T/private/x.lock: Permission denied"$'\n'"Hint: You may not open $T/private, the lock file's directory; pass --lock-file PATH in a directory you may write" "stderr"
     expect_content "$W/t" $'old\n'
     # Root's 0666 file in an open directory, backed up by nobody into a
     # sticky --backup-dir: a link to root's file there could be neither
