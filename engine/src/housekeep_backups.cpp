@@ -57,12 +57,16 @@ stamp when_made(const backup_entry& b) noexcept {
 
 void order_backups(std::vector<backup_entry>& backups) {
   // Per group: the generations newest first by their names (the time, then
-  // the _NNN counter, then the name), then the plain backups newest first
+  // within one second the ctime, the _NNN counter, the name), then the plain backups newest first
   // by ctime (one key each: a total order whatever the ctimes say) ...
   std::sort(backups.begin(), backups.end(), [](const backup_entry& a, const backup_entry& b) {
     if (auto c = a.group() <=> b.group(); c != 0) return c < 0;
     if (a.generation != b.generation) return a.generation;
     if (a.generation && a.named != b.named) return a.named > b.named;
+    // One second, several generations: a _NNN freed by a deletion is taken
+    // again by the next writer in that second, so the counter alone does
+    // not tell the newest; the ctime does while it still fits the name.
+    if (a.generation && when_made(a) != when_made(b)) return when_made(a) > when_made(b);
     if (!a.generation && a.made != b.made) return a.made > b.made;
     if (a.counter != b.counter) return a.counter > b.counter;
     return a.name > b.name;
