@@ -13,7 +13,7 @@
 #    file, a temp or a backup was made. The same for OUTPUT.backup (an
 #    immutable, append-only, or another user's one in a sticky directory or
 #    --backup-dir) and for a --lock-file's directory (immutable: refused;
-#    append-only: a warning that the lock file stays).
+#    append-only: a warning that the lock file stays; unreachable: said so).
 # The descriptor cases run as any user; the rest need root (chattr, mounts,
 # setpriv to nobody). A part that cannot run makes the script exit 77 with
 # its reason once the parts that can run have passed.
@@ -384,6 +384,14 @@ if need_root_part "another user's file in a sticky directory" && command -v setp
       expect_only "$BK" t.backup
       expect_only "$W" t
     done
+    # A --lock-file in a directory nobody may not reach: not "must exist".
+    case_ "--lock-file in a directory nobody may not reach, as nobody"
+    mkdir -m 700 "$T/private"
+    printf 'new' | "${NOBODY[@]}" "$MUTX" --lock-file "$T/private/x.lock" "$W/t" 2>"$T/.stderr"
+    RC=$? ERR=$(cat "$T/.stderr")
+    expect_rc 1
+    expect_match "$ERR" "^Error: cannot open the directory of lock file $T/private/x.lock: Permission denied"$'\n'"Hint: You may not open $T/private, the lock file's directory; pass --lock-file PATH in a directory you may write" "stderr"
+    expect_content "$W/t" $'old\n'
     # Root's 0666 file in an open directory, backed up by nobody into a
     # sticky --backup-dir: a link to root's file there could be neither
     # renamed nor removed by nobody, so the backup is a copy of nobody's.
