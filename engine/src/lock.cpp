@@ -334,8 +334,7 @@ lock_location locate_lock(const std::optional<std::string>& lock_file, const tar
           .with_hint("The lock file's directory must exist.")
           .with_reason(failure_reason::lock_dir_missing);
     throw error(e.code(), "cannot open the directory of lock file", p)
-        .with_hint("You may not reach the lock file's directory; choose a lock file in a directory you may write "
-                   "(the same one for every writer of the file).")
+        .with_hint("You may not reach " + dir_of(p) + ", the lock file's directory" + choose_lock_elsewhere)
         .with_reason(failure_reason::lock_dir_unwritable);
   }
   // An immutable directory takes no lock file; an append-only one takes
@@ -346,9 +345,8 @@ lock_location locate_lock(const std::optional<std::string>& lock_file, const tar
     throw error(failure_kind::io,
                 "cannot use lock file " + p + ": its directory " + shown +
                     " is immutable (chattr +i): no file in it can be created",
-                "Root can remove the flag with 'chattr -i " + shown + "' ('lsattr -d " + shown +
-                    "' shows it); choose a lock file in a directory you may write (the same one for every writer "
-                    "of the file).")
+                "Root can remove the flag with 'chattr -i " + shown + "' ('lsattr -d " + shown + "' shows it)" +
+                    choose_lock_elsewhere)
         .with_reason(failure_reason::lock_dir_unwritable);
   }
   at.dir_append_only = append_only;
