@@ -48,8 +48,11 @@ namespace {
 // When a backup was made, to place a plain backup among generations: a
 // generation's ctime while it is within the second after its name's time
 // (nothing moved it since), else that time.
+bool made_in_named_second(const backup_entry& b) noexcept {
+  return b.made >= stamp{b.named, 0} && b.made < stamp{b.named + 2, 0};
+}
 stamp when_made(const backup_entry& b) noexcept {
-  if (!b.generation || (b.made >= stamp{b.named, 0} && b.made < stamp{b.named + 2, 0})) return b.made;
+  if (!b.generation || made_in_named_second(b)) return b.made;
   return {b.named, 0};
 }
 
@@ -57,12 +60,17 @@ stamp when_made(const backup_entry& b) noexcept {
 
 void order_backups(std::vector<backup_entry>& backups) {
   // Per group: the generations newest first by their names (the time, then
-  // the _NNN counter, then the name), then the plain backups newest first
+  // within one second the ctime, the _NNN counter, the name), then the plain backups newest first
   // by ctime (one key each: a total order whatever the ctimes say) ...
   std::sort(backups.begin(), backups.end(), [](const backup_entry& a, const backup_entry& b) {
     if (auto c = a.group() <=> b.group(); c != 0) return c < 0;
     if (a.generation != b.generation) return a.generation;
     if (a.generation && a.named != b.named) return a.named > b.named;
+    // One second, several generations: a _NNN freed by a deletion is taken
+    // again by the next writer in that second, so the counter alone does
+    // not tell the newest; the ctimes do while both still fit the name.
+    if (a.generation && made_in_named_second(a) && made_in_named_second(b) && a.made != b.made)
+      return a.made > b.made;
     if (!a.generation && a.made != b.made) return a.made > b.made;
     if (a.counter != b.counter) return a.counter > b.counter;
     return a.name > b.name;

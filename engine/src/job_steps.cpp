@@ -115,6 +115,12 @@ asio::awaitable<lock_file> job_steps::take_lock(const target& t) {
     emit(event::level::warning, "lock_not_removed", w, {{"lock_file", display}, {"errno", std::int64_t{err}}});
     rep.warnings.push_back(std::move(w));
   });
+  if (lock_at.dir_append_only && !o.keep_lock_file) {
+    std::string w = "lock file " + lock_at.display +
+                    " will be left behind: its directory is append-only (chattr +a), so no file in it can be removed";
+    emit(event::level::warning, "lock_file", w, {{"lock_file", lock_at.display}});
+    rep.warnings.push_back(std::move(w));
+  }
   rep.lock_wait_ms = ms_since(start);
   // The PRD's words and level (TR-7: "info", also after a wait). A waiter
   // that was told "Waiting for lock..." hears "Lock acquired" too (7.1):

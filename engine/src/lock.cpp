@@ -329,10 +329,27 @@ lock_location locate_lock(const std::optional<std::string>& lock_file, const tar
       throw error(e.code(), "cannot open the directory of lock file", p)
           .with_hint("You may not open " + dir_of(p) + ", the lock file's directory" + choose_lock_elsewhere)
           .with_reason(failure_reason::lock_dir_unwritable);
+    if (e.code() == errno_code(ENOENT) || e.code() == errno_code(ENOTDIR))
+      throw error(e.code(), "cannot open the directory of lock file", p)
+          .with_hint("The lock file's directory must exist.")
+          .with_reason(failure_reason::lock_dir_missing);
     throw error(e.code(), "cannot open the directory of lock file", p)
-        .with_hint("The lock file's directory must exist.")
-        .with_reason(failure_reason::lock_dir_missing);
+        .with_hint("You may not reach " + dir_of(p) + ", the lock file's directory" + choose_lock_elsewhere)
+        .with_reason(failure_reason::lock_dir_unwritable);
   }
+  // An immutable directory takes no lock file; an append-only one takes
+  // it and never lets it go (take_lock warns).
+  const auto [append_only, immutable] = append_immutable_flags(at.dir());
+  if (immutable) {
+    const std::string shown = dir.empty() ? "." : dir;
+    throw error(failure_kind::io,
+                "cannot use lock file " + p + ": its directory " + shown +
+                    " is immutable (chattr +i): no file in it can be created",
+                "Root can remove the flag with 'chattr -i " + shown + "' ('lsattr -d " + shown + "' shows it)" +
+                    choose_lock_elsewhere)
+        .with_reason(failure_reason::lock_dir_unwritable);
+  }
+  at.dir_append_only = append_only;
   at.display = p;
   struct stat ld, td, ls;
   const bool same_dir = ::fstat(at.dir(), &ld) == 0 && ::fstat(t.dir.get(), &td) == 0 && same_inode(ld, td);

@@ -257,6 +257,11 @@ bool sticky_forbids(const struct statx& dsx, uid_t owner) {
 
 }  // namespace
 
+std::pair<bool, bool> append_immutable_flags(int fd) {
+  struct statx sx;
+  return directory_append_immutable(fd, entry_statx(fd, "", sx) ? &sx : nullptr);
+}
+
 bool may_move_name_of(int dir, uid_t owner) {
   struct statx dsx;
   return !entry_statx(dir, "", dsx) || !sticky_forbids(dsx, owner);

@@ -62,65 +62,6 @@ void note(removed_tree& r, int err) {
   if (!r.error) r.error = err;
 }
 
-// Unlink `files` in directory `fd`; the names that turn out to be
-// directories (EISDIR, or EPERM on some filesystems) go to `dirs`. Big
-// directories are shared among a few threads: an unlink of a synced file
-// can wait on the filesystem (about 1.5 ms each on ext4 mounted with
-// discard), and such waits overlap (bench/tree.sh, replacing a tree).
-constexpr std::size_t files_per_thread = 64;
-constexpr std::size_t max_unlink_threads = 8;
-
-struct unlink_share {
-  std::uint64_t entries = 0;
-  int error = 0;
-  std::vector<std::string> dirs;
-  std::vector<std::string> busy;  // EBUSY: a file bind-mounted over the name
-};
-
-void unlink_some(int fd, const std::vector<child>& files, std::atomic<std::size_t>& next, unlink_share& out) {
-  for (std::size_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < files.size();) {
-    const std::string& name = files[i].name;
-    if (::unlinkat(fd, name.c_str(), 0) == 0) {
-      ++out.entries;
-    } else if (errno == EISDIR || errno == EPERM) {
-      out.dirs.push_back(name);
-    } else if (errno == EBUSY) {
-      out.busy.push_back(name);
-    } else if (errno != ENOENT && !out.error) {
-      out.error = errno;
-    }
-  }
-}
-
-void unlink_files(int fd, const std::vector<child>& files, removed_tree& r, std::vector<std::string>& dirs,
-                  std::vector<std::string>& busy) {
-  const std::size_t wanted = std::min(max_unlink_threads, files.size() / files_per_thread);
-  std::vector<unlink_share> shares(std::max<std::size_t>(wanted, 1));
-  std::atomic<std::size_t> next{0};
-  std::vector<std::thread> threads;
-  if (wanted > 1) {
-    // The helpers take no signals: they are the event loop's.
-    sigset_t all, saved;
-    ::sigfillset(&all);
-    ::pthread_sigmask(SIG_BLOCK, &all, &saved);
-    try {
-      for (std::size_t k = 1; k < wanted; ++k)
-        threads.emplace_back(unlink_some, fd, std::cref(files), std::ref(next), std::ref(shares[k]));
-    } catch (const std::system_error&) {
-      // No thread: this one does the rest.
-    }
-    ::pthread_sigmask(SIG_SETMASK, &saved, nullptr);
-  }
-  unlink_some(fd, files, next, shares[0]);
-  for (std::thread& t : threads) t.join();
-  for (unlink_share& sh : shares) {
-    r.entries += sh.entries;
-    if (sh.error) note(r, sh.error);
-    dirs.insert(dirs.end(), std::make_move_iterator(sh.dirs.begin()), std::make_move_iterator(sh.dirs.end()));
-    busy.insert(busy.end(), std::make_move_iterator(sh.busy.begin()), std::make_move_iterator(sh.busy.end()));
-  }
-}
-
 // A directory open as `fd` (its stat `st`) and the mount it lies on.
 struct place {
   int fd;
@@ -148,6 +89,66 @@ std::string below(const std::string& prefix, const std::string& name) {
   return prefix.empty() ? name : prefix + "/" + name;
 }
 
+// Unlink `files` in directory `fd`; the names that turn out to be
+// directories (EISDIR, or EPERM on some filesystems) go to `dirs`, files
+// bind-mounted over a name (EBUSY) to `mounted`. Big directories are
+// shared among a few threads: an unlink of a synced file can wait on the
+// filesystem (about 1.5 ms each on ext4 mounted with discard), and such
+// waits overlap (bench/tree.sh, replacing a tree).
+constexpr std::size_t files_per_thread = 64;
+constexpr std::size_t max_unlink_threads = 8;
+
+struct unlink_share {
+  std::uint64_t entries = 0;
+  int error = 0;
+  std::vector<std::string> dirs;
+  std::vector<std::string> mounted;
+};
+
+void unlink_some(int fd, const std::vector<child>& files, std::atomic<std::size_t>& next, unlink_share& out) {
+  for (std::size_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < files.size();) {
+    const std::string& name = files[i].name;
+    if (::unlinkat(fd, name.c_str(), 0) == 0) {
+      ++out.entries;
+    } else if (errno == EISDIR || errno == EPERM) {
+      out.dirs.push_back(name);
+    } else if (errno == EBUSY) {
+      out.mounted.push_back(name);
+    } else if (errno != ENOENT && !out.error) {
+      out.error = errno;
+    }
+  }
+}
+
+void unlink_files(int fd, const std::vector<child>& files, const std::string& prefix, removed_tree& r,
+                  std::vector<std::string>& dirs) {
+  const std::size_t wanted = std::min(max_unlink_threads, files.size() / files_per_thread);
+  std::vector<unlink_share> shares(std::max<std::size_t>(wanted, 1));
+  std::atomic<std::size_t> next{0};
+  std::vector<std::thread> threads;
+  if (wanted > 1) {
+    // The helpers take no signals: they are the event loop's.
+    sigset_t all, saved;
+    ::sigfillset(&all);
+    ::pthread_sigmask(SIG_BLOCK, &all, &saved);
+    try {
+      for (std::size_t k = 1; k < wanted; ++k)
+        threads.emplace_back(unlink_some, fd, std::cref(files), std::ref(next), std::ref(shares[k]));
+    } catch (const std::system_error&) {
+      // No thread: this one does the rest.
+    }
+    ::pthread_sigmask(SIG_SETMASK, &saved, nullptr);
+  }
+  unlink_some(fd, files, next, shares[0]);
+  for (std::thread& t : threads) t.join();
+  for (unlink_share& sh : shares) {
+    r.entries += sh.entries;
+    if (sh.error) note(r, sh.error);
+    for (const std::string& name : sh.mounted) keep_mount(r, below(prefix, name));
+    dirs.insert(dirs.end(), std::make_move_iterator(sh.dirs.begin()), std::make_move_iterator(sh.dirs.end()));
+  }
+}
+
 // Empty directory `at`, depth first; `prefix` is its path below the top.
 void empty_directory(const place& at, const std::string& prefix, removed_tree& r) {
   const int fd = at.fd;
@@ -163,9 +164,7 @@ void empty_directory(const place& at, const std::string& prefix, removed_tree& r
     if (c.type == DT_DIR) dirs.push_back(std::move(c.name));
     else files.push_back(std::move(c));
   }
-  std::vector<std::string> busy;
-  unlink_files(fd, files, r, dirs, busy);
-  for (const std::string& name : busy) keep_mount(r, below(prefix, name));
+  unlink_files(fd, files, prefix, r, dirs);
   for (const std::string& name : dirs) {
     // A directory: unlink gives EISDIR (EPERM on some filesystems).
     unique_fd sub(::openat(fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));

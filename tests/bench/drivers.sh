@@ -24,6 +24,7 @@ driver() {
   mkdir -p "out/$name" scratch
   OUT=$(env "$@" BENCH_OUT="$T/out/$name" BENCH_DIR="$T/scratch" bash "$src/bench/$name.sh" "$MUTX" 2>&1)
   RC=$?
+  ERR=$(printf '%s\n' "$OUT" | tail -n 3)  # what expect_rc shows of a failure
   expect_rc 0
   ((RC == 0)) || printf '%s\n' "$OUT" | tail -n 20 >&2
 }
@@ -69,12 +70,13 @@ for cmd in 'mutx f < 1k, empty directory' 'mutx f < 1k, 1000 entries' 'dd conv=f
 done
 expect_eq "$(ls scratch)" "" "scratch left by dirsize.sh"
 
-case_ "tree.sh: mutx --tree, tar -x + sync -f and rsync timed, new and replaced DIR"
+case_ "tree.sh: mutx --tree, tar -x + sync -f, rsync and the swap script timed, new and replaced DIR"
 driver tree BENCH_TREE_FILES=50 BENCH_TREE_FILE_KIB=1 BENCH_TREE_ROUNDS=1
 md=out/tree/tree.md
 for cmd in 'mutx --tree \(new DIR\)' 'tar -x \+ sync -f \(new DIR\)' 'rsync -a --delete \+ sync -f \(new DIR\)' \
-  'mutx --tree \(replace DIR\)' 'rsync -a --delete \+ sync -f \(replace DIR\)'; do
-  expect_eq "$(grep -cE "^\| $cmd \| $num \| $num""x \| $num""x \|$" "$md")" 1 "rows of '$cmd' in $md"
+  'mutx --tree \(replace DIR\)' 'rsync -a --delete \+ sync -f \(replace DIR\)' \
+  'tar -x \+ sync -f \+ mv \+ rm -rf \(replace DIR\)'; do
+  expect_eq "$(grep -cE "^\| $cmd \| $num \| $num""x \| $num""x \| $num""x \|$" "$md")" 1 "rows of '$cmd' in $md"
 done
 expect_eq "$(ls -A scratch)" "" "scratch left by tree.sh"
 

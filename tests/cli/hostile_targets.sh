@@ -10,7 +10,10 @@
 #  - An append-only or immutable directory (chattr +a/+i), an append-only
 #    file, a bind-mounted file (a mount point), and another user's file in a
 #    sticky directory: each used to fail only at the rename, after the lock
-#    file, a temp or a backup was made.
+#    file, a temp or a backup was made. The same for OUTPUT.backup (an
+#    immutable, append-only, or another user's one in a sticky directory or
+#    --backup-dir) and for a --lock-file's directory (immutable: refused;
+#    append-only: a warning that the lock file stays; unreachable: said so).
 # The descriptor cases run as any user; the rest need root (chattr, mounts,
 # setpriv to nobody). A part that cannot run makes the script exit 77 with
 # its reason once the parts that can run have passed.
@@ -212,6 +215,27 @@ if need_root_part "chattr +a/+i" && command -v chattr >/dev/null; then
       chattr -$attr "$A/t.backup"
     done
 
+    # A --lock-file in an append-only directory gets in and can never be
+    # removed: the write goes on and says so. An immutable one takes none.
+    L=$ATTR/ldir
+    mkdir "$L"
+    on_exit "chattr -a -i '$L'"
+    chattr +a "$L"
+    case_ "--lock-file in an append-only directory"
+    run_in "new" --lock-file "$L/x.lock" "$A/t"
+    expect_rc 0
+    expect_content "$A/t" "new"
+    expect_err_has "Warning: lock file $L/x.lock will be left behind: its directory is append-only (chattr +a)"
+    expect_exists "$L/x.lock"
+    printf 'old\n' >"$A/t"
+    chattr -a "$L" && rm -f "$L/x.lock" && chattr +i "$L"
+    case_ "--lock-file in an immutable directory"
+    run_in "new" --lock-file "$L/x.lock" "$A/t"
+    expect_rc 1
+    expect_match "$ERR" "^Error: cannot use lock file $L/x.lock: its directory $L is immutable \(chattr \+i\): no file in it can be created"$'\n'"Hint: Root can remove the flag with 'chattr -i $L'.*; pass --lock-file PATH in a directory you may write" "stderr"
+    intact
+    chattr -i "$L"
+
     # An append-only --backup-dir: the backup's temp link would get in and
     # never out again, and the rename onto the backup fail after it.
     B=$ATTR/bdir
@@ -360,6 +384,14 @@ if need_root_part "another user's file in a sticky directory" && command -v setp
       expect_only "$BK" t.backup
       expect_only "$W" t
     done
+    # A --lock-file in a directory nobody may not reach: not "must exist".
+    case_ "--lock-file in a directory nobody may not reach, as nobody"
+    mkdir -m 700 "$T/private"
+    printf 'new' | "${NOBODY[@]}" "$MUTX" --lock-file "$T/private/x.lock" "$W/t" 2>"$T/.stderr"
+    RC=$? ERR=$(cat "$T/.stderr")
+    expect_rc 1
+    expect_match "$ERR" "^Error: cannot open the directory of lock file $T/private/x.lock: Permission denied"$'\n'"Hint: You may not open $T/private, the lock file's directory; pass --lock-file PATH in a directory you may write" "stderr"
+    expect_content "$W/t" $'old\n'
     # Root's 0666 file in an open directory, backed up by nobody into a
     # sticky --backup-dir: a link to root's file there could be neither
     # renamed nor removed by nobody, so the backup is a copy of nobody's.

@@ -105,6 +105,9 @@ struct lock_location {
   int target_dir = -1;  // else the target's (borrowed)
   std::string name;     // the lock file's name in its directory
   std::string display;  // the path as the user knows it
+  // The --lock-file's directory is append-only (chattr +a): the lock file
+  // gets in and can never be removed again (an immutable one is refused).
+  bool dir_append_only = false;
   int dir() const noexcept { return own_dir ? own_dir.get() : target_dir; }
 };
 struct target;

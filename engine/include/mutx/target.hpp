@@ -14,6 +14,7 @@ struct statx;
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 
 namespace mutx {
 
@@ -86,6 +87,10 @@ bool may_move_name_of(int dir, uid_t owner);
 // link. How a plain backup's previous generation is checked. False when
 // nothing is at the name.
 bool check_name_replaceable(int dir, const std::string& name, const std::string& display);
+
+// The append-only and immutable flags (chattr +a, +i) of an open directory
+// or file, as {append_only, immutable}; {false, false} where unknown.
+std::pair<bool, bool> append_immutable_flags(int fd);
 
 // Open a directory path, creating missing components when `create` (syncing
 // each new one into its parent when `sync`). Used for OUTPUT's directory and
