@@ -3,6 +3,7 @@
 #include "mutx/backup.hpp"
 #include "mutx/error.hpp"
 #include "mutx/fd.hpp"
+#include "mutx/metadata.hpp"
 #include "mutx/staging.hpp"
 
 #include <fcntl.h>
@@ -78,6 +79,15 @@ void job_steps::report_backend() const {
 }
 
 // " (5s timeout)" when the wait has a limit.
+std::optional<event> job_steps::owner_change(const struct stat& was, const struct stat& now,
+                                             const std::string& display, bool uid_asked, bool gid_asked) {
+  if ((uid_asked || was.st_uid == now.st_uid) && (gid_asked || was.st_gid == now.st_gid)) return std::nullopt;
+  std::string before = owner_name(was.st_uid, was.st_gid), after = owner_name(now.st_uid, now.st_gid);
+  std::string w = display + " was owned by " + before + " and is now owned by " + after;
+  rep.warnings.push_back(w);
+  return event{event::level::warning, "owner_changed", std::move(w), {{"old_owner", before}, {"new_owner", after}}};
+}
+
 std::string job_steps::timeout_note() const {
   if (o.wait.how != lock_wait::policy::timeout) return {};
   char buf[48];

@@ -65,6 +65,16 @@ struct job_steps {
   // The same for a write that found nothing to change (--compare).
   event_fields unchanged_fields(clock_type::time_point started);
 
+  // Root replacing another user's file or tree hands it to root unless
+  // asked to keep the owner (the PRD keeps that opt-in); `sed -i` keeps it,
+  // so it is said: an app's 0600 config would become unreadable to the app.
+  // The "owner_changed" warning for `display`, once `was` (the old file or
+  // top directory) and `now` (the new one) differ in owner or group
+  // (`uid_asked`/`gid_asked`: what --owner/--group set is not a change to
+  // warn of), added to the report's warnings; nullopt when nothing changed.
+  std::optional<event> owner_change(const struct stat& was, const struct stat& now, const std::string& display,
+                                    bool uid_asked = false, bool gid_asked = false);
+
   // " (5s timeout)" when the wait has a limit.
   std::string timeout_note() const;
 

@@ -112,6 +112,7 @@ struct tree_job : job_steps {
     check_lock_intact(lk, t);
     if (stop.stop_requested()) interrupted();
     publish(staged, cur, t);
+    warn_owner_change(staged, cur, t);
     keep_old_generation(staged, cur, t, backup_dir);
     sync_directories(t, backup_dir);
     report_committed(t, started);
@@ -374,6 +375,15 @@ struct tree_job : job_steps {
     committed = true;
     rep.changed = true;
     staged.published();
+  }
+
+  // A tree of another user's replaced by root's: said as for a file
+  // (job_steps::owner_change), of the top directory.
+  void warn_owner_change(const staged_tree& staged, const current_tree& cur, const target& t) {
+    if (!cur.st || o.metadata.owner != owner_policy::caller) return;
+    struct stat now;
+    if (::fstat(staged.fd(), &now) != 0) return;
+    if (auto e = owner_change(*cur.st, now, t.display)) emit(e->lvl, std::move(e->name), std::move(e->message), std::move(e->fields));
   }
 
   // The generation just swapped out (under the staged name) becomes the

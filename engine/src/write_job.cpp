@@ -440,19 +440,13 @@ struct job : job_steps {
     return staged_meta.st_mode;
   }
 
-  // Root replacing another user's file hands it to root unless asked to
-  // keep the owner (the PRD keeps that opt-in); `sed -i` keeps it, so say
-  // so: an app's 0600 config would become unreadable to the app. With
-  // --try-preserve-owner the caller knows the owner may change.
-  // What --owner or --group sets was asked for; written in place, the file
+  // A new owner, said (job_steps::owner_change). With --try-preserve-owner
+  // the caller knows the owner may change; written in place, the file
   // keeps its owner.
   void warn_owner_change(const current_target& cur, const struct stat& now, const target& t) {
     if (!cur.st || o.metadata.owner != owner_policy::caller || writes_in_place(cur)) return;
-    if ((o.metadata.uid || cur.st->st_uid == now.st_uid) && (o.metadata.gid || cur.st->st_gid == now.st_gid)) return;
-    std::string was = owner_name(cur.st->st_uid, cur.st->st_gid), is = owner_name(now.st_uid, now.st_gid);
-    std::string w = t.display + " was owned by " + was + " and is now owned by " + is;
-    held.push_back(event{event::level::warning, "owner_changed", w, {{"old_owner", was}, {"new_owner", is}}});
-    rep.warnings.push_back(std::move(w));
+    if (auto e = owner_change(*cur.st, now, t.display, o.metadata.uid.has_value(), o.metadata.gid.has_value()))
+      held.push_back(std::move(*e));
   }
 
   // What the metadata steps found is said once the new file is in place: a

@@ -151,6 +151,21 @@ if [[ $(id -u) -eq 0 ]]; then
   rm -rf own .own.mutx-old np
 fi
 
+case_ "root replacing another user's tree is warned of, as a file is"
+if [[ $(id -u) -eq 0 ]]; then
+  mkdir theirs && chown 65534:65534 theirs
+  tar -C src -c . | m --tree theirs 2>"$T/.stderr"
+  RC=$? ERR=$(cat "$T/.stderr")
+  expect_rc 0
+  expect_eq "$ERR" $'Warning: theirs was owned by nobody:nogroup and is now owned by root:root\nHint: Pass --preserve-owner (or --try-preserve-owner), or set preserve-owner = true in the config file, to keep the owner.' "stderr"
+  expect_eq "$(stat -c %U theirs)" root "theirs's owner"
+  tar -C src -c . | m --tree theirs 2>"$T/.stderr"
+  RC=$? ERR=$(cat "$T/.stderr")
+  expect_rc 0
+  expect_eq "$ERR" "" "stderr of the next write (root's tree now)"
+  rm -rf theirs .theirs.mutx-old
+fi
+
 case_ "-v and --json events"
 tar -C src -c . | m --tree -v site 2>"$T/.stderr"
 ERR=$(cat "$T/.stderr")
