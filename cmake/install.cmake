@@ -61,6 +61,10 @@ install(TARGETS mutx_engine EXPORT mutxTargets
 set(MUTX_PUBLIC_HEADERS mutx.hpp error.hpp types.hpp housekeep.hpp names.hpp)
 list(TRANSFORM MUTX_PUBLIC_HEADERS PREPEND ${PROJECT_SOURCE_DIR}/engine/include/mutx/)
 install(FILES ${MUTX_PUBLIC_HEADERS} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/mutx COMPONENT development)
+# The design notes the installed headers cite (docs/design.md), beside them
+# in the development package's documentation.
+install(FILES ${PROJECT_SOURCE_DIR}/docs/design.md DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/mutx-dev
+        COMPONENT development)
 install(EXPORT mutxTargets NAMESPACE mutx:: DESTINATION ${MUTX_CMAKE_DIR} COMPONENT development)
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/mutxConfig.cmake.in
                               ${PROJECT_BINARY_DIR}/mutxConfig.cmake

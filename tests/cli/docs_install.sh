@@ -32,6 +32,13 @@ for f in share/doc/mutx/copyright share/doc/mutx-dev/copyright; do
   grep -qx ' Permission is hereby granted, free of charge, to any person obtaining a copy' "$S/$f" 2>/dev/null && pass ||
     fail "$f lacks the MIT permission text"
 done
+# Every document an installed header cites (docs/NAME.md) is installed
+# beside the development package's copyright.
+for h in "$S"/include/mutx/*.hpp; do
+  for doc in $(grep -ho 'docs/[a-z_]*\.md' "$h" | sort -u); do
+    [[ -f $S/share/doc/mutx-dev/${doc#docs/} ]] && pass || fail "$(basename "$h") cites $doc, not installed as share/doc/mutx-dev/${doc#docs/}"
+  done
+done
 # The engine's internals are not part of the installed API.
 for f in ring.hpp ops.hpp pump.hpp lock.hpp writer.hpp staging.hpp; do
   [[ -e $S/include/mutx/$f ]] && fail "include/mutx/$f installed (internal)" || pass

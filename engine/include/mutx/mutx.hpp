@@ -9,8 +9,9 @@
 //   mutx::write_file("config.json", json_text, opts);
 //
 // What a call does (docs/design.md, sections 3 and 4, in mutx's source
-// tree): take OUTPUT.lock beside the target, stage the content in an
-// unnamed temp file in the target's directory, give it the old file's mode
+// tree; installed as share/doc/mutx-dev/design.md): take OUTPUT.lock
+// beside the target, stage the content in an unnamed temp file in the
+// target's directory, give it the old file's mode
 // (or `mode`), fsync it, make the backup if asked, rename it over the
 // target, fsync the directory, release the lock. A reader sees the old
 // content or the new, never a mix; a crash at any instant leaves one or the
