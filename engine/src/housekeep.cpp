@@ -268,7 +268,7 @@ void walker::descend(int dfd, const std::string& display, const entry& e) {
   if (!same_inode(opened, st)) return;  // swapped between the two calls
   // A bind mount of this filesystem (the same st_dev) is another mount too:
   // what it shows belongs elsewhere.
-  if (const std::uint64_t here = mount_id(dfd), there = mount_id(sub.get()); here && there && here != there)
+  if (crosses_mount(dfd, opened.st_dev, mount_id(dfd), e.name, sub.get(), opened.st_dev))
     return skipped(housekeep_kind::directory, path, "a mount point (a bind mount), not crossed");
   // A bind mount of an ancestor (same st_dev) would loop forever.
   const std::pair<dev_t, ino_t> id{opened.st_dev, opened.st_ino};

@@ -379,6 +379,14 @@ std::uint64_t mount_id(int fd) noexcept {
   return sx.stx_mnt_id;
 }
 
+bool crosses_mount(int parent, dev_t parent_dev, std::uint64_t parent_mount, const std::string& name, int sub,
+                   dev_t sub_dev) {
+  if (sub_dev != parent_dev) return true;
+  const std::uint64_t m = mount_id(sub);
+  if (m && parent_mount) return m != parent_mount;
+  return listed_as_mount_point(parent, name);
+}
+
 bool is_mount_point(int dir, const std::string& name) {
   struct statx sx, dsx;
   const bool known = entry_statx(dir, name, sx), dir_known = known && entry_statx(dir, "", dsx);

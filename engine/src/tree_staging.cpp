@@ -70,13 +70,9 @@ struct place {
 };
 
 // Whether directory `sub` (`sst`), opened as `name` in `parent`, lies on
-// another mount: another filesystem, or a bind mount of the same one (the
-// same st_dev). By mount ID, else by /proc/self/mountinfo.
+// another mount (target.hpp's crosses_mount).
 bool crosses_mount(const place& parent, const std::string& name, int sub, const struct stat& sst) {
-  if (sst.st_dev != parent.st.st_dev) return true;
-  const std::uint64_t m = mount_id(sub);
-  if (m && parent.mount) return m != parent.mount;
-  return listed_as_mount_point(parent.fd, name);
+  return mutx::crosses_mount(parent.fd, parent.st.st_dev, parent.mount, name, sub, sst.st_dev);
 }
 
 void keep_mount(removed_tree& r, const std::string& path) {

@@ -66,6 +66,15 @@ bool is_mount_point(int dir, const std::string& name);
 // was opened on: no race with a mount made after the open.
 std::uint64_t mount_id(int fd) noexcept;
 
+// Whether directory `sub` (on device `sub_dev`), opened as `name` in
+// `parent` (on `parent_dev`, mount `parent_mount` = mount_id(parent), 0 if
+// unknown), lies on another mount: another filesystem, or a bind mount of
+// the same one (the same st_dev), by mount ID, else by
+// /proc/self/mountinfo. What the tree remover and housekeep's walk never
+// enter: the files there belong elsewhere.
+bool crosses_mount(int parent, dev_t parent_dev, std::uint64_t parent_mount, const std::string& name, int sub,
+                   dev_t sub_dev);
+
 // The directory must let mutx create, rename and remove names in it. An
 // append-only (chattr +a) or immutable (+i) one is refused, the message
 // starting with `context`: an append-only directory lets a lock file or a
